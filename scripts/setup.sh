@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Installs everything the tests and the benchmarks need; idempotent, safe to run again.
+# Debian packages (only when root): OpenBLAS for SGEMM, PyTorch/grpcio/numpy as foreign peers,
+# Debian's protoc + grpc_python_plugin + python3-protobuf for the Python stubs.
+# npm packages go into tools/node/node_modules (grpc-js peer, reference tokenizers).
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+debs=(libopenblas0-pthread python3-torch python3-grpcio python3-numpy protobuf-compiler
+      protobuf-compiler-grpc python3-protobuf)
+missing=()
+for d in "${debs[@]}"; do dpkg -s "$d" >/dev/null 2>&1 || missing+=("$d"); done
+if [ ${#missing[@]} -gt 0 ]; then
+  if [ "$(id -u)" = 0 ]; then
+    echo "setup: installing Debian packages: ${missing[*]}"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  else
+    echo "setup: missing Debian packages (run as root to install): ${missing[*]}" >&2
+  fi
+fi
+if [ ! -f "$root/tools/node/node_modules/.package-lock.json" ] || \
+   [ "$root/tools/node/package.json" -nt "$root/tools/node/node_modules/.package-lock.json" ]; then
+  echo "setup: installing npm packages into tools/node"
+  (cd "$root/tools/node" && npm install --no-audit --no-fund --loglevel=error >/dev/null)
+fi

@@ -17,8 +17,10 @@ internal static unsafe class ManagedGemm
     private const int NC = 4096;
     private static readonly int MC = GemmMicroKernel.MR * 16;
 
-    // Packed-B buffers are large (KC x NC floats); keep one around between calls.
-    private static float[]? s_cachedB;
+    // Packed-B slice (up to KC x NC floats), owned by the calling thread for the duration of a call;
+    // pool workers only read it.
+    [ThreadStatic]
+    private static float[]? t_packB;
 
     [ThreadStatic]
     private static float[]? t_packA;
@@ -105,7 +107,12 @@ internal static unsafe class ManagedGemm
         public void RunBlocked()
         {
             int nr = GemmMicroKernel.NR;
-            float[] packB = Interlocked.Exchange(ref s_cachedB, null) ?? GC.AllocateUninitializedArray<float>(KC * NC, pinned: true);
+            int need = Math.Min(k, KC) * ((Math.Min(n, NC) + nr - 1) / nr * nr);
+            if (t_packB is null || t_packB.Length < need)
+            {
+                t_packB = GC.AllocateUninitializedArray<float>(need, pinned: true);
+            }
+            float[] packB = t_packB;
             fixed (float* pB = packB)
             {
                 nint packed = (nint)pB;
@@ -122,7 +129,6 @@ internal static unsafe class ManagedGemm
                     }
                 }
             }
-            s_cachedB = packB;
         }
 
         private void RunSlice(int jc, int nc, int nPanels, int pc, int kc, float* packedB)

@@ -43,7 +43,7 @@ internal static unsafe class ManagedGemm
             }
             var job = new Job(transA, transB, m, n, k, alpha, (nint)pa, lda, (nint)pb, ldb, (nint)pc, ldc,
                 (long)m * n * k < 48L * 48 * 48 ? 1 : threads);
-            if (m <= 4 && !transA && transB)
+            if (m <= 16 && !transA && transB)
             {
                 job.RunRowDots();
             }
@@ -205,12 +205,15 @@ internal static unsafe class ManagedGemm
                 }
                 return;
             }
-            for (int r = 0; r < rows; r++)
+            // stored (m, k): gather one k step across the MR rows per iteration, so writes are
+            // sequential and the MR source rows stay in L1 across 16 consecutive k steps.
+            float* src = A + (long)i0 * lda + p0;
+            for (int p = 0; p < kc; p++)
             {
-                float* src = A + (long)(i0 + r) * lda + p0;
-                for (int p = 0; p < kc; p++)
+                float* d = dst + p * mr;
+                for (int r = 0; r < rows; r++)
                 {
-                    dst[p * mr + r] = src[p];
+                    d[r] = src[(long)r * lda + p];
                 }
             }
         }
@@ -231,12 +234,14 @@ internal static unsafe class ManagedGemm
                 }
                 return;
             }
-            for (int j = 0; j < cols; j++)
+            // stored (n, k): same gather order as PackA's (m, k) case.
+            float* src = B + (long)j0 * ldb + p0;
+            for (int p = 0; p < kc; p++)
             {
-                float* src = B + (long)(j0 + j) * ldb + p0;
-                for (int p = 0; p < kc; p++)
+                float* d = dst + p * nr;
+                for (int j = 0; j < cols; j++)
                 {
-                    dst[p * nr + j] = src[p];
+                    d[j] = src[(long)j * ldb + p];
                 }
             }
         }

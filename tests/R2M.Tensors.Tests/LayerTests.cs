@@ -165,3 +165,23 @@ public sealed class LayerTests
         Assert.All(counts, c => Assert.InRange(c, 9_500, 10_500));
     }
 }
+
+public sealed class TensorLayoutTests
+{
+    [Fact]
+    public void TensorLayout_ViewsAreContiguousAndNamed()
+    {
+        var layout = new TensorLayout();
+        layout.Add("wte", 5, 3);
+        layout.Add("ln.weight", 3);
+        Assert.Equal(18, layout.TotalSize);
+        var buf = layout.Allocate();
+        layout.View(buf, "ln.weight").Fill(2f);
+        Assert.Equal(15, layout["ln.weight"].Offset);
+        Assert.Equal(new float[] { 2, 2, 2 }, buf[15..]);
+        Assert.Throws<ArgumentException>(() => layout.Add("wte", 1));
+        var ex = Assert.Throws<KeyNotFoundException>(() => layout.View(buf, "missing"));
+        Assert.Contains("missing", ex.Message);
+        Assert.Throws<ArgumentException>(() => layout.Add("bad", 2, 0));
+    }
+}

@@ -5,16 +5,12 @@ namespace R2M.Tensors;
 
 /// <summary>
 /// Exact GELU (HF "gelu", REFERENCE.md section 3): y = x * Phi(x) = 0.5 x (1 + erf(x / sqrt 2)).
-/// .NET has no erf, so Phi is computed from erfc with the Chebyshev-fitted rational approximation of
-/// Numerical Recipes (2nd ed., section 6.2, "erfcc"; fractional error below 1.2e-7 everywhere). Using
-/// erfc for the negative tail avoids the cancellation in 1 + erf(x) there.
-/// All steps are TensorPrimitives vector operations over 1024-element blocks.
+/// .NET has no erf; the fused SIMD kernel in Kernels/GeluKernel.cs computes Phi from erfc with the
+/// Numerical Recipes Chebyshev fit (fractional error below 1.2e-7), taking the negative tail from
+/// erfc directly so that it keeps full relative precision (no 1 + erf(x) cancellation).
 /// </summary>
 public static unsafe class Gelu
 {
-    private const float InvSqrt2 = 0.70710678118654752f;
-    private const float InvSqrt2Pi = 0.39894228040143268f;
-
     /// <summary>output (n) = gelu(input (n)); output may alias input.</summary>
     public static void Forward(Span<float> output, ReadOnlySpan<float> input, int count)
     {
@@ -24,13 +20,8 @@ public static unsafe class Gelu
         fixed (float* po = output, pi = input)
         {
             nint o = (nint)po, x = (nint)pi;
-            Elementwise.For(count, 40, (off, len) =>
-            {
-                Span<float> phi = stackalloc float[len];
-                var xs = new ReadOnlySpan<float>((float*)x + off, len);
-                Phi(xs, phi);
-                TensorPrimitives.Multiply(xs, phi, new Span<float>((float*)o + off, len));
-            });
+            Elementwise.For(count, 20, (off, len) =>
+                Kernels.GeluKernel.Forward(new ReadOnlySpan<float>((float*)x + off, len), new Span<float>((float*)o + off, len)));
         }
     }
 
@@ -44,57 +35,10 @@ public static unsafe class Gelu
         fixed (float* pdx = dinput, pdy = doutput, pi = input)
         {
             nint dx = (nint)pdx, dy = (nint)pdy, x = (nint)pi;
-            Elementwise.For(count, 50, (off, len) =>
-            {
-                Span<float> phi = stackalloc float[len];
-                Span<float> dens = stackalloc float[len];
-                var xs = new ReadOnlySpan<float>((float*)x + off, len);
-                Phi(xs, phi);
-                // dens = exp(-x^2/2) / sqrt(2 pi)
-                TensorPrimitives.Multiply(xs, xs, dens);
-                TensorPrimitives.Multiply(dens, -0.5f, dens);
-                TensorPrimitives.Exp(dens, dens);
-                TensorPrimitives.Multiply(dens, InvSqrt2Pi, dens);
-                TensorPrimitives.MultiplyAdd(xs, dens, phi, phi); // phi := Phi + x * density
-                var dxs = new Span<float>((float*)dx + off, len);
-                TensorPrimitives.MultiplyAdd(new ReadOnlySpan<float>((float*)dy + off, len), phi, dxs, dxs);
-            });
+            Elementwise.For(count, 30, (off, len) =>
+                Kernels.GeluKernel.Backward(new ReadOnlySpan<float>((float*)x + off, len),
+                    new ReadOnlySpan<float>((float*)dy + off, len), new Span<float>((float*)dx + off, len)));
         }
-    }
-
-    /// <summary>Standard normal CDF: Phi(x) = 0.5 erfc(-x / sqrt 2), vectorised; dest.Length == x.Length.</summary>
-    internal static void Phi(ReadOnlySpan<float> x, Span<float> dest)
-    {
-        int len = x.Length;
-        Span<float> z = stackalloc float[len];
-        Span<float> t = stackalloc float[len];
-        // z = |x| / sqrt2; t = 1 / (1 + z/2)
-        TensorPrimitives.Abs(x, z);
-        TensorPrimitives.Multiply(z, InvSqrt2, z);
-        Affine.Apply(z, 0.5f, 1f, t);
-        TensorPrimitives.Divide(1f, t, t);
-        // Horner over the NR erfcc coefficients, into dest.
-        ReadOnlySpan<float> coef = [-0.82215223f, 1.48851587f, -1.13520398f, 0.27886807f, -0.18628806f,
-            0.09678418f, 0.37409196f, 1.00002368f, -1.26551223f];
-        Affine.Apply(t, 0.17087277f, coef[0], dest);
-        for (int i = 1; i < coef.Length; i++)
-        {
-            TensorPrimitives.MultiplyAdd(dest, t, coef[i], dest);
-        }
-        // r = erfc(|x|/sqrt2) = t * exp(poly - z^2)
-        TensorPrimitives.Multiply(z, z, z);
-        TensorPrimitives.Subtract(dest, z, dest);
-        TensorPrimitives.Exp(dest, dest);
-        TensorPrimitives.Multiply(dest, t, dest);
-        // Phi = r/2 for x < 0 and 1 - r/2 for x >= 0: Phi = r/2 + H(x) (1 - r), H in {0,1} exactly,
-        // so the negative tail keeps full relative precision.
-        TensorPrimitives.Multiply(dest, -1f, t);
-        TensorPrimitives.Add(t, 1f, t);                // t = 1 - r
-        z.Fill(1f);
-        TensorPrimitives.CopySign(z, x, z);            // z = +-1
-        Affine.Apply(z, 0.5f, 0.5f, z); // z = H(x)
-        TensorPrimitives.Multiply(t, z, t);
-        TensorPrimitives.MultiplyAdd(dest, 0.5f, t, dest);
     }
 }
 

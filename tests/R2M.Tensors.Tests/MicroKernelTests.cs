@@ -59,3 +59,28 @@ public sealed unsafe class MicroKernelTests
         Compare(kc, GemmMicroKernel.MR, GemmMicroKernel.NR, GemmMicroKernel.Run, GemmMicroKernel.Name);
     }
 }
+
+/// <summary>Fused GELU SIMD kernels against their scalar twins over lengths 0..70 and one large length.</summary>
+public sealed class GeluKernelTests
+{
+    [Theory]
+    [MemberData(nameof(MicroKernelTests.Lengths), MemberType = typeof(MicroKernelTests))]
+    public void GeluKernel_MatchesScalarTwin(int n)
+    {
+        var rng = new Random(n);
+        var x = TestUtil.RandomFloats(rng, n, 6);
+        var dy = TestUtil.RandomFloats(rng, n);
+        var dx0 = TestUtil.RandomFloats(rng, n);
+        float[] y = new float[n], yScalar = new float[n];
+        float[] dx = (float[])dx0.Clone(), dxScalar = (float[])dx0.Clone();
+        GeluKernel.Forward(x, y);
+        GeluKernel.ForwardScalar(x, yScalar);
+        GeluKernel.Backward(x, dy, dx);
+        GeluKernel.BackwardScalar(x, dy, dxScalar);
+        for (int i = 0; i < n; i++)
+        {
+            Assert.True(Math.Abs(y[i] - yScalar[i]) <= 4e-7f * Math.Max(1f, Math.Abs(yScalar[i])), $"y[{i}] x={x[i]}: {y[i]} vs {yScalar[i]}");
+            Assert.True(Math.Abs(dx[i] - dxScalar[i]) <= 4e-7f * Math.Max(1f, Math.Abs(dxScalar[i])), $"dx[{i}] x={x[i]}: {dx[i]} vs {dxScalar[i]}");
+        }
+    }
+}

@@ -66,6 +66,10 @@ public sealed class Tokenizer
         return new Tokenizer(TokenizerJsonReader.Read(json, "tokenizer.json"));
     }
 
+    /// <summary>Test hook: like <see cref="FromJson(string)"/> but every Split regex goes through the generic engine.</summary>
+    internal static Tokenizer FromJsonWithGenericRegex(string json) =>
+        new(TokenizerJsonReader.Read(json, "tokenizer.json", forceGenericRegex: true));
+
     /// <summary>Id of a vocabulary or added token, or null.</summary>
     public int? TokenToId(string token) =>
         _addedByContent.TryGetValue(token, out var a) ? a : _parts.Vocab.TryGetValue(token, out var id) ? id : null;

@@ -15,10 +15,26 @@ internal sealed record TokenizerParts(
 /// </summary>
 internal static class TokenizerJsonReader
 {
-    /// <summary>Set by tests to route known split patterns through the generic regex path.</summary>
-    internal static bool ForceGenericRegex { get; set; }
+    // Set for the duration of one Read (loading is synchronous on the calling thread): tests use
+    // it to route the known split patterns through the generic regex path.
+    [ThreadStatic] private static bool t_forceGenericRegex;
 
-    public static TokenizerParts Read(string json, string source)
+    private static bool ForceGenericRegex => t_forceGenericRegex;
+
+    public static TokenizerParts Read(string json, string source, bool forceGenericRegex = false)
+    {
+        t_forceGenericRegex = forceGenericRegex;
+        try
+        {
+            return ReadDocument(json, source);
+        }
+        finally
+        {
+            t_forceGenericRegex = false;
+        }
+    }
+
+    private static TokenizerParts ReadDocument(string json, string source)
     {
         JsonDocument doc;
         try

@@ -81,22 +81,16 @@ public sealed class Tokenizer
     public int[] Encode(string text, bool addSpecialTokens = true)
     {
         ArgumentNullException.ThrowIfNull(text);
-        var scratch = EncodeScratch.ForCurrentThread;
-        var ids = scratch.Ids;
-        ids.Clear();
-        if (addSpecialTokens) ids.AddRange(_parts.PostProcessor.Prefix);
-        text = ReplaceLoneSurrogates(text);
-        var segments = scratch.Segments;
-        segments.Clear();
-        _rawMatcher.Split(text, 0, text.Length, segments);
-        for (var s = 0; s < segments.Count; s++)
-        {
-            var seg = segments[s];
-            if (seg.TokenId >= 0) ids.Add(seg.TokenId);
-            else EncodePlain(text, seg.Start, seg.Length, ids, scratch);
-        }
-        if (addSpecialTokens) ids.AddRange(_parts.PostProcessor.Suffix);
-        return ids.ToArray();
+        return EncodeCore(text, addSpecialTokens, null);
+    }
+
+    /// <summary>Like <see cref="Encode"/>, with the input character range of each token.</summary>
+    public TokenizerEncoding EncodeWithOffsets(string text, bool addSpecialTokens = true)
+    {
+        ArgumentNullException.ThrowIfNull(text);
+        var offsets = new List<(int, int)>();
+        var ids = EncodeCore(text, addSpecialTokens, offsets);
+        return new TokenizerEncoding(ids, [.. offsets]);
     }
 
     /// <summary>Encodes many texts in parallel; result i belongs to texts[i].</summary>
@@ -112,36 +106,86 @@ public sealed class Tokenizer
     /// <exception cref="ArgumentOutOfRangeException">An id is not in the vocabulary.</exception>
     public string Decode(ReadOnlySpan<int> ids, bool skipSpecialTokens = false) => _decoder.Decode(ids, skipSpecialTokens);
 
-    private void EncodePlain(string text, int start, int length, List<int> ids, EncodeScratch scratch)
+    private int[] EncodeCore(string text, bool addSpecialTokens, List<(int, int)>? offsets)
     {
-        if (_parts.Normalizer is null)
+        var scratch = EncodeScratch.ForCurrentThread;
+        var ids = scratch.Ids;
+        ids.Clear();
+        if (addSpecialTokens) AddTemplate(_parts.PostProcessor.Prefix, ids, offsets);
+        text = ReplaceLoneSurrogates(text);
+        var segments = scratch.Segments;
+        segments.Clear();
+        _rawMatcher.Split(text, 0, text.Length, segments);
+        for (var s = 0; s < segments.Count; s++)
         {
-            EncodePieces(text, start, length, ids, scratch);
+            var seg = segments[s];
+            if (seg.TokenId >= 0)
+            {
+                ids.Add(seg.TokenId);
+                offsets?.Add((seg.Start, seg.Start + seg.Length));
+            }
+            else
+            {
+                EncodePlain(text, seg.Start, seg.Length, ids, scratch, offsets);
+            }
+        }
+        if (addSpecialTokens) AddTemplate(_parts.PostProcessor.Suffix, ids, offsets);
+        return ids.ToArray();
+    }
+
+    private static void AddTemplate(int[] template, List<int> ids, List<(int, int)>? offsets)
+    {
+        ids.AddRange(template);
+        for (var i = 0; i < template.Length && offsets != null; i++) offsets.Add((0, 0));
+    }
+
+    private void EncodePlain(string text, int start, int length, List<int> ids, EncodeScratch scratch, List<(int, int)>? offsets)
+    {
+        var normalized = _parts.Normalizer?.Normalize(text.Substring(start, length));
+        if (normalized is null || (_normalizedMatcher is null && text.AsSpan(start, length).SequenceEqual(normalized)))
+        {
+            EncodePieces(text, start, length, ids, scratch, offsets, null);
             return;
         }
-        var normalized = _parts.Normalizer.Normalize(text.Substring(start, length));
+        var coarse = (start, start + length);
         if (_normalizedMatcher is null)
         {
-            EncodePieces(normalized, 0, normalized.Length, ids, scratch);
+            EncodePieces(normalized, 0, normalized.Length, ids, scratch, offsets, coarse);
             return;
         }
         var inner = new List<Segment>();
         _normalizedMatcher.Split(normalized, 0, normalized.Length, inner);
         foreach (var seg in inner)
         {
-            if (seg.TokenId >= 0) ids.Add(seg.TokenId);
-            else EncodePieces(normalized, seg.Start, seg.Length, ids, scratch);
+            if (seg.TokenId >= 0)
+            {
+                ids.Add(seg.TokenId);
+                offsets?.Add(coarse);
+            }
+            else
+            {
+                EncodePieces(normalized, seg.Start, seg.Length, ids, scratch, offsets, coarse);
+            }
         }
     }
 
-    private void EncodePieces(string text, int start, int length, List<int> ids, EncodeScratch scratch)
+    private void EncodePieces(string text, int start, int length, List<int> ids, EncodeScratch scratch,
+        List<(int, int)>? offsets, (int, int)? coarse)
     {
         if (length == 0) return;
         var pre = _parts.PreTokenizer;
         var pieces = pre.Run(text, start, length, scratch.PiecesA, scratch.PiecesB, scratch.Matches);
         foreach (var piece in pieces)
         {
+            var before = ids.Count;
             _parts.Model.Encode(piece.Span, pre.ByteLevel, ids, scratch);
+            if (offsets is null) continue;
+            var exact = coarse is null && pre.ByteLevel && ReferenceEquals(piece.Source, text);
+            if (!exact || !OffsetMapper.TryAddByteLevel(piece, ids, before, _decoder, offsets))
+            {
+                var range = coarse ?? (ReferenceEquals(piece.Source, text) ? (piece.Start, piece.Start + piece.Length) : (start, start + length));
+                for (var i = before; i < ids.Count; i++) offsets.Add(range);
+            }
         }
     }
 

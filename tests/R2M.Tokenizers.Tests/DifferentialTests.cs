@@ -38,6 +38,32 @@ public abstract class DifferentialTests(ReferenceFixture fx)
         Assert.True(n == 0, $"{n} round-trip failures ({fx.Name}):\n{failures}");
     }
 
+    [Fact]
+    public void EncodeWithOffsets_Corpus_RangesSliceTheirTokens()
+    {
+        var checkedTokens = 0;
+        foreach (var s in fx.Texts.Where(t => t.Length < 2000 && fx.RoundTripOf(t) == t))
+        {
+            var enc = fx.Tokenizer.EncodeWithOffsets(s);
+            Assert.Equal(fx.Tokenizer.Encode(s), enc.Ids);
+            Assert.Equal(enc.Ids.Length, enc.Offsets.Length);
+            var (prevStart, prevEnd) = (0, 0);
+            for (var i = 0; i < enc.Ids.Length; i++)
+            {
+                var (start, end) = enc.Offsets[i];
+                Assert.True(start >= 0 && end <= s.Length && start < end, $"bad range ({start},{end}) in '{s}'");
+                Assert.True(start >= prevStart && end >= prevEnd, $"ranges go backwards at token {i} in '{s}'");
+                (prevStart, prevEnd) = (start, end);
+                var decoded = fx.Tokenizer.Decode([enc.Ids[i]]);
+                // A token holding only part of a character's bytes decodes to U+FFFD; its range is the whole character.
+                if (decoded.Contains('\uFFFD')) continue;
+                Assert.Equal(s[start..end], decoded);
+                checkedTokens++;
+            }
+        }
+        Assert.True(checkedTokens > 10_000);
+    }
+
     private void AssertMatches(Tokenizer tokenizer, string path)
     {
         var failures = new StringBuilder();

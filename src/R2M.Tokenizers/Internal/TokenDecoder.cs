@@ -35,12 +35,16 @@ internal sealed class TokenDecoder
             _isAdded[t.Id] = true;
             _isSpecial[t.Id] = t.Special;
         }
-        if (!byteLevel) return;
+        // Byte images are kept for every model token: the decoder needs them when it is ByteLevel,
+        // offsets need their lengths whenever the pre-tokenizer is.
         for (var id = 0; id < size; id++)
         {
             if (_tokens[id] is { } tok) _bytes[id] = _isAdded[id] ? Encoding.UTF8.GetBytes(tok) : ToBytes(tok);
         }
     }
+
+    /// <summary>Number of input bytes a byte-level model token stands for (-1 for an unknown id).</summary>
+    public int ByteLength(int id) => (uint)id < (uint)_bytes.Length && _bytes[id] is { } b ? b.Length : -1;
 
     public int Size { get; }
 

@@ -190,6 +190,8 @@ internal sealed class RawGrpcResponse
 
     public required List<(bool Compressed, byte[] Payload)> Messages { get; init; }
 
+    public string? ContentType { get; init; }
+
     public bool TrailersOnly => Headers.Contains("grpc-status");
 
     public StatusCode? Status => Header(TrailersOnly ? Headers : Trailers, "grpc-status") is { } s ? (StatusCode)int.Parse(s) : null;
@@ -211,6 +213,7 @@ internal sealed class RawGrpcResponse
             Headers = response.Headers,
             Trailers = response.TrailingHeaders,
             Messages = SplitFrames(ms.ToArray()),
+            ContentType = response.Content.Headers.ContentType?.ToString(),
         };
     }
 

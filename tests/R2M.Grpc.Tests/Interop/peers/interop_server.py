@@ -59,8 +59,16 @@ async def apply_request(request, context):
         await fail(context, request.fail_with_code, request.error_message)
 
 
+_PATTERN = bytes(range(251))
+
+
+def payload_of(size):
+    """Generated payloads are byte k = k % 251, like the C# InteropTestService."""
+    return (_PATTERN * (size // 251 + 1))[:size]
+
+
 def reply_payload(request):
-    return bytes(request.response_size) if request.response_size > 0 else request.payload
+    return payload_of(request.response_size) if request.response_size > 0 else request.payload
 
 
 def cancelled(method, context):
@@ -85,7 +93,7 @@ class InteropTest(pb2_grpc.InteropTestServicer):
 
     async def ServerStream(self, request, context):
         compression_header(context)
-        payload = bytes(request.response_size)
+        payload = payload_of(request.response_size)
         try:
             for i in range(request.count):
                 if request.fail_after > 0 and i == request.fail_after:

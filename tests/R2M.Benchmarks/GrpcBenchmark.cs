@@ -66,9 +66,12 @@ public sealed class GrpcBenchmark : IBenchmark
         var u1 = await UnaryAsync(channel, 1, duration);
         var u64 = await UnaryAsync(channel, 64, duration);
         await StreamAsync(channel, TimeSpan.FromMilliseconds(300));
-        var mbps = await StreamAsync(channel, duration);
+        var cpu0 = Process.GetCurrentProcess().TotalProcessorTime;
+        var (mbps, megabytes) = await StreamAsync(channel, duration);
+        var cpuPerMb = (Process.GetCurrentProcess().TotalProcessorTime - cpu0).TotalMilliseconds / megabytes;
         Console.WriteLine($"  {label,-26} unary c=1: {u1.Rps,8:F0}/s p50 {u1.P50Ms:F3} ms p99 {u1.P99Ms:F3} ms | " +
-            $"c=64: {u64.Rps,8:F0}/s p50 {u64.P50Ms:F3} ms p99 {u64.P99Ms:F3} ms | stream 1 MiB msgs: {mbps,7:F0} MB/s");
+            $"c=64: {u64.Rps,8:F0}/s p50 {u64.P50Ms:F3} ms p99 {u64.P99Ms:F3} ms | stream 1 MiB msgs: {mbps,7:F0} MB/s " +
+            $"({cpuPerMb:F2} CPU ms/MB in this process)");
         return new Result(u1, u64, mbps);
     }
 
@@ -93,7 +96,8 @@ public sealed class GrpcBenchmark : IBenchmark
         return new UnaryResult(all.Length / elapsed, Percentile(all, 0.50), Percentile(all, 0.99));
     }
 
-    private static async Task<double> StreamAsync(Channel channel, TimeSpan duration)
+    // Also returns the megabytes moved, for the CPU cost per MB (this machine's load varies, CPU time less so).
+    private static async Task<(double MBps, double Megabytes)> StreamAsync(Channel channel, TimeSpan duration)
     {
         long bytes = 0;
         var begin = Stopwatch.GetTimestamp();
@@ -107,7 +111,7 @@ public sealed class GrpcBenchmark : IBenchmark
             }
         }
 
-        return bytes / 1e6 / Stopwatch.GetElapsedTime(begin).TotalSeconds;
+        return (bytes / 1e6 / Stopwatch.GetElapsedTime(begin).TotalSeconds, bytes / 1e6);
     }
 
     private static double Percentile(double[] sorted, double q) =>

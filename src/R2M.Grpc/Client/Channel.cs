@@ -124,6 +124,7 @@ public sealed class Channel : IDisposable
             UseProxy = false,
             AutomaticDecompression = System.Net.DecompressionMethods.None,
             ConnectTimeout = TimeSpan.FromSeconds(20),
+            InitialHttp2StreamWindowSize = 8 * 1024 * 1024,
         };
         handler.SslOptions.ApplicationProtocols = [SslApplicationProtocol.Http2];
         if (options.ServerCertificateValidation is { } validate)

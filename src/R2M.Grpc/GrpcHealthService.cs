@@ -1,6 +1,6 @@
 using System.Threading.Channels;
-using Grpc.Health.V1;
-using ServingStatus = Grpc.Health.V1.HealthCheckResponse.Types.ServingStatus;
+using R2M.Grpc.Health.V1;
+using ServingStatus = R2M.Grpc.Health.V1.HealthCheckResponse.Types.ServingStatus;
 
 namespace R2M.Grpc;
 

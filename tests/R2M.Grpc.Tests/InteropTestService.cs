@@ -158,7 +158,8 @@ public sealed class InteropTestService
 
 /// <summary>
 /// A Kestrel host on 127.0.0.1 with an ephemeral port serving <see cref="InteropTestService"/>,
-/// health and reflection, for tests (ours and the client's).
+/// health and reflection, for tests (ours and the client's). <c>map</c> maps extra services;
+/// <c>definition</c> replaces the InteropTest binding (for probes).
 /// </summary>
 public sealed class InteropTestServer : IAsyncDisposable
 {
@@ -178,7 +179,9 @@ public sealed class InteropTestServer : IAsyncDisposable
     public static async Task<InteropTestServer> StartAsync(
         Action<GrpcServerOptions>? configure = null,
         Action<IServiceCollection>? services = null,
-        System.Security.Cryptography.X509Certificates.X509Certificate2? certificate = null)
+        System.Security.Cryptography.X509Certificates.X509Certificate2? certificate = null,
+        Action<WebApplication>? map = null,
+        GrpcServiceDefinition? definition = null)
     {
         var builder = WebApplication.CreateSlimBuilder();
         builder.Logging.ClearProviders();
@@ -192,7 +195,8 @@ public sealed class InteropTestServer : IAsyncDisposable
             k.Limits.Http2.InitialStreamWindowSize = 4 * 1024 * 1024;
         });
         var app = builder.Build();
-        app.MapGrpcService(InteropTestService.CreateDefinition());
+        app.MapGrpcService(definition ?? InteropTestService.CreateDefinition());
+        map?.Invoke(app);
         app.MapGrpcHealthService();
         app.MapGrpcReflectionService();
         await app.StartAsync().WaitAsync(TimeSpan.FromSeconds(30)).ConfigureAwait(false);

@@ -1,7 +1,7 @@
 using Google.Protobuf;
 using Google.Protobuf.Reflection;
-using Grpc.Reflection.V1;
-using V1Alpha = Grpc.Reflection.V1Alpha;
+using R2M.Grpc.Reflection.V1;
+using V1Alpha = R2M.Grpc.Reflection.V1Alpha;
 
 namespace R2M.Grpc.Internal;
 

@@ -17,10 +17,25 @@ internal sealed class RawGrpcClient : IDisposable
     public static readonly TimeSpan CallTimeout = TimeSpan.FromSeconds(30);
 
     private readonly HttpClient _http;
+    private readonly List<System.Net.Sockets.Socket> _sockets = [];
 
     public RawGrpcClient(Uri address, bool acceptAnyCertificate = false)
     {
         var handler = new SocketsHttpHandler { EnableMultipleHttp2Connections = true };
+        handler.ConnectCallback = async (context, cancellationToken) =>
+        {
+            var socket = new System.Net.Sockets.Socket(System.Net.Sockets.SocketType.Stream, System.Net.Sockets.ProtocolType.Tcp)
+            {
+                NoDelay = true,
+            };
+            await socket.ConnectAsync(context.DnsEndPoint, cancellationToken);
+            lock (_sockets)
+            {
+                _sockets.Add(socket);
+            }
+
+            return new System.Net.Sockets.NetworkStream(socket, ownsSocket: true);
+        };
         if (acceptAnyCertificate)
         {
             handler.SslOptions.RemoteCertificateValidationCallback = (_, _, _, _) => true;
@@ -90,6 +105,19 @@ internal sealed class RawGrpcClient : IDisposable
         var request = CreateRequest(path, content, headers);
         var send = _http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead);
         return new RawStreamingCall(request, content, send);
+    }
+
+    /// <summary>Resets every TCP connection of this client at once (SO_LINGER 0: the peer sees RST).</summary>
+    public void AbortConnections()
+    {
+        lock (_sockets)
+        {
+            foreach (var socket in _sockets)
+            {
+                socket.LingerState = new System.Net.Sockets.LingerOption(true, 0);
+                socket.Close();
+            }
+        }
     }
 
     public void Dispose() => _http.Dispose();

@@ -215,4 +215,27 @@ public sealed class ClientProtocolTests
         Assert.Equal(StatusCode.ResourceExhausted, e.StatusCode);
         await aborted.Task.WaitAsync(Wait); // the client reset the stream (RST_STREAM)
     }
+
+    [Fact]
+    public async Task Unary_SequentialAndConcurrentCalls_ReuseOneConnection()
+    {
+        var connections = new ConcurrentDictionary<string, int>();
+        await using var server = await RawHttp2Server.StartAsync(async ctx =>
+        {
+            connections.AddOrUpdate(ctx.Connection.Id, 1, (_, n) => n + 1);
+            await RawHttp2Server.ReadMessagesAsync(ctx.Request);
+            ctx.Response.ContentType = "application/grpc";
+            await RawHttp2Server.WriteMessageAsync(ctx.Response, new EchoReply().ToByteArray());
+            ctx.Response.AppendTrailer("grpc-status", "0");
+        });
+        using var channel = Channel.ForAddress(server.Address);
+        for (var i = 0; i < 5; i++)
+        {
+            await channel.UnaryAsync(Echo, new EchoRequest()).WaitAsync(Wait);
+        }
+
+        await Task.WhenAll(Enumerable.Range(0, 20).Select(_ => channel.UnaryAsync(Echo, new EchoRequest()))).WaitAsync(Wait);
+        var only = Assert.Single(connections); // 25 calls multiplexed as HTTP/2 streams on one connection
+        Assert.Equal(25, only.Value);
+    }
 }

@@ -177,7 +177,7 @@ internal static class InteropCases
     private static async Task DeadlineMidStreamAsync(Context c)
     {
         using var call = c.Channel.CallInvoker.AsyncServerStreamingCall(ServerStream,
-            new StreamRequest { Count = 1000, ResponseSize = 8, IntervalMs = 20 }, new CallOptions { Timeout = TimeSpan.FromMilliseconds(500) });
+            new StreamRequest { Count = 1000, ResponseSize = 8, IntervalMs = 20 }, new CallOptions { Timeout = TimeSpan.FromSeconds(1) });
         var n = 0;
         await ExpectErrorAsync(async () =>
         {

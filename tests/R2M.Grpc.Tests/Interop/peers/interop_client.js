@@ -106,7 +106,7 @@ const cases = {
     messages.forEach((m, i) => expect(m.index === i && m.payload.toString() === String(i).padStart(8, '0'), `reply ${i}: index ${m.index}`));
   },
   async deadline_mid_stream(ctx) {
-    const call = ctx.client.ServerStream({ count: 1000, response_size: 8, interval_ms: 20 }, deadline(500));
+    const call = ctx.client.ServerStream({ count: 1000, response_size: 8, interval_ms: 20 }, deadline(1000));
     const { messages, err } = await readStream(call);
     expectCode(err, S.DEADLINE_EXCEEDED);
     expect(messages.length > 0 && messages.length < 1000, `received ${messages.length} messages before the deadline`);

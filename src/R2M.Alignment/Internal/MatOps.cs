@@ -1,12 +1,13 @@
 using System.Numerics.Tensors;
+using R2M.Tensors;
 
 namespace R2M.Alignment.Internal;
 
 /// <summary>
 /// The few dense products the R2M head needs, row-major, written as row-wise AXPY/dot over
 /// TensorPrimitives. The head's matrices are small (one query token, S keys), so this is not the hot
-/// path of a GRPO step; the policy's GEMMs live in R2M.Models. Kept in one place so it can be routed
-/// to R2M.Tensors.Gemm.Sgemm without touching the head.
+/// path of a GRPO step; the policy's GEMMs live in R2M.Models. Matrix-matrix products go to
+/// R2M.Tensors.Gemm.Sgemm (row-major cblas contract); vector products stay on TensorPrimitives.
 /// </summary>
 internal static class MatOps
 {
@@ -29,8 +30,8 @@ internal static class MatOps
     /// <summary>C (m,n) = A (m,k) · B (k,n), overwriting C.</summary>
     public static void MatMul(ReadOnlySpan<float> a, ReadOnlySpan<float> b, int m, int k, int n, Span<float> c)
     {
-        c[..(m * n)].Clear();
-        for (int i = 0; i < m; i++) VecMatAdd(a.Slice(i * k, k), b, k, n, c.Slice(i * n, n));
+        if (m == 0 || n == 0) return;
+        Gemm.Sgemm(false, false, m, n, k, 1f, a, k, b, n, 0f, c, n);
     }
 
     /// <summary>G (m,n) += x (m) ⊗ y (n): rank-1 update (gradient of a vector-matrix product).</summary>
@@ -46,17 +47,14 @@ internal static class MatOps
     /// <summary>G (k,n) += A^T (k,m) · B (m,n), with A (m,k), B (m,n): weight gradient of C = A·B.</summary>
     public static void MatTMatAdd(ReadOnlySpan<float> a, ReadOnlySpan<float> b, int m, int k, int n, Span<float> g)
     {
-        for (int r = 0; r < m; r++) OuterAdd(a.Slice(r * k, k), b.Slice(r * n, n), k, n, g);
+        if (m == 0 || k == 0 || n == 0) return;
+        Gemm.Sgemm(true, false, k, n, m, 1f, a, k, b, n, 1f, g, n);
     }
 
     /// <summary>C (m,k) += A (m,n) · B^T, with B (k,n): input gradient of C' = X·B.</summary>
     public static void MatMatTAdd(ReadOnlySpan<float> a, ReadOnlySpan<float> b, int m, int n, int k, Span<float> c)
     {
-        for (int i = 0; i < m; i++)
-        {
-            var arow = a.Slice(i * n, n);
-            var crow = c.Slice(i * k, k);
-            for (int j = 0; j < k; j++) crow[j] += TensorPrimitives.Dot(arow, b.Slice(j * n, n));
-        }
+        if (m == 0 || k == 0 || n == 0) return;
+        Gemm.Sgemm(false, true, m, k, n, 1f, a, n, b, n, 1f, c, k);
     }
 }

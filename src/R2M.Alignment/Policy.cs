@@ -19,27 +19,29 @@ public interface ITrainablePolicy
     void ZeroGrad();
 
     /// <summary>
-    /// Samples one completion of prompt (temperature sampling from a stream seeded by seed), returning
-    /// the tokens, their log-probs under the sampling distribution (logits / temperature), and the
-    /// last-layer hidden states of x ⊕ y ((S-1, D_p): the positions that predict the next token).
+    /// Samples <paramref name="count"/> completions of prompt (temperature sampling from a stream seeded
+    /// by seed; stops at EOS or maxNewTokens), each with its tokens, their log-probs under the
+    /// sampling distribution (logits / temperature), and the last-layer hidden states of x ⊕ y
+    /// ((S-1, D_p): the positions that predict the next token).
     /// </summary>
-    PolicySample Sample(ReadOnlySpan<int> prompt, int maxNewTokens, float temperature, ulong seed);
+    IReadOnlyList<PolicySample> SampleGroup(ReadOnlySpan<int> prompt, int count, int maxNewTokens, float temperature, ulong seed);
 
     /// <summary>
-    /// Teacher-forced pass over prompt ⊕ completion: completion log-probs (T) at the given temperature
-    /// and hidden states (S-1, D_p). keepActivations: keep what Backward needs.
+    /// Teacher-forced pass over a batch of prompt ⊕ completion sequences: per item, completion
+    /// log-probs (T_i) at the given temperature and hidden states (S_i - 1, D_p). keepActivations:
+    /// keep what Backward needs; Backward must follow before the next Forward on this policy.
     /// </summary>
-    PolicyPass Forward(ReadOnlySpan<int> prompt, ReadOnlySpan<int> completion, float temperature, bool keepActivations);
+    PolicyPass Forward(IReadOnlyList<(int[] Prompt, int[] Completion)> batch, float temperature, bool keepActivations);
 
-    /// <summary>Accumulates d(loss)/d(parameters) from dCompletionLogProbs (T) of a kept pass.</summary>
-    void Backward(PolicyPass pass, ReadOnlySpan<float> dCompletionLogProbs);
+    /// <summary>Accumulates d(loss)/d(parameters) from dCompletionLogProbs (one (T_i) array per item) of the last kept pass.</summary>
+    void Backward(PolicyPass pass, IReadOnlyList<float[]> dCompletionLogProbs);
 }
 
 /// <summary>One sampled completion. Hidden: (HiddenRows, D_p) row-major.</summary>
 public sealed record PolicySample(int[] Completion, float[] LogProbs, float[] Hidden, int HiddenRows);
 
-/// <summary>One teacher-forced pass. State: the implementation's saved activations (opaque).</summary>
-public sealed record PolicyPass(float[] CompletionLogProbs, float[] Hidden, int HiddenRows, object? State);
+/// <summary>One teacher-forced batch pass: per item log-probs (T_i), hidden states (HiddenRows_i, D_p). State: opaque.</summary>
+public sealed record PolicyPass(float[][] CompletionLogProbs, float[][] Hidden, int[] HiddenRows, object? State);
 
 /// <summary>The frozen reward backbone: reward token embedding H_last (D_rm) of a token sequence.</summary>
 public interface IRteSource

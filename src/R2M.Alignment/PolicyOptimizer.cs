@@ -79,14 +79,15 @@ public sealed class PolicyOptimizer
     private (PolicyLossResult, float) MiniBatch(IReadOnlyList<Rollout> rollouts, int start, int n, float[] adv, PolicyLossOptions lossOpts, bool refresh)
     {
         float temp = Options.Temperature;
-        var passes = new PolicyPass[n];
+        var items = new (int[] Prompt, int[] Completion)[n];
+        for (int b = 0; b < n; b++) items[b] = (rollouts[start + b].Prompt, rollouts[start + b].Completion);
+        var pass = Policy.Forward(items, temp, keepActivations: true);
         int tmax = 0;
         for (int b = 0; b < n; b++)
         {
             var r = rollouts[start + b];
-            passes[b] = Policy.Forward(r.Prompt, r.Completion, temp, keepActivations: true);
-            if (passes[b].CompletionLogProbs.Length != r.Completion.Length)
-                throw new InvalidOperationException($"policy returned {passes[b].CompletionLogProbs.Length} log-probs for a {r.Completion.Length}-token completion (rollout {r.Id})");
+            if (pass.CompletionLogProbs[b].Length != r.Completion.Length)
+                throw new InvalidOperationException($"policy returned {pass.CompletionLogProbs[b].Length} log-probs for a {r.Completion.Length}-token completion (rollout {r.Id})");
             tmax = Math.Max(tmax, r.Completion.Length);
         }
         if (tmax == 0) throw new ArgumentException("every completion in the minibatch is empty");
@@ -98,7 +99,7 @@ public sealed class PolicyOptimizer
         {
             var r = rollouts[start + b];
             int t = r.Completion.Length;
-            passes[b].CompletionLogProbs.CopyTo(logp, b * tmax);
+            pass.CompletionLogProbs[b].CopyTo(logp, b * tmax);
             r.OldLogProbs.AsSpan(0, t).CopyTo(old.AsSpan(b * tmax));
             if (refl.Length > 0) r.RefLogProbs!.AsSpan(0, t).CopyTo(refl.AsSpan(b * tmax));
             mask.AsSpan(b * tmax, t).Fill(true);
@@ -106,11 +107,12 @@ public sealed class PolicyOptimizer
         var d = new float[n * tmax];
         var res = PolicyLoss.Compute(logp, old, refl, mask, adv.AsSpan(start, n), n, tmax, lossOpts, d);
         Policy.ZeroGrad();
-        for (int b = 0; b < n; b++)
+        var dItems = new float[n][];
+        for (int b = 0; b < n; b++) dItems[b] = d.AsSpan(b * tmax, rollouts[start + b].Completion.Length).ToArray();
+        Policy.Backward(pass, dItems);
+        if (refresh)
         {
-            var r = rollouts[start + b];
-            Policy.Backward(passes[b], d.AsSpan(b * tmax, r.Completion.Length));
-            if (refresh) { r.Hidden = passes[b].Hidden; r.HiddenRows = passes[b].HiddenRows; }
+            for (int b = 0; b < n; b++) { rollouts[start + b].Hidden = pass.Hidden[b]; rollouts[start + b].HiddenRows = pass.HiddenRows[b]; }
         }
         float gn = GradClip.ClipGlobalNorm(Policy.Gradients, Options.GradClip);
         float lr = Options.ScheduleOrDefault.At(Optimizer.Options.LearningRate, Optimizer.Step);

@@ -122,19 +122,23 @@ public sealed class R2MTrainer
         float temp = Policy.Options.Temperature;
         for (int i = 0; i < prompts.Count; i++)
         {
-            for (int j = 0; j < Options.GroupSize; j++)
+            var samples = Policy.Policy.SampleGroup(prompts[i], Options.GroupSize, Options.MaxNewTokens, temp, _rng.NextUInt64());
+            if (samples.Count != Options.GroupSize) throw new InvalidOperationException($"policy returned {samples.Count} samples, expected K = {Options.GroupSize}");
+            for (int j = 0; j < samples.Count; j++)
             {
-                var s = Policy.Policy.Sample(prompts[i], Options.MaxNewTokens, temp, _rng.NextUInt64());
+                var s = samples[j];
                 if (s.Completion.Length == 0) throw new InvalidOperationException($"policy sampled an empty completion for prompt {i}");
-                var r = new Rollout
+                list.Add(new Rollout
                 {
                     Id = string.Create(CultureInfo.InvariantCulture, $"{t}-{i}-{j}"),
                     Prompt = prompts[i], Completion = s.Completion, OldLogProbs = s.LogProbs, Hidden = s.Hidden, HiddenRows = s.HiddenRows,
-                };
-                if (_reference is not null && Policy.Options.LossOrDefault.Beta != 0)
-                    r.RefLogProbs = _reference.Forward(r.Prompt, r.Completion, temp, keepActivations: false).CompletionLogProbs;
-                list.Add(r);
+                });
             }
+        }
+        if (_reference is not null && Policy.Options.LossOrDefault.Beta != 0)
+        {
+            var refPass = _reference.Forward(list.Select(r => (r.Prompt, r.Completion)).ToList(), temp, keepActivations: false);
+            for (int i = 0; i < list.Count; i++) list[i].RefLogProbs = refPass.CompletionLogProbs[i];
         }
         return list;
     }

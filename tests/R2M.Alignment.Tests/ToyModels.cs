@@ -55,9 +55,16 @@ internal sealed class ToyPolicy : ITrainablePolicy
         return hs;
     }
 
-    public PolicySample Sample(ReadOnlySpan<int> prompt, int maxNewTokens, float temperature, ulong seed)
+    public IReadOnlyList<PolicySample> SampleGroup(ReadOnlySpan<int> prompt, int count, int maxNewTokens, float temperature, ulong seed)
     {
         var rng = new Random((int)(seed % int.MaxValue));
+        var list = new List<PolicySample>();
+        for (int i = 0; i < count; i++) list.Add(SampleOne(prompt, maxNewTokens, temperature, rng));
+        return list;
+    }
+
+    private PolicySample SampleOne(ReadOnlySpan<int> prompt, int maxNewTokens, float temperature, Random rng)
+    {
         var seq = new List<int>(prompt.ToArray());
         var comp = new List<int>();
         var logp = new List<float>();
@@ -76,9 +83,15 @@ internal sealed class ToyPolicy : ITrainablePolicy
         return new PolicySample([.. comp], [.. logp], AllHidden(arr), arr.Length - 1);
     }
 
-    public PolicyPass Forward(ReadOnlySpan<int> prompt, ReadOnlySpan<int> completion, float temperature, bool keepActivations)
+    public PolicyPass Forward(IReadOnlyList<(int[] Prompt, int[] Completion)> batch, float temperature, bool keepActivations)
     {
         ForwardCalls++;
+        var parts = batch.Select(x => ForwardOne(x.Prompt, x.Completion, temperature, keepActivations)).ToList();
+        return new PolicyPass([.. parts.Select(p => p.CompletionLogProbs[0])], [.. parts.Select(p => p.Hidden[0])], [.. parts.Select(p => p.HiddenRows[0])], parts.Select(p => p.State).ToArray());
+    }
+
+    public PolicyPass ForwardOne(ReadOnlySpan<int> prompt, ReadOnlySpan<int> completion, float temperature, bool keepActivations)
+    {
         int[] seq = [.. prompt, .. completion];
         var logp = new float[completion.Length];
         var probs = new float[completion.Length][];
@@ -87,12 +100,18 @@ internal sealed class ToyPolicy : ITrainablePolicy
             probs[t] = Probs(Hidden(seq[prompt.Length - 1 + t]), temperature);
             logp[t] = MathF.Log(probs[t][completion[t]]);
         }
-        return new PolicyPass(logp, AllHidden(seq), seq.Length - 1, keepActivations ? (seq, prompt.Length, probs, temperature) : null);
+        return new PolicyPass([logp], [AllHidden(seq)], [seq.Length - 1], keepActivations ? (seq, prompt.Length, probs, temperature) : null);
     }
 
-    public void Backward(PolicyPass pass, ReadOnlySpan<float> dLogp)
+    public void Backward(PolicyPass pass, IReadOnlyList<float[]> dLogp)
     {
-        var (seq, plen, probs, temp) = ((int[], int, float[][], float))pass.State!;
+        var states = (object?[])pass.State!;
+        for (int i = 0; i < states.Length; i++) BackwardOne(states[i]!, dLogp[i]);
+    }
+
+    private void BackwardOne(object state, ReadOnlySpan<float> dLogp)
+    {
+        var (seq, plen, probs, temp) = ((int[], int, float[][], float))state;
         var gU = _g.AsSpan(_v * _d, _d * _v);
         var dlog = new float[_v];
         var dh = new float[_d];

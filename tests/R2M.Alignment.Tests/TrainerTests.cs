@@ -73,7 +73,7 @@ public sealed class TrainerTests
         var r = trainer.LastRollouts[0];
         // After the step the stored h' came from a teacher-forced pass of the policy in the last epoch,
         // i.e. before that epoch's update: recomputing with the final parameters differs (toy policy moved).
-        var now = ((ToyPolicy)trainer.Policy.Policy).Forward(r.Prompt, r.Completion, 1f, false).Hidden;
+        var now = ((ToyPolicy)trainer.Policy.Policy).Forward([(r.Prompt, r.Completion)], 1f, false).Hidden[0];
         Assert.Equal(r.HiddenRows * Dp, r.Hidden.Length);
         Assert.NotEqual(now, r.Hidden);
     }

@@ -125,6 +125,50 @@ public sealed class R2MRewardModel
         return losses;
     }
 
+    /// <summary>Writes head, AdamW state and noise stream to a safetensors file, atomically.</summary>
+    public void SaveCheckpoint(string path)
+    {
+        var s = new CheckpointState();
+        Export(s);
+        s.Save(path);
+    }
+
+    /// <summary>Restores <see cref="SaveCheckpoint"/> output (same head shape and variant); a bad file changes nothing.</summary>
+    public void LoadCheckpoint(string path) => Import(CheckpointState.Load(path))();
+
+    internal void Export(CheckpointState s)
+    {
+        foreach (var e in Head.Layout.Entries) s.Tensors[e.Name] = Head.Layout.View(Head.Parameters, e.Name).ToArray();
+        s.Tensors["rm.adamw.m"] = (float[])Optimizer.M.Clone();
+        s.Tensors["rm.adamw.v"] = (float[])Optimizer.V.Clone();
+        s.Counters["rm.adamw.step"] = [(ulong)Optimizer.Step];
+        s.Counters["rm.noise_rng"] = NoiseRngState;
+        s.Metadata["variant"] = Options.Variant.ToString();
+        s.Metadata["head"] = HeadShape;
+    }
+
+    /// <summary>Validates everything, then returns the action that assigns it.</summary>
+    internal Action Import(CheckpointState s)
+    {
+        s.Expect("variant", Options.Variant.ToString());
+        s.Expect("head", HeadShape);
+        var parts = Head.Layout.Entries.Select(e => (e.Offset, Values: s.Tensor(e.Name, e.Length))).ToList();
+        var m = s.Tensor("rm.adamw.m", Head.Parameters.Length);
+        var v = s.Tensor("rm.adamw.v", Head.Parameters.Length);
+        var step = s.Counter("rm.adamw.step", 1)[0];
+        var noise = s.Counter("rm.noise_rng", 4);
+        return () =>
+        {
+            foreach (var (offset, values) in parts) values.CopyTo(Head.Parameters, offset);
+            m.CopyTo(Optimizer.M, 0);
+            v.CopyTo(Optimizer.V, 0);
+            Optimizer.Step = (long)step;
+            NoiseRngState = noise;
+        };
+    }
+
+    private string HeadShape => $"{Head.Config.RmDim}x{Head.Config.PolicyDim}x{Head.Config.AttnDim}x{Head.Config.Heads}x{(Head.Config.PhiBias ? "bias" : "nobias")}";
+
     /// <summary>Items as the variant sees them: unchanged, or with every real hidden row replaced by noise.</summary>
     private IReadOnlyList<RewardInput> Feedback(IReadOnlyList<RewardInput> items)
     {

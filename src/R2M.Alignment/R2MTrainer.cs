@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Globalization;
 using R2M.Alignment.Internal;
 
@@ -168,68 +167,27 @@ public sealed class R2MTrainer
     /// </summary>
     public void SaveCheckpoint(string path)
     {
-        var head = RewardModel.Head;
-        var floats = new Dictionary<string, float[]>(StringComparer.Ordinal)
-        {
-            ["policy.params"] = Policy.Policy.Parameters.ToArray(),
-            ["policy.adamw.m"] = Policy.Optimizer.M,
-            ["policy.adamw.v"] = Policy.Optimizer.V,
-            ["rm.adamw.m"] = RewardModel.Optimizer.M,
-            ["rm.adamw.v"] = RewardModel.Optimizer.V,
-        };
-        foreach (var e in head.Layout.Entries) floats[e.Name] = head.Layout.View(head.Parameters, e.Name).ToArray();
-        var words = new Dictionary<string, ulong[]>(StringComparer.Ordinal)
-        {
-            ["trainer.step"] = [(ulong)Step],
-            ["policy.adamw.step"] = [(ulong)Policy.Optimizer.Step],
-            ["rm.adamw.step"] = [(ulong)RewardModel.Optimizer.Step],
-            ["trainer.rng"] = _rng.GetState(),
-            ["rm.noise_rng"] = RewardModel.NoiseRngState,
-        };
-        var meta = new Dictionary<string, string>(StringComparer.Ordinal)
-        {
-            ["format"] = FormatVersion,
-            ["variant"] = RewardModel.Options.Variant.ToString(),
-            ["head"] = $"{head.Config.RmDim}x{head.Config.PolicyDim}x{head.Config.AttnDim}x{head.Config.Heads}",
-        };
-        SafetensorsIo.WriteAtomic(path, floats, words, meta);
+        var s = new CheckpointState();
+        Policy.Export(s);
+        RewardModel.Export(s);
+        s.Counters["trainer.step"] = [(ulong)Step];
+        s.Counters["trainer.rng"] = _rng.GetState();
+        s.Metadata["format"] = FormatVersion;
+        s.Save(path);
     }
 
-    /// <summary>Restores a checkpoint written by <see cref="SaveCheckpoint"/> into this trainer (same shapes and variant).</summary>
+    /// <summary>Restores a checkpoint written by <see cref="SaveCheckpoint"/> (same shapes and variant); a bad file changes nothing.</summary>
     public void LoadCheckpoint(string path)
     {
-        var (floats, words, meta) = SafetensorsIo.Read(path);
-        var head = RewardModel.Head;
-        string Need(string key) => meta.TryGetValue(key, out var v) ? v : throw new InvalidDataException($"{path}: metadata '{key}' missing");
-        if (Need("format") != FormatVersion) throw new InvalidDataException($"{path}: format '{meta["format"]}', expected {FormatVersion}");
-        if (Need("variant") != RewardModel.Options.Variant.ToString()) throw new InvalidDataException($"{path}: variant {meta["variant"]}, trainer runs {RewardModel.Options.Variant}");
-        float[] F(string name, int length)
-        {
-            if (!floats.TryGetValue(name, out var f)) throw new InvalidDataException($"{path}: tensor '{name}' missing");
-            if (f.Length != length) throw new InvalidDataException($"{path}: tensor '{name}' has {f.Length} values, expected {length}");
-            return f;
-        }
-        ulong[] W(string name, int length)
-        {
-            if (!words.TryGetValue(name, out var w) || w.Length != length) throw new InvalidDataException($"{path}: counter '{name}' missing or of the wrong length");
-            return w;
-        }
-        // Read and check everything first, then assign: a bad file leaves the trainer untouched.
-        var pp = F("policy.params", Policy.Policy.Parameters.Length);
-        var pm = F("policy.adamw.m", pp.Length); var pv = F("policy.adamw.v", pp.Length);
-        var hm = F("rm.adamw.m", head.Parameters.Length); var hv = F("rm.adamw.v", head.Parameters.Length);
-        var hp = head.Layout.Entries.Select(e => (e, F(e.Name, e.Length))).ToList();
-        var step = W("trainer.step", 1); var ps = W("policy.adamw.step", 1); var rs = W("rm.adamw.step", 1);
-        var rng = W("trainer.rng", 4); var noise = W("rm.noise_rng", 4);
-        pp.CopyTo(Policy.Policy.Parameters);
-        pm.CopyTo(Policy.Optimizer.M, 0); pv.CopyTo(Policy.Optimizer.V, 0);
-        hm.CopyTo(RewardModel.Optimizer.M, 0); hv.CopyTo(RewardModel.Optimizer.V, 0);
-        foreach (var (e, v) in hp) v.CopyTo(head.Parameters, e.Offset);
-        Step = (long)step[0];
-        Policy.Optimizer.Step = (long)ps[0];
-        RewardModel.Optimizer.Step = (long)rs[0];
+        var s = CheckpointState.Load(path);
+        s.Expect("format", FormatVersion);
+        var applyPolicy = Policy.Import(s);
+        var applyRm = RewardModel.Import(s);
+        var step = s.Counter("trainer.step", 1)[0];
+        var rng = s.Counter("trainer.rng", 4);
+        applyPolicy();
+        applyRm();
+        Step = (long)step;
         _rng.SetState(rng);
-        RewardModel.NoiseRngState = noise;
-        Debug.Assert(head.Parameters.Length == hp.Sum(x => x.e.Length));
     }
 }

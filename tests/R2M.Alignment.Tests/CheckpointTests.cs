@@ -53,13 +53,37 @@ public sealed class CheckpointTests
             a.SaveCheckpoint(path);
             var (b, bp, _) = TrainerTests.Build(AlignmentVariant.Vanilla, policySeed: 3);
             var before = bp.Parameters.ToArray();
-            Assert.Contains("variant R2M", Assert.Throws<InvalidDataException>(() => b.LoadCheckpoint(path)).Message);
+            Assert.Contains("variant R2M, expected Vanilla", Assert.Throws<InvalidDataException>(() => b.LoadCheckpoint(path)).Message);
             var bytes = File.ReadAllBytes(path);
             var cut = Path.Combine(dir.FullName, "cut.safetensors");
             File.WriteAllBytes(cut, bytes[..(bytes.Length - 10)]);
             var (c, _, _) = TrainerTests.Build(AlignmentVariant.R2M);
             Assert.Throws<InvalidDataException>(() => c.LoadCheckpoint(cut));
             Assert.Equal(before, bp.Parameters.ToArray());
+        }
+        finally
+        {
+            dir.Delete(recursive: true);
+        }
+    }
+
+    [Fact]
+    public void RewardModelCheckpoint_RoundTripsAndRejectsOtherHeadShape()
+    {
+        var dir = Directory.CreateTempSubdirectory("r2m-ckpt-");
+        try
+        {
+            var (a, _, _) = TrainerTests.Build(AlignmentVariant.R2M);
+            a.TrainStep(TrainerTests.Prompts(0));
+            var path = Path.Combine(dir.FullName, "rm.safetensors");
+            a.RewardModel.SaveCheckpoint(path);
+            var (b, _, _) = TrainerTests.Build(AlignmentVariant.R2M);
+            b.RewardModel.LoadCheckpoint(path);
+            Assert.Equal(a.RewardModel.Head.Parameters, b.RewardModel.Head.Parameters);
+            Assert.Equal(a.RewardModel.Optimizer.M, b.RewardModel.Optimizer.M);
+            Assert.Equal(a.RewardModel.Optimizer.Step, b.RewardModel.Optimizer.Step);
+            var other = new R2MRewardModel(new R2MHead(new R2MHeadConfig(5, 4, 4)), new RewardModelOptions());
+            Assert.Contains("head 5x4x8x2x", Assert.Throws<InvalidDataException>(() => other.LoadCheckpoint(path)).Message);
         }
         finally
         {

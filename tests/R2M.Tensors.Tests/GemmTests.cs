@@ -164,4 +164,47 @@ public sealed class GemmTests
         Assert.True(Gemm.OpenBlasAvailable, "libopenblas.so.0 did not load; run scripts/setup.sh");
         Assert.Equal(GemmBackend.OpenBlas, Gemm.EffectiveBackend);
     }
+
+    [Fact]
+    public void SgemmManaged_ConcurrentCallers_EachGetCorrectResult()
+    {
+        // Packing buffers are per calling thread; concurrent callers must not share them.
+        var results = Enumerable.Range(0, 6).AsParallel().WithDegreeOfParallelism(6).Select(t =>
+        {
+            var rng = new Random(100 + t);
+            int m = 40 + t * 7, n = 90 + t, k = 300 + t * 13;
+            var a = Random(rng, m * k);
+            var b = Random(rng, n * k);
+            var c = new float[m * n];
+            Gemm.SgemmManaged(false, true, m, n, k, 1f, a, k, b, k, 0f, c, n);
+            var expected = Reference(false, true, m, n, k, 1f, a, k, b, k, 0f, new float[m * n], n);
+            double worst = 0;
+            for (int i = 0; i < c.Length; i++)
+            {
+                worst = Math.Max(worst, Math.Abs(c[i] - expected[i]));
+            }
+            return worst;
+        }).ToList();
+        Assert.All(results, w => Assert.True(w < 1e-3, $"max error {w}"));
+    }
+
+    [Fact]
+    public void Backend_Managed_RoutesSgemmToManagedKernel()
+    {
+        var saved = Gemm.Backend;
+        try
+        {
+            Gemm.Backend = GemmBackend.Managed;
+            Assert.Equal(GemmBackend.Managed, Gemm.EffectiveBackend);
+            var c = new float[1];
+            Gemm.Sgemm(false, false, 1, 1, 3, 2f, new float[] { 1, 2, 3 }, 3, new float[] { 4, 5, 6 }, 1, 0f, c, 1);
+            Assert.Equal(64f, c[0]);
+            Assert.Throws<ArgumentOutOfRangeException>(() => Gemm.Backend = (GemmBackend)7);
+            Assert.Throws<ArgumentOutOfRangeException>(() => Gemm.ThreadCount = 0);
+        }
+        finally
+        {
+            Gemm.Backend = saved;
+        }
+    }
 }

@@ -17,8 +17,10 @@ internal static unsafe class ManagedGemm
     private const int NC = 4096;
     private static readonly int MC = GemmMicroKernel.MR * 16;
 
-    // Packed-B buffers are large (KC x NC floats); keep one around between calls.
-    private static float[]? s_cachedB;
+    // Packed-B slice (up to KC x NC floats), owned by the calling thread for the duration of a call;
+    // pool workers only read it.
+    [ThreadStatic]
+    private static float[]? t_packB;
 
     [ThreadStatic]
     private static float[]? t_packA;
@@ -41,7 +43,7 @@ internal static unsafe class ManagedGemm
             }
             var job = new Job(transA, transB, m, n, k, alpha, (nint)pa, lda, (nint)pb, ldb, (nint)pc, ldc,
                 (long)m * n * k < 48L * 48 * 48 ? 1 : threads);
-            if (m <= 4 && !transA && transB)
+            if (m <= 16 && !transA && transB)
             {
                 job.RunRowDots();
             }
@@ -105,7 +107,12 @@ internal static unsafe class ManagedGemm
         public void RunBlocked()
         {
             int nr = GemmMicroKernel.NR;
-            float[] packB = Interlocked.Exchange(ref s_cachedB, null) ?? GC.AllocateUninitializedArray<float>(KC * NC, pinned: true);
+            int need = Math.Min(k, KC) * ((Math.Min(n, NC) + nr - 1) / nr * nr);
+            if (t_packB is null || t_packB.Length < need)
+            {
+                t_packB = GC.AllocateUninitializedArray<float>(need, pinned: true);
+            }
+            float[] packB = t_packB;
             fixed (float* pB = packB)
             {
                 nint packed = (nint)pB;
@@ -122,7 +129,6 @@ internal static unsafe class ManagedGemm
                     }
                 }
             }
-            s_cachedB = packB;
         }
 
         private void RunSlice(int jc, int nc, int nPanels, int pc, int kc, float* packedB)
@@ -199,12 +205,15 @@ internal static unsafe class ManagedGemm
                 }
                 return;
             }
-            for (int r = 0; r < rows; r++)
+            // stored (m, k): gather one k step across the MR rows per iteration, so writes are
+            // sequential and the MR source rows stay in L1 across 16 consecutive k steps.
+            float* src = A + (long)i0 * lda + p0;
+            for (int p = 0; p < kc; p++)
             {
-                float* src = A + (long)(i0 + r) * lda + p0;
-                for (int p = 0; p < kc; p++)
+                float* d = dst + p * mr;
+                for (int r = 0; r < rows; r++)
                 {
-                    dst[p * mr + r] = src[p];
+                    d[r] = src[(long)r * lda + p];
                 }
             }
         }
@@ -225,12 +234,14 @@ internal static unsafe class ManagedGemm
                 }
                 return;
             }
-            for (int j = 0; j < cols; j++)
+            // stored (n, k): same gather order as PackA's (m, k) case.
+            float* src = B + (long)j0 * ldb + p0;
+            for (int p = 0; p < kc; p++)
             {
-                float* src = B + (long)(j0 + j) * ldb + p0;
-                for (int p = 0; p < kc; p++)
+                float* d = dst + p * nr;
+                for (int j = 0; j < cols; j++)
                 {
-                    dst[p * nr + j] = src[p];
+                    d[j] = src[(long)j * ldb + p];
                 }
             }
         }

@@ -3,8 +3,8 @@ namespace R2M.Models.Layers;
 /// <summary>Chunked parallel loops: rows are split into a few contiguous ranges, one per worker.</summary>
 internal static class Par
 {
-    /// <summary>Worker count for element-wise layers (GEMM threads are set separately).</summary>
-    public static int Threads { get; set; } = Environment.ProcessorCount;
+    /// <summary>Worker count: the one R2M.Tensors uses for GEMM and its kernels.</summary>
+    public static int Threads => R2M.Tensors.Gemm.ThreadCount;
 
     public static void For(int n, Action<int, int> range, int minChunk = 16)
     {

@@ -1,5 +1,3 @@
-using System.Numerics.Tensors;
-
 namespace R2M.Alignment;
 
 /// <summary>AdamW hyperparameters (Loshchilov and Hutter; PyTorch AdamW semantics: decoupled decay lr*wd*p).</summary>
@@ -16,12 +14,13 @@ public sealed record AdamWOptions(float LearningRate = 1e-6f, float Beta1 = 0.9f
 }
 
 /// <summary>
-/// AdamW over one flat parameter buffer, with both moments in contiguous buffers of the same
-/// layout (checkpointed as they are). The step counter is per optimizer, as in PyTorch.
+/// AdamW state over one flat parameter buffer: both moments in contiguous buffers of the same layout
+/// (checkpointed as they are) and the step counter; the update itself is R2M.Tensors.AdamW.Step
+/// (torch.optim.AdamW order: decoupled decay first, bias-corrected denominator).
 /// </summary>
-public sealed class AdamW
+public sealed class AdamWOptimizer
 {
-    public AdamW(int size, AdamWOptions options)
+    public AdamWOptimizer(int size, AdamWOptions options)
     {
         ArgumentNullException.ThrowIfNull(options);
         options.Validate();
@@ -54,18 +53,8 @@ public sealed class AdamW
         if (!R2MHead.Finite(gradients.Slice(offset, count))) throw new ArgumentException("gradients contain NaN or Inf; update refused", nameof(gradients));
         Step++;
         var o = Options;
-        float bc1 = 1f - MathF.Pow(o.Beta1, Step), bc2 = 1f - MathF.Pow(o.Beta2, Step);
-        var p = parameters.Slice(offset, count);
-        var g = gradients.Slice(offset, count);
-        var m = M.AsSpan(offset, count);
-        var v = V.AsSpan(offset, count);
-        for (int i = 0; i < p.Length; i++)
-        {
-            m[i] = o.Beta1 * m[i] + (1f - o.Beta1) * g[i];
-            v[i] = o.Beta2 * v[i] + (1f - o.Beta2) * g[i] * g[i];
-            float mh = m[i] / bc1, vh = v[i] / bc2;
-            p[i] -= lr * (mh / (MathF.Sqrt(vh) + o.Epsilon) + o.WeightDecay * p[i]);
-        }
+        Tensors.AdamW.Step(parameters.Slice(offset, count), gradients.Slice(offset, count), M.AsSpan(offset, count), V.AsSpan(offset, count),
+            checked((int)Step), lr, o.Beta1, o.Beta2, o.Epsilon, o.WeightDecay);
     }
 }
 
@@ -88,18 +77,5 @@ public sealed record LrSchedule(LrScheduleKind Kind = LrScheduleKind.Constant, i
             LrScheduleKind.Cosine => (float)(baseLr * 0.5 * (1 + Math.Cos(Math.PI * progress))),
             _ => baseLr,
         };
-    }
-}
-
-/// <summary>Global-norm gradient clipping.</summary>
-public static class GradClip
-{
-    /// <summary>Scales gradients so their L2 norm is at most maxNorm (&lt;= 0: no clipping); returns the norm before clipping.</summary>
-    public static float ClipGlobalNorm(Span<float> gradients, float maxNorm)
-    {
-        float norm = TensorPrimitives.Norm(gradients);
-        if (!float.IsFinite(norm)) throw new ArgumentException("gradient norm is NaN or Inf", nameof(gradients));
-        if (maxNorm > 0f && norm > maxNorm) TensorPrimitives.Multiply(gradients, maxNorm / (norm + 1e-6f), gradients);
-        return norm;
     }
 }

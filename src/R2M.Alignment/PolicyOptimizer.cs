@@ -42,12 +42,12 @@ public sealed class PolicyOptimizer
         options.LossOrDefault.Validate();
         Policy = policy;
         Options = options;
-        Optimizer = new AdamW(policy.Parameters.Length, options.OptimizerOrDefault);
+        Optimizer = new AdamWOptimizer(policy.Parameters.Length, options.OptimizerOrDefault);
     }
 
     public ITrainablePolicy Policy { get; }
     public PolicyOptimizerOptions Options { get; }
-    public AdamW Optimizer { get; }
+    public AdamWOptimizer Optimizer { get; }
 
     /// <summary>Runs the epochs over rollouts with advantages (one per rollout).</summary>
     public PolicyUpdateResult Optimize(IReadOnlyList<Rollout> rollouts, ReadOnlySpan<float> advantages, bool refreshHidden)
@@ -149,7 +149,7 @@ public sealed class PolicyOptimizer
         {
             for (int b = 0; b < n; b++) { rollouts[start + b].Hidden = pass.Hidden[b]; rollouts[start + b].HiddenRows = pass.HiddenRows[b]; }
         }
-        float gn = GradClip.ClipGlobalNorm(Policy.Gradients, Options.GradClip);
+        float gn = R2M.Tensors.GradClip.ClipByGlobalNorm(Policy.Gradients, Options.GradClip);
         float lr = Options.ScheduleOrDefault.At(Optimizer.Options.LearningRate, Optimizer.Step);
         Optimizer.Update(Policy.Parameters, Policy.Gradients, lr);
         return (res, gn);

@@ -1,12 +1,13 @@
 using System.Numerics.Tensors;
 using R2M.Alignment.Internal;
+using R2M.Tensors;
 
 namespace R2M.Alignment;
 
 /// <summary>
 /// The R2M reward head (R2M-METHOD.md section 2): sequence-to-token cross-attention from the reward
 /// token embedding H_last to the policy feedback h, the omega(t) mix, and the linear scoring head phi.
-/// Parameters, gradients (and, in <see cref="AdamW"/>, both moments) are each one contiguous buffer
+/// Parameters, gradients (and, in <see cref="AdamWOptimizer"/>, both moments) are each one contiguous buffer
 /// laid out by <see cref="Layout"/>: r2m.w_q (D_rm,d), r2m.w_k (D_p,d), r2m.w_v (D_p,d),
 /// r2m.w_o (d,D_rm), then phi.weight (D_rm) and phi.bias (1, only with a bias) last, so "phi only"
 /// (the Iterative RM_Head ablation) is the tail of the buffer starting at <see cref="PhiOffset"/>.
@@ -26,29 +27,29 @@ public sealed class R2MHead
         _dh = _d / _heads;
         // Scaled dot product per head: 1/sqrt(d_head); with one head this is the paper's 1/sqrt(d).
         _scale = 1f / MathF.Sqrt(_dh);
-        Layout = new ParameterLayout();
+        Layout = new TensorLayout();
         Layout.Add("r2m.w_q", _dRm, _d);
         Layout.Add("r2m.w_k", _dP, _d);
         Layout.Add("r2m.w_v", _dP, _d);
         Layout.Add("r2m.w_o", _d, _dRm);
-        PhiOffset = Layout.Add("phi.weight", _dRm).Offset;
+        PhiOffset = (int)Layout.Add("phi.weight", _dRm).Offset;
         if (config.PhiBias) Layout.Add("phi.bias", 1);
-        Parameters = new float[Layout.Size];
-        Gradients = new float[Layout.Size];
+        Parameters = Layout.Allocate();
+        Gradients = Layout.Allocate();
     }
 
     public R2MHeadConfig Config { get; }
 
     /// <summary>Named views into <see cref="Parameters"/> / <see cref="Gradients"/>.</summary>
-    public ParameterLayout Layout { get; }
+    public TensorLayout Layout { get; }
 
-    /// <summary>Flat parameters (Layout.Size).</summary>
+    /// <summary>Flat parameters (Layout.TotalSize).</summary>
     public float[] Parameters { get; }
 
-    /// <summary>Flat gradients (Layout.Size); Backward accumulates, <see cref="ZeroGrad"/> clears.</summary>
+    /// <summary>Flat gradients (Layout.TotalSize); Backward accumulates, <see cref="ZeroGrad"/> clears.</summary>
     public float[] Gradients { get; }
 
-    /// <summary>Offset of phi.weight: [PhiOffset, Size) is the scoring head.</summary>
+    /// <summary>Offset of phi.weight: [PhiOffset, TotalSize) is the scoring head.</summary>
     public int PhiOffset { get; }
 
     private ReadOnlySpan<float> P(string name) => Layout.View(Parameters, name);

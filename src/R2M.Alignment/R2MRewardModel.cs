@@ -47,7 +47,7 @@ public sealed class R2MRewardModel
         var g = options.GrebtOrDefault;
         Grebt = Settings.AlphaOverride is float a ? g with { Alpha = a } : g;
         Grebt.Validate();
-        Optimizer = new AdamW(head.Parameters.Length, options.OptimizerOrDefault);
+        Optimizer = new AdamWOptimizer(head.Parameters.Length, options.OptimizerOrDefault);
         _noise = new Rng(options.NoiseSeed);
     }
 
@@ -58,7 +58,7 @@ public sealed class R2MRewardModel
     /// <summary>GREBT options after the variant's alpha override.</summary>
     public GrebtOptions Grebt { get; }
 
-    public AdamW Optimizer { get; }
+    public AdamWOptimizer Optimizer { get; }
 
     /// <summary>State of the noise stream (WithNoise), for checkpoints.</summary>
     public ulong[] NoiseRngState { get => _noise.GetState(); set => _noise.SetState(value); }
@@ -88,7 +88,7 @@ public sealed class R2MRewardModel
         Head.Backward(acts, d);
         int offset = Settings.Training == RmTraining.PhiOnly ? Head.PhiOffset : 0;
         var g = Head.Gradients.AsSpan(offset);
-        float norm = GradClip.ClipGlobalNorm(g, Options.GradClip);
+        float norm = R2M.Tensors.GradClip.ClipByGlobalNorm(g, Options.GradClip);
         Optimizer.Update(Head.Parameters, Head.Gradients, Optimizer.Options.LearningRate, offset, g.Length);
         return new RewardUpdateResult(loss, norm, true, omega);
     }
@@ -104,7 +104,7 @@ public sealed class R2MRewardModel
         ArgumentNullException.ThrowIfNull(pairs);
         if (pairs.Count == 0) throw new ArgumentException("no preference pairs", nameof(pairs));
         if (epochs <= 0) throw new ArgumentOutOfRangeException(nameof(epochs), epochs, "epochs must be positive");
-        var opt = new AdamW(Head.Parameters.Length, new AdamWOptions(learningRate));
+        var opt = new AdamWOptimizer(Head.Parameters.Length, new AdamWOptions(learningRate));
         var losses = new float[epochs];
         var items = new List<RewardInput>(2 * pairs.Count);
         foreach (var (w, l) in pairs) { items.Add(new RewardInput(w, default, 0)); items.Add(new RewardInput(l, default, 0)); }
@@ -152,7 +152,7 @@ public sealed class R2MRewardModel
     {
         s.Expect("variant", Options.Variant.ToString());
         s.Expect("head", HeadShape);
-        var parts = Head.Layout.Entries.Select(e => (e.Offset, Values: s.Tensor(e.Name, e.Length))).ToList();
+        var parts = Head.Layout.Entries.Select(e => (Offset: (int)e.Offset, Values: s.Tensor(e.Name, e.Count))).ToList();
         var m = s.Tensor("rm.adamw.m", Head.Parameters.Length);
         var v = s.Tensor("rm.adamw.v", Head.Parameters.Length);
         var step = s.Counter("rm.adamw.step", 1)[0];

@@ -119,7 +119,7 @@ public sealed class R2MHeadTests
         var r = head.Score(new RewardInput(rte, h, 1), 0.5f);
         Assert.True(float.IsFinite(r));
         // One key: softmax weight 1, so Ĥ = (h W_v) W_o regardless of W_k.
-        Array.Clear(head.Parameters, head.Layout["r2m.w_k"].Offset, head.Layout["r2m.w_k"].Length);
+        head.Layout.View(head.Parameters, "r2m.w_k").Clear();
         Assert.Equal(r, head.Score(new RewardInput(rte, h, 1), 0.5f), 1e-6f);
     }
 

@@ -153,6 +153,8 @@ public static class SandboxVocabulary
             ["pad_token"] = PadToken,
             ["unk_token"] = UnkToken,
             ["model_max_length"] = 64,
+            // transformers' default clean-up would glue " !" to the digit before it on decode.
+            ["clean_up_tokenization_spaces"] = false,
         }, new JsonSerializerOptions { WriteIndented = true });
         File.WriteAllText(Path.Combine(directory, "tokenizer_config.json"), config);
     }

@@ -197,3 +197,30 @@ public sealed class PlotAndMetricsTests
         Assert.Throws<ArgumentException>(() => VariantSummary.FromFinalSteps("v", []));
     }
 }
+
+public sealed class SandboxReportTests
+{
+    [Fact]
+    public void PairAccuracy_Scores_CountsWinsAndHalfTies()
+    {
+        Assert.Equal(0.375, SandboxReport.PairAccuracy([1, 0, 2, 5], [0, 1, 2, 6]), 12); // (1 + 0 + 0.5 + 0) / 4
+        Assert.Equal(1.0, SandboxReport.PairAccuracy([3], [2]));
+        Assert.Throws<ArgumentException>(() => SandboxReport.PairAccuracy([1], []));
+        var e = Assert.Throws<ArgumentException>(() => SandboxReport.PairAccuracy([1, double.NaN], [0, 0]));
+        Assert.Contains("pair 1", e.Message);
+    }
+
+    [Fact]
+    public void ToMarkdown_Rows_OneLinePerVariantWithDashForMissing()
+    {
+        var rows = new[]
+        {
+            new VariantSummary { Variant = "vanilla", Seeds = 2, GoldReward = 0.5, GoldRewardStd = 0.01, ProxyReward = 1.2, ProxyRewardStd = 0.1, BangRate = 0.9, MeanResponseLength = 6.5 },
+            new VariantSummary { Variant = "r2m", Seeds = 2, GoldReward = 0.7, GoldRewardStd = 0.02, ProxyReward = 0.8, ProxyRewardStd = 0.1, BangRate = 0.2, MeanResponseLength = 4.2, Kl = 0.0123, RmHeldOutAccuracy = 0.81 },
+        };
+        string[] lines = SandboxReport.ToMarkdown(rows).TrimEnd().Split('\n');
+        Assert.Equal(4, lines.Length);
+        Assert.StartsWith("| vanilla | 2 | 0.500 ± 0.010 | 1.200 ± 0.100 | - |", lines[2]);
+        Assert.EndsWith("| 0.0123 | 0.20 | 4.20 | 0.810 |", lines[3]);
+    }
+}

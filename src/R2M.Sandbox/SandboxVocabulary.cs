@@ -87,6 +87,21 @@ public static class SandboxVocabulary
         return [.. ids];
     }
 
+    /// <summary>
+    /// A training sequence: &lt;bos&gt;, the prompt's tokens, the response's tokens, &lt;eos&gt;;
+    /// <c>PromptLength</c> counts &lt;bos&gt; and the prompt, so positions from PromptLength on are
+    /// the response (the SFT loss and the policy's log-probs cover those). Identical to encoding
+    /// the concatenated text, because a sandbox response starts with a space (a new GPT-2 piece).
+    /// </summary>
+    public static (int[] Ids, int PromptLength) EncodeExample(string prompt, string response)
+    {
+        ArgumentNullException.ThrowIfNull(prompt);
+        ArgumentNullException.ThrowIfNull(response);
+        int[] head = Encode(prompt, addBos: true);
+        int[] tail = Encode(response, addBos: false);
+        return ([.. head, .. tail, EosId], head.Length);
+    }
+
     /// <summary>Decodes ids to text; special tokens are dropped unless <paramref name="keepSpecial"/>.</summary>
     public static string Decode(IEnumerable<int> ids, bool keepSpecial = false)
     {

@@ -104,3 +104,19 @@ public sealed class SandboxVocabularyTests
         }
     }
 }
+
+public sealed class SandboxExampleEncodingTests
+{
+    [Fact]
+    public void EncodeExample_SftData_EqualsEncodingTheConcatenation()
+    {
+        foreach (SftExample e in SandboxData.Sft(500, seed: 9))
+        {
+            (int[] ids, int promptLength) = SandboxVocabulary.EncodeExample(e.Prompt.Text, e.Response);
+            Assert.Equal(SandboxVocabulary.Encode(e.Prompt.Text + e.Response + SandboxVocabulary.EosToken), ids);
+            Assert.Equal(e.Prompt.Digits.Count + 3, promptLength); // <bos> sort d... =
+            Assert.Equal(SandboxText.ParseResponse(e.Response).Length + 1, ids.Length - promptLength);
+            Assert.DoesNotContain(SandboxVocabulary.UnkId, ids);
+        }
+    }
+}

@@ -1,0 +1,183 @@
+namespace R2M.Sandbox;
+
+/// <summary>
+/// Gold-side statistics of a batch of responses (R2M-METHOD.md / DESIGN.md: the quantities the
+/// demo reports per variant besides what the server returns).
+/// </summary>
+/// <param name="Count">Responses measured.</param>
+/// <param name="MeanGold">Mean gold reward, in [0, 1].</param>
+/// <param name="BangRate">Fraction of responses with at least one '!'.</param>
+/// <param name="MeanBangs">Mean number of '!' per response.</param>
+/// <param name="MeanLength">Mean response length in symbols (up to EOS).</param>
+/// <param name="ExactRate">Fraction of responses that are exactly the sorted digits.</param>
+public sealed record ResponseStats(int Count, double MeanGold, double BangRate, double MeanBangs, double MeanLength, double ExactRate)
+{
+    public static ResponseStats Compute(IEnumerable<(SortPrompt Prompt, string Response)> responses)
+    {
+        ArgumentNullException.ThrowIfNull(responses);
+        int n = 0, withBang = 0, bangs = 0, length = 0, exact = 0;
+        double gold = 0;
+        foreach ((SortPrompt prompt, string response) in responses)
+        {
+            ResponseSymbols parsed = SandboxText.ParseResponse(response);
+            double g = GoldReward.Score(prompt.Sorted, parsed.Symbols);
+            n++;
+            gold += g;
+            bangs += parsed.BangCount;
+            withBang += parsed.BangCount > 0 ? 1 : 0;
+            length += parsed.Length;
+            exact += g == 1.0 ? 1 : 0;
+        }
+        return n == 0
+            ? new ResponseStats(0, 0, 0, 0, 0, 0)
+            : new ResponseStats(n, gold / n, (double)withBang / n, (double)bangs / n, (double)length / n, (double)exact / n);
+    }
+}
+
+/// <summary>
+/// One training step of one variant and seed: a line of the metrics JSONL file. Values the step
+/// did not produce (no Update for VANILLA) are null, never a made-up zero.
+/// </summary>
+public sealed record VariantStepMetrics
+{
+    public required string Variant { get; init; }
+    public required ulong Seed { get; init; }
+    public required int Step { get; init; }
+    /// <summary>Mean gold reward of this step's rollouts.</summary>
+    public required double GoldReward { get; init; }
+    /// <summary>Mean reward the RM gave this step's rollouts (what the policy optimizes).</summary>
+    public required double ProxyReward { get; init; }
+    /// <summary>Mean per-token KL to the reference (SFT) policy, nats (OptimizeReply.kl).</summary>
+    public double? Kl { get; init; }
+    public required double BangRate { get; init; }
+    public required double MeanResponseLength { get; init; }
+    public double? PolicyLoss { get; init; }
+    public double? BtLoss { get; init; }
+    public double? GreLoss { get; init; }
+    /// <summary>Mean over groups of 1 - Spearman(policy log-likelihood, reward) (R2M-METHOD.md section 7).</summary>
+    public double? Seam { get; init; }
+    public double? Omega { get; init; }
+    public ulong? RmVersion { get; init; }
+    public ulong? PolicyVersion { get; init; }
+    public double? ElapsedSeconds { get; init; }
+}
+
+/// <summary>
+/// A variant's result over seeds: the row of the demo table. Means over seeds of the final-step
+/// values, with their standard deviation over seeds (0 for a single seed).
+/// </summary>
+public sealed record VariantSummary
+{
+    public required string Variant { get; init; }
+    public required int Seeds { get; init; }
+    public required double GoldReward { get; init; }
+    public required double GoldRewardStd { get; init; }
+    public required double ProxyReward { get; init; }
+    public required double ProxyRewardStd { get; init; }
+    public double? Kl { get; init; }
+    public required double BangRate { get; init; }
+    public required double MeanResponseLength { get; init; }
+    /// <summary>RM accuracy on held-out gold-labeled pairs, scored at t = T (paper Table 3).</summary>
+    public double? RmHeldOutAccuracy { get; init; }
+
+    /// <summary>Summarizes each seed's last step of <paramref name="variant"/>.</summary>
+    public static VariantSummary FromFinalSteps(string variant, IReadOnlyList<VariantStepMetrics> finalSteps, double? rmHeldOutAccuracy = null)
+    {
+        ArgumentNullException.ThrowIfNull(finalSteps);
+        if (finalSteps.Count == 0)
+        {
+            throw new ArgumentException($"variant '{variant}' has no final steps to summarize", nameof(finalSteps));
+        }
+        double[] kls = finalSteps.Where(s => s.Kl.HasValue).Select(s => s.Kl!.Value).ToArray();
+        return new VariantSummary
+        {
+            Variant = variant,
+            Seeds = finalSteps.Count,
+            GoldReward = finalSteps.Average(s => s.GoldReward),
+            GoldRewardStd = Std(finalSteps.Select(s => s.GoldReward)),
+            ProxyReward = finalSteps.Average(s => s.ProxyReward),
+            ProxyRewardStd = Std(finalSteps.Select(s => s.ProxyReward)),
+            Kl = kls.Length > 0 ? kls.Average() : null,
+            BangRate = finalSteps.Average(s => s.BangRate),
+            MeanResponseLength = finalSteps.Average(s => s.MeanResponseLength),
+            RmHeldOutAccuracy = rmHeldOutAccuracy,
+        };
+    }
+
+    /// <summary>Population standard deviation (divide by n).</summary>
+    internal static double Std(IEnumerable<double> values)
+    {
+        double[] v = values.ToArray();
+        if (v.Length < 2)
+        {
+            return 0;
+        }
+        double mean = v.Average();
+        return Math.Sqrt(v.Sum(x => (x - mean) * (x - mean)) / v.Length);
+    }
+}
+
+/// <summary>
+/// Rank statistics for the online seamlessness diagnostic (R2M-METHOD.md section 7; after
+/// "It Takes Two", arXiv 2406.07971): per group, 1 - Spearman correlation between the policy's
+/// length-normalized log-likelihood and the RM's reward.
+/// </summary>
+public static class Seam
+{
+    /// <summary>
+    /// 1 - Spearman(rho) of two equally long samples, in [0, 2]; null when either side is
+    /// constant (the correlation is undefined) or there are fewer than 2 items.
+    /// </summary>
+    public static double? Discrepancy(IReadOnlyList<double> policyScores, IReadOnlyList<double> rewards)
+    {
+        ArgumentNullException.ThrowIfNull(policyScores);
+        ArgumentNullException.ThrowIfNull(rewards);
+        if (policyScores.Count != rewards.Count)
+        {
+            throw new ArgumentException($"policyScores has {policyScores.Count} items but rewards has {rewards.Count}", nameof(rewards));
+        }
+        if (policyScores.Count < 2)
+        {
+            return null;
+        }
+        double? rho = Pearson(Ranks(policyScores), Ranks(rewards));
+        return rho.HasValue ? 1 - rho.Value : null;
+    }
+
+    /// <summary>Ranks 1..n with ties given their average rank (Spearman's tie handling).</summary>
+    internal static double[] Ranks(IReadOnlyList<double> values)
+    {
+        int n = values.Count;
+        int[] order = Enumerable.Range(0, n).OrderBy(i => values[i]).ToArray();
+        var ranks = new double[n];
+        int start = 0;
+        while (start < n)
+        {
+            int end = start;
+            while (end + 1 < n && values[order[end + 1]] == values[order[start]])
+            {
+                end++;
+            }
+            double average = (start + end) / 2.0 + 1;
+            for (int k = start; k <= end; k++)
+            {
+                ranks[order[k]] = average;
+            }
+            start = end + 1;
+        }
+        return ranks;
+    }
+
+    private static double? Pearson(double[] x, double[] y)
+    {
+        double mx = x.Average(), my = y.Average();
+        double sxy = 0, sxx = 0, syy = 0;
+        for (int i = 0; i < x.Length; i++)
+        {
+            sxy += (x[i] - mx) * (y[i] - my);
+            sxx += (x[i] - mx) * (x[i] - mx);
+            syy += (y[i] - my) * (y[i] - my);
+        }
+        return sxx == 0 || syy == 0 ? null : sxy / Math.Sqrt(sxx * syy);
+    }
+}

@@ -1,0 +1,226 @@
+using System.Xml.Linq;
+
+namespace R2M.Sandbox.Tests;
+
+public sealed class PlotAndMetricsTests
+{
+    private static readonly XNamespace Svg = "http://www.w3.org/2000/svg";
+
+    [Fact]
+    public void Render_ThreeSeries_WellFormedWithOneGroupAndLegendEntryEach()
+    {
+        var plot = new SvgLinePlot("Gold & proxy <reward>", "step", "reward")
+            .Add("vanilla", [(0, 0.5), (1, 0.6), (2, 0.4)])
+            .Add("r2m", [(0, 0.5), (1, 0.7), (2, 0.8)])
+            .Add("noise", [(0, 0.1)]);
+
+        XDocument doc = XDocument.Parse(plot.Render());
+
+        Assert.Equal(Svg + "svg", doc.Root!.Name);
+        var series = doc.Descendants(Svg + "g").Where(g => (string?)g.Attribute("class") == "series").ToList();
+        Assert.Equal(["vanilla", "r2m", "noise"], series.Select(g => (string?)g.Attribute("data-name")));
+        Assert.Single(series[0].Elements(Svg + "polyline"));
+        Assert.Equal(3, series[0].Element(Svg + "polyline")!.Attribute("points")!.Value.Split(' ').Length);
+        Assert.Single(series[2].Elements(Svg + "circle")); // a single point is a dot
+        XElement legend = doc.Descendants(Svg + "g").Single(g => (string?)g.Attribute("class") == "legend");
+        Assert.Equal(["vanilla", "r2m", "noise"], legend.Elements(Svg + "text").Select(t => t.Value));
+        Assert.Equal("Gold & proxy <reward>", doc.Descendants(Svg + "text").First(t => (string?)t.Attribute("class") == "title").Value);
+    }
+
+    [Fact]
+    public void Render_NaNInSeries_BreaksTheLine()
+    {
+        var plot = new SvgLinePlot("t", "x", "y").Add("a", [(0, 1), (1, 2), (2, double.NaN), (3, 1), (4, 0)]);
+        XDocument doc = XDocument.Parse(plot.Render());
+        Assert.Equal(2, doc.Descendants(Svg + "polyline").Count());
+    }
+
+    [Fact]
+    public void Render_NoData_StillWellFormed()
+    {
+        XDocument doc = XDocument.Parse(new SvgLinePlot("empty", "x", "y").Render());
+        Assert.Empty(doc.Descendants(Svg + "polyline"));
+    }
+
+    [Fact]
+    public void Render_PointsInsidePlotArea()
+    {
+        var plot = new SvgLinePlot("t", "x", "y") { Width = 600, Height = 400 }.Add("a", [(10, -3), (20, 7.5)]);
+        XDocument doc = XDocument.Parse(plot.Render());
+        foreach (string xy in doc.Descendants(Svg + "polyline").Single().Attribute("points")!.Value.Split(' '))
+        {
+            double[] p = xy.Split(',').Select(v => double.Parse(v, System.Globalization.CultureInfo.InvariantCulture)).ToArray();
+            Assert.InRange(p[0], 70, 600 - 180);
+            Assert.InRange(p[1], 40, 400 - 55);
+        }
+    }
+
+    [Theory]
+    [InlineData(0.0, 1.0, 0.0, 1.0, 6)]
+    [InlineData(0.13, 0.87, 0.0, 1.0, 6)]    // step 0.2
+    [InlineData(0.0, 97.0, 0.0, 100.0, 6)]
+    [InlineData(5.0, 5.0, 4.4, 5.6, 7)]      // one value: widened by 10% each side, step 0.2
+    public void NiceTicks_Range_CoversWithRoundSteps(double lo, double hi, double expectLo, double expectHi, int expectCount)
+    {
+        double[] ticks = SvgLinePlot.NiceTicks(ref lo, ref hi);
+        Assert.Equal(expectLo, lo, 9);
+        Assert.Equal(expectHi, hi, 9);
+        Assert.Equal(expectCount, ticks.Length);
+    }
+
+    [Fact]
+    public void WriteAll_Metrics_WritesOneSvgPerAvailableQuantity()
+    {
+        string dir = Path.Combine(Path.GetTempPath(), "r2m-plots-" + Guid.NewGuid().ToString("N"));
+        try
+        {
+            var steps = new List<VariantStepMetrics>();
+            foreach (string variant in new[] { "vanilla", "r2m" })
+            {
+                for (int step = 0; step < 4; step++)
+                {
+                    steps.Add(new VariantStepMetrics
+                    {
+                        Variant = variant, Seed = 1, Step = step, GoldReward = 0.5, ProxyReward = step,
+                        BangRate = 0.1, MeanResponseLength = 4, Kl = 0.01 * step,
+                        BtLoss = variant == "r2m" ? 0.6 : null, GreLoss = variant == "r2m" ? 1.0 : null,
+                    });
+                }
+            }
+            IReadOnlyList<string> paths = SandboxPlots.WriteAll(steps, dir);
+
+            Assert.Equal(["gold.svg", "proxy.svg", "gold_vs_proxy.svg", "kl.svg", "grebt.svg"], paths.Select(Path.GetFileName));
+            XDocument goldVsProxy = XDocument.Load(Path.Combine(dir, "gold_vs_proxy.svg"));
+            Assert.Equal(4, goldVsProxy.Descendants(Svg + "g").Count(g => (string?)g.Attribute("class") == "series"));
+        }
+        finally
+        {
+            if (Directory.Exists(dir))
+            {
+                Directory.Delete(dir, recursive: true);
+            }
+        }
+    }
+
+    [Fact]
+    public void Jsonl_WriteThenRead_RoundTripsAndOmitsNulls()
+    {
+        string path = Path.Combine(Path.GetTempPath(), "r2m-metrics-" + Guid.NewGuid().ToString("N") + ".jsonl");
+        try
+        {
+            var a = new VariantStepMetrics { Variant = "r2m", Seed = 3, Step = 1, GoldReward = 0.75, ProxyReward = 1.5, BangRate = 0.25, MeanResponseLength = 4.5, Kl = 0.02, RmVersion = 7 };
+            var b = a with { Step = 2, Kl = null };
+            using (var writer = new MetricsJsonlWriter(path))
+            {
+                writer.Write(a);
+                writer.Write(b);
+            }
+            string[] lines = File.ReadAllLines(path);
+            Assert.Equal(2, lines.Length);
+            Assert.Contains("\"goldReward\":0.75", lines[0]);
+            Assert.DoesNotContain("\"kl\"", lines[1]);
+            Assert.Equal([a, b], MetricsJsonlWriter.ReadAll<VariantStepMetrics>(path));
+        }
+        finally
+        {
+            File.Delete(path);
+        }
+    }
+
+    [Fact]
+    public void Jsonl_NaN_IsRejectedNamingTheRecord()
+    {
+        string path = Path.Combine(Path.GetTempPath(), "r2m-metrics-" + Guid.NewGuid().ToString("N") + ".jsonl");
+        try
+        {
+            using var writer = new MetricsJsonlWriter(path);
+            var bad = new VariantStepMetrics { Variant = "v", Seed = 1, Step = 0, GoldReward = double.NaN, ProxyReward = 0, BangRate = 0, MeanResponseLength = 0 };
+            var e = Assert.Throws<ArgumentException>(() => writer.Write(bad));
+            Assert.Contains(nameof(VariantStepMetrics), e.Message);
+        }
+        finally
+        {
+            File.Delete(path);
+        }
+    }
+
+    [Fact]
+    public void Jsonl_CorruptLine_ErrorNamesFileAndLine()
+    {
+        string path = Path.Combine(Path.GetTempPath(), "r2m-metrics-" + Guid.NewGuid().ToString("N") + ".jsonl");
+        try
+        {
+            File.WriteAllLines(path, ["{\"variant\":\"v\",\"seed\":1,\"step\":0,\"goldReward\":0,\"proxyReward\":0,\"bangRate\":0,\"meanResponseLength\":0}", "{oops"]);
+            var e = Assert.Throws<InvalidDataException>(() => MetricsJsonlWriter.ReadAll<VariantStepMetrics>(path));
+            Assert.Contains(path + ":2", e.Message);
+        }
+        finally
+        {
+            File.Delete(path);
+        }
+    }
+
+    [Fact]
+    public void Seam_Discrepancy_SpearmanBased()
+    {
+        Assert.Equal(0.0, Seam.Discrepancy([1, 2, 3, 4], [10, 20, 30, 40])!.Value, 12);
+        Assert.Equal(2.0, Seam.Discrepancy([1, 2, 3, 4], [4, 3, 2, 1])!.Value, 12);
+        Assert.Equal(0.0, Seam.Discrepancy([1, 5, 9], [0.1, 0.2, 100])!.Value, 12); // ranks only
+        Assert.Null(Seam.Discrepancy([1, 1, 1], [1, 2, 3]));
+        Assert.Null(Seam.Discrepancy([1], [1]));
+        Assert.Throws<ArgumentException>(() => Seam.Discrepancy([1, 2], [1]));
+        Assert.Equal([1.5, 1.5, 3.0], Seam.Ranks([2, 2, 5]));
+    }
+
+    [Fact]
+    public void ResponseStats_Batch_CountsBangsLengthAndGold()
+    {
+        var p = new SortPrompt([2, 1]);
+        ResponseStats s = ResponseStats.Compute([(p, " 1 2"), (p, " 1 2 ! !"), (p, " 2")]);
+        Assert.Equal(3, s.Count);
+        Assert.Equal((1.0 + 0.5 + 0.5) / 3, s.MeanGold, 12);
+        Assert.Equal(1.0 / 3, s.BangRate, 12);
+        Assert.Equal(2.0 / 3, s.MeanBangs, 12);
+        Assert.Equal((2 + 4 + 1) / 3.0, s.MeanLength, 12);
+        Assert.Equal(1.0 / 3, s.ExactRate, 12);
+    }
+
+    [Fact]
+    public void VariantSummary_FinalSteps_MeansAndStdOverSeeds()
+    {
+        VariantStepMetrics Step(ulong seed, double gold) => new() { Variant = "v", Seed = seed, Step = 9, GoldReward = gold, ProxyReward = 1, BangRate = 0, MeanResponseLength = 4 };
+        VariantSummary s = VariantSummary.FromFinalSteps("v", [Step(1, 0.4), Step(2, 0.6)], rmHeldOutAccuracy: 0.8);
+        Assert.Equal(0.5, s.GoldReward, 12);
+        Assert.Equal(0.1, s.GoldRewardStd, 12);
+        Assert.Null(s.Kl);
+        Assert.Equal(0.8, s.RmHeldOutAccuracy);
+        Assert.Throws<ArgumentException>(() => VariantSummary.FromFinalSteps("v", []));
+    }
+}
+
+public sealed class SandboxReportTests
+{
+    [Fact]
+    public void PairAccuracy_Scores_CountsWinsAndHalfTies()
+    {
+        Assert.Equal(0.375, SandboxReport.PairAccuracy([1, 0, 2, 5], [0, 1, 2, 6]), 12); // (1 + 0 + 0.5 + 0) / 4
+        Assert.Equal(1.0, SandboxReport.PairAccuracy([3], [2]));
+        Assert.Throws<ArgumentException>(() => SandboxReport.PairAccuracy([1], []));
+        var e = Assert.Throws<ArgumentException>(() => SandboxReport.PairAccuracy([1, double.NaN], [0, 0]));
+        Assert.Contains("pair 1", e.Message);
+    }
+
+    [Fact]
+    public void ToMarkdown_Rows_OneLinePerVariantWithDashForMissing()
+    {
+        var rows = new[]
+        {
+            new VariantSummary { Variant = "vanilla", Seeds = 2, GoldReward = 0.5, GoldRewardStd = 0.01, ProxyReward = 1.2, ProxyRewardStd = 0.1, BangRate = 0.9, MeanResponseLength = 6.5 },
+            new VariantSummary { Variant = "r2m", Seeds = 2, GoldReward = 0.7, GoldRewardStd = 0.02, ProxyReward = 0.8, ProxyRewardStd = 0.1, BangRate = 0.2, MeanResponseLength = 4.2, Kl = 0.0123, RmHeldOutAccuracy = 0.81 },
+        };
+        string[] lines = SandboxReport.ToMarkdown(rows).TrimEnd().Split('\n');
+        Assert.Equal(4, lines.Length);
+        Assert.StartsWith("| vanilla | 2 | 0.500 ± 0.010 | 1.200 ± 0.100 | - |", lines[2]);
+        Assert.EndsWith("| 0.0123 | 0.20 | 4.20 | 0.810 |", lines[3]);
+    }
+}

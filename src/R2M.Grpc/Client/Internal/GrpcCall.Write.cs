@@ -1,0 +1,76 @@
+namespace R2M.Grpc.Client.Internal;
+
+/// <summary>The request-stream half of a client-streaming or bidirectional call.</summary>
+internal sealed partial class GrpcCall<TRequest, TResponse>
+{
+    private bool _writesCompleted;
+
+    public async Task WriteAsync(TRequest message, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(message);
+        var requestStream = _requestStream ?? throw new InvalidOperationException("This call has no request stream.");
+        await _writeLock.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            ThrowIfCannotWrite();
+            using var registration = cancellationToken.CanBeCanceled
+                ? cancellationToken.UnsafeRegister(static s => ((GrpcCall<TRequest, TResponse>)s!).Cancel(), this)
+                : default;
+            try
+            {
+                var stream = await requestStream.StreamTask.WaitAsync(_cts.Token).ConfigureAwait(false);
+                _sendBuffer ??= new PooledBufferWriter();
+                _sendBuffer.Reset();
+                R2M.Grpc.Internal.MessageFraming.WriteMessage(_sendBuffer, message, WriteOptions);
+
+                // Each message is flushed so a ping-pong peer sees it now, not when a buffer fills.
+                await stream.WriteAsync(_sendBuffer.WrittenMemory, _cts.Token).ConfigureAwait(false);
+                await stream.FlushAsync(_cts.Token).ConfigureAwait(false);
+            }
+            catch (Exception e)
+            {
+                Finish(MapException(e), null);
+                throw Error(_final!);
+            }
+        }
+        finally
+        {
+            _writeLock.Release();
+        }
+    }
+
+    public async Task CompleteAsync()
+    {
+        var requestStream = _requestStream ?? throw new InvalidOperationException("This call has no request stream.");
+        await _writeLock.WaitAsync().ConfigureAwait(false);
+        try
+        {
+            if (_final is { } final && final.Status.StatusCode != StatusCode.OK)
+            {
+                throw Error(final);
+            }
+
+            _writesCompleted = true;
+            requestStream.Complete(); // HttpClient ends the body with END_STREAM
+        }
+        finally
+        {
+            _writeLock.Release();
+        }
+    }
+
+    private void ThrowIfCannotWrite()
+    {
+        if (_writesCompleted)
+        {
+            throw new InvalidOperationException("The request stream was already completed.");
+        }
+
+        if (_final is { } final)
+        {
+            throw final.Status.StatusCode == StatusCode.OK
+                ? new InvalidOperationException("The call already finished.")
+                : Error(final);
+        }
+    }
+}

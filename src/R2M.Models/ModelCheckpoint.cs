@@ -1,0 +1,72 @@
+using R2M.Models.Safetensors;
+
+namespace R2M.Models;
+
+/// <summary>
+/// Loads and saves a model directory in HuggingFace layout: <c>config.json</c> plus
+/// <c>model.safetensors</c> (or shards with <c>model.safetensors.index.json</c>).
+/// </summary>
+public static class ModelCheckpoint
+{
+    /// <summary>
+    /// Reads config.json, builds the family it names and loads every parameter. Throws
+    /// <see cref="CheckpointException"/> naming the file and tensor when a tensor is missing, has the
+    /// wrong shape for the config, an unusable dtype, or is unexpected (known buffers are ignored).
+    /// </summary>
+    public static TransformerModel Load(string directory)
+    {
+        var configPath = Path.Combine(directory, "config.json");
+        var config = ModelConfig.Load(configPath);
+        var model = TransformerModel.Create(config);
+        using var reader = CheckpointReader.Open(directory);
+        LoadWeights(model, reader);
+        return model;
+    }
+
+    /// <summary>Copies every parameter of <paramref name="model"/> from <paramref name="reader"/> (f32/f16/bf16).</summary>
+    public static void LoadWeights(TransformerModel model, CheckpointReader reader)
+    {
+        foreach (var e in model.Layout.Entries)
+        {
+            var found = reader.Find(e.Name);
+            if (found is not { } f)
+            {
+                throw new CheckpointException(DescribeFiles(reader), e.Name, $"missing from the checkpoint; the config needs shape {e.ShapeText}");
+            }
+            if (!f.Info.Shape.SequenceEqual(e.Shape.Select(d => (long)d)))
+                throw new CheckpointException(f.File.FilePath, e.Name,
+                    $"has shape {f.Info.ShapeText} but the config needs {e.ShapeText}");
+            f.File.ReadF32(e.Name, model.Parameters.AsSpan((int)e.Offset, (int)e.Size));
+        }
+        var tiedHead = model.Config.TieWordEmbeddings ? new[] { "lm_head.weight", "embed_out.weight" } : [];
+        foreach (var name in reader.TensorNames)
+        {
+            if (model.Layout.Contains(name) || model.IsKnownBuffer(name) || tiedHead.Contains(name))
+                continue;
+            throw new CheckpointException(reader.Find(name)!.Value.File.FilePath, name,
+                $"is not a parameter of this {model.Config.ModelType} model (unexpected tensor)");
+        }
+    }
+
+    private static string DescribeFiles(CheckpointReader reader)
+    {
+        var files = reader.TensorNames.Select(n => reader.Find(n)!.Value.File.FilePath).Distinct().ToList();
+        return files.Count == 1 ? files[0] : string.Join(", ", files);
+    }
+
+    /// <summary>Writes config.json and model.safetensors (f32 unless <paramref name="dtype"/> says F16/BF16), atomically each.</summary>
+    public static void Save(TransformerModel model, string directory, SafetensorsDtype dtype = SafetensorsDtype.F32)
+    {
+        Directory.CreateDirectory(directory);
+        var entries = model.Layout.Entries
+            .Select(e => new SafetensorsEntry(e.Name, e.Shape.Select(d => (long)d).ToArray(),
+                model.Parameters.AsMemory((int)e.Offset, (int)e.Size), dtype))
+            .ToList();
+        SafetensorsWriter.Write(Path.Combine(directory, CheckpointReader.SingleFileName), entries,
+            new Dictionary<string, string> { ["format"] = "pt" });
+        var configPath = Path.Combine(directory, "config.json");
+        var tmp = configPath + ".tmp";
+        File.WriteAllText(tmp, model.Config.ToJson());
+        File.Move(tmp, configPath, overwrite: true);
+    }
+}

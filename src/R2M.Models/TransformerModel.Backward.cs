@@ -1,0 +1,162 @@
+using System.Numerics.Tensors;
+using R2M.Models.Layers;
+
+namespace R2M.Models;
+
+public abstract partial class TransformerModel
+{
+    /// <summary>
+    /// Backward of the last <c>Forward(..., training: true)</c>: accumulates every parameter's
+    /// gradient into <see cref="Gradients"/> (call <see cref="ZeroGrad"/> first). Any of the three
+    /// upstream gradients may be empty.
+    /// </summary>
+    /// <param name="dLogits">(B, T, V) gradient of the LM logits</param>
+    /// <param name="dHidden">(B, T, C) gradient of the final hidden states (after the final norm)</param>
+    /// <param name="dScores">(B, num_labels) gradient of the classification scores</param>
+    public void Backward(ReadOnlySpan<float> dLogits, ReadOnlySpan<float> dHidden, ReadOnlySpan<float> dScores = default)
+    {
+        var a = _acts is { Training: true } x ? x : throw new InvalidOperationException("Backward needs a preceding Forward with training: true");
+        var c = Config;
+        int b = a.B, t = a.T, n = b * t, hid = c.HiddenSize;
+        CheckGradShape(dLogits, c.Head == ModelHead.CausalLm ? (long)n * c.VocabSize : 0, nameof(dLogits));
+        CheckGradShape(dHidden, (long)n * hid, nameof(dHidden));
+        CheckGradShape(dScores, c.Head == ModelHead.CausalLm ? 0 : b * c.NumLabels, nameof(dScores));
+        var dh = new float[n * hid];
+        if (!dHidden.IsEmpty)
+            dHidden.CopyTo(dh);
+        HeadBackward(a, dLogits, dScores, dh);
+        var dres = new float[n * hid];
+        Norm.Backward(Rms, dh, a.Resid[c.NumLayers], a.FinalMean, a.FinalRstd, P(_globals.NormW, hid), dres,
+            G(_globals.NormW, hid), G(_globals.NormB, hid), n, hid);
+        var scratch = new BackwardScratch(this, b, t);
+        for (var l = c.NumLayers - 1; l >= 0; l--)
+            LayerBackward(a, l, dres, scratch);
+        var dEmb = Gradients.AsSpan(_globals.Embed, c.VocabSize * hid);
+        for (var i = 0; i < n; i++)
+            TensorPrimitives.Add(dEmb.Slice(a.Tokens[i] * hid, hid), dres.AsSpan(i * hid, hid), dEmb.Slice(a.Tokens[i] * hid, hid));
+    }
+
+    private static void CheckGradShape(ReadOnlySpan<float> g, long expected, string name)
+    {
+        if (!g.IsEmpty && g.Length != expected)
+            throw new ArgumentException($"{name} has {g.Length} values, expected {expected}", name);
+    }
+
+    /// <summary>LM head or score head backward into dh (N, C).</summary>
+    private void HeadBackward(ActivationBuffers a, ReadOnlySpan<float> dLogits, ReadOnlySpan<float> dScores, Span<float> dh)
+    {
+        var c = Config;
+        int n = a.B * a.T, hid = c.HiddenSize;
+        if (c.Head == ModelHead.CausalLm)
+        {
+            if (!dLogits.IsEmpty)
+                Linear.Backward(dLogits, a.Hidden, P(_globals.HeadW, (long)c.VocabSize * hid), dh,
+                    G(_globals.HeadW, (long)c.VocabSize * hid), default, n, hid, c.VocabSize);
+            return;
+        }
+        if (dScores.IsEmpty)
+            return;
+        var w = P(_globals.HeadW, (long)c.NumLabels * hid);
+        var dw = G(_globals.HeadW, (long)c.NumLabels * hid);
+        for (var bi = 0; bi < a.B; bi++)
+        {
+            var row = (bi * a.T + a.ScoreIndex[bi]) * hid;
+            for (var l = 0; l < c.NumLabels; l++)
+            {
+                var g = dScores[bi * c.NumLabels + l];
+                TensorPrimitives.MultiplyAdd(w.Slice(l * hid, hid), g, dh.Slice(row, hid), dh.Slice(row, hid));
+                TensorPrimitives.MultiplyAdd(a.Hidden.AsSpan(row, hid), g, dw.Slice(l * hid, hid), dw.Slice(l * hid, hid));
+                if (_globals.HeadB >= 0)
+                    Gradients[_globals.HeadB + l] += g;
+            }
+        }
+    }
+
+    /// <summary>Per-call temporaries of the layer backward.</summary>
+    private sealed class BackwardScratch(TransformerModel m, int b, int t)
+    {
+        private readonly int _n = b * t;
+        public readonly float[] DLn1 = new float[b * t * m.Config.HiddenSize];
+        public readonly float[] DLn2 = new float[b * t * m.Config.HiddenSize];
+        public readonly float[] DAtty = new float[b * t * m.Config.NumHeads * m.Config.HeadDim];
+        public readonly float[] DQ = new float[b * t * m.Config.NumHeads * m.Config.HeadDim];
+        public readonly float[] DK = new float[b * t * m.Config.NumKvHeads * m.Config.HeadDim];
+        public readonly float[] DV = new float[b * t * m.Config.NumKvHeads * m.Config.HeadDim];
+        public readonly float[] DQkv = new float[b * t * m.QkvWidth];
+        public readonly float[] DH = new float[b * t * m.Config.IntermediateSize];
+        public readonly float[] DPre = new float[b * t * m.UpWidth];
+
+        public int N => _n;
+    }
+
+    /// <summary>
+    /// One layer backward; dres (N, C) holds d(layer output) and becomes d(layer input).
+    /// Sequential: out = mid + mlp(ln2(mid)), mid = x + attn(ln1(x)).
+    /// Parallel: out = x + attn(ln1(x)) + mlp(ln2(x)).
+    /// </summary>
+    private void LayerBackward(ActivationBuffers a, int l, Span<float> dres, BackwardScratch s)
+    {
+        var c = Config;
+        var sl = _layers[l];
+        int n = s.N, hid = c.HiddenSize, inter = c.IntermediateSize, qd = c.NumHeads * c.HeadDim;
+        var x = a.Resid[l];
+        var mlpIn = c.UseParallelResidual ? x : a.Mid[l];
+        // MLP branch: dout = dres.
+        Array.Clear(s.DH);
+        Linear.Backward(dres, a.H[l], P(sl.DownW, (long)hid * inter), s.DH, G(sl.DownW, (long)hid * inter), G(sl.DownB, hid), n, inter, hid);
+        Mlp.Backward(_act, Gated, a.Pre[l], s.DH, s.DPre, n, inter);
+        Array.Clear(s.DLn2);
+        Linear.Backward(s.DPre, a.Ln2[l], P(sl.UpW, (long)UpWidth * hid), s.DLn2, G(sl.UpW, (long)UpWidth * hid), G(sl.UpB, UpWidth), n, hid, UpWidth);
+        if (!c.UseParallelResidual)
+            Norm.Backward(Rms, s.DLn2, mlpIn, a.Ln2Mean[l], a.Ln2Rstd[l], P(sl.Ln2W, hid), dres, G(sl.Ln2W, hid), G(sl.Ln2B, hid), n, hid);
+        // Attention branch: dout = dres (now d(mid) when sequential).
+        Array.Clear(s.DAtty);
+        Linear.Backward(dres, a.Atty[l], P(sl.OW, (long)hid * qd), s.DAtty, G(sl.OW, (long)hid * qd), G(sl.OB, hid), n, qd, hid);
+        Array.Clear(s.DK);
+        Array.Clear(s.DV);
+        Attention.Backward(s.DAtty, a.Q[l], a.K[l], a.V[l], a.Probs[l], s.DQ, s.DK, s.DV, a.B, c.NumHeads, c.NumKvHeads, a.T, c.HeadDim);
+        MergeHeadsBackward(s.DQ, s.DK, s.DV, a.Positions, s.DQkv, a.B, a.T);
+        Array.Clear(s.DLn1);
+        Linear.Backward(s.DQkv, a.Ln1[l], P(sl.QkvW, (long)QkvWidth * hid), s.DLn1, G(sl.QkvW, (long)QkvWidth * hid), G(sl.QkvB, QkvWidth), n, hid, QkvWidth);
+        if (c.UseParallelResidual)
+            Norm.Backward(Rms, s.DLn2, mlpIn, a.Ln2Mean[l], a.Ln2Rstd[l], P(sl.Ln2W, hid), dres, G(sl.Ln2W, hid), G(sl.Ln2B, hid), n, hid);
+        Norm.Backward(Rms, s.DLn1, x, a.Ln1Mean[l], a.Ln1Rstd[l], P(sl.Ln1W, hid), dres, G(sl.Ln1W, hid), G(sl.Ln1B, hid), n, hid);
+    }
+
+    /// <summary>Inverse of SplitHeads: un-rotate dq, dk and scatter dq, dk, dv into dqkv (N, Dqkv), overwritten.</summary>
+    private unsafe void MergeHeadsBackward(Span<float> dq, Span<float> dk, ReadOnlySpan<float> dv, ReadOnlySpan<int> positions,
+        Span<float> dqkv, int b, int t)
+    {
+        int nH = Config.NumHeads, nKV = Config.NumKvHeads, hd = Config.HeadDim, w = QkvWidth;
+        fixed (float* pq = dq, pk = dk, pv = dv, pd = dqkv)
+        fixed (int* ppos = positions)
+        {
+            nint qP = (nint)pq, kP = (nint)pk, vP = (nint)pv, dP = (nint)pd, posP = (nint)ppos;
+            Par.For(b * t, (lo, hi) =>
+            {
+                var half = _rope.Dims / 2;
+                Span<float> cos = stackalloc float[half], sin = stackalloc float[half];
+                for (var i = lo; i < hi; i++)
+                {
+                    int bi = i / t, ti = i % t;
+                    var row = new Span<float>((float*)dP + (long)i * w, w);
+                    _rope.Angles(((int*)posP)[i], cos, sin);
+                    for (var h = 0; h < nH; h++)
+                    {
+                        var dst = row.Slice(QkvColumn(0, h), hd);
+                        new ReadOnlySpan<float>((float*)qP + ((long)(bi * nH + h) * t + ti) * hd, hd).CopyTo(dst);
+                        _rope.Apply(dst, cos, sin, inverse: true);
+                    }
+                    for (var g = 0; g < nKV; g++)
+                    {
+                        var at = ((long)(bi * nKV + g) * t + ti) * hd;
+                        var kd = row.Slice(QkvColumn(1, g), hd);
+                        new ReadOnlySpan<float>((float*)kP + at, hd).CopyTo(kd);
+                        _rope.Apply(kd, cos, sin, inverse: true);
+                        new ReadOnlySpan<float>((float*)vP + at, hd).CopyTo(row.Slice(QkvColumn(2, g), hd));
+                    }
+                }
+            }, 8);
+        }
+    }
+}

@@ -1,0 +1,213 @@
+using System.Numerics.Tensors;
+using R2M.Models.Layers;
+
+namespace R2M.Models;
+
+public abstract partial class TransformerModel
+{
+    /// <summary>
+    /// Forward over a batch. Position ids are cumsum(mask) - 1 (clamped at 0), so left padding gives
+    /// the same positions as no padding; padded keys are masked out of attention.
+    /// </summary>
+    /// <param name="tokens">(B, T) token ids in [0, vocab)</param>
+    /// <param name="attentionMask">(B, T) 1 = token, 0 = padding; empty = all ones</param>
+    /// <param name="training">keep activations for <see cref="Backward"/></param>
+    public ForwardResult Forward(ReadOnlySpan<int> tokens, ReadOnlySpan<int> attentionMask, int batch, int seqLen, bool training = false)
+    {
+        CheckInputs(tokens, attentionMask, batch, seqLen);
+        var a = Buffers(batch, seqLen, training);
+        tokens.CopyTo(a.Tokens);
+        FillMaskAndPositions(attentionMask, a.KeyMask, a.Positions, batch, seqLen, null);
+        Embed(a.Tokens, a.Resid[0]);
+        RunLayers(a, batch, seqLen, null);
+        FinalNormAndHead(a, batch, seqLen, attentionMask, lastOnly: null);
+        var n = batch * seqLen;
+        return new ForwardResult(batch, seqLen, a.Logits, a.Hidden.AsMemory(0, n * Config.HiddenSize),
+            a.Scores, a.ScoreIndex);
+    }
+
+    private void CheckInputs(ReadOnlySpan<int> tokens, ReadOnlySpan<int> mask, int batch, int seqLen)
+    {
+        if (batch <= 0 || seqLen <= 0)
+            throw new ArgumentOutOfRangeException(nameof(batch), $"batch ({batch}) and seqLen ({seqLen}) must be positive");
+        if (tokens.Length != batch * seqLen)
+            throw new ArgumentException($"tokens has {tokens.Length} ids, expected batch*seqLen = {batch * seqLen}", nameof(tokens));
+        if (!mask.IsEmpty && mask.Length != tokens.Length)
+            throw new ArgumentException($"attentionMask has {mask.Length} entries, expected {tokens.Length}", nameof(mask));
+        for (var i = 0; i < tokens.Length; i++)
+            if ((uint)tokens[i] >= (uint)Config.VocabSize)
+                throw new ArgumentOutOfRangeException(nameof(tokens), $"token {tokens[i]} at row {i / seqLen}, position {i % seqLen} is outside the vocabulary [0, {Config.VocabSize})");
+    }
+
+    /// <summary>keyMask (B, T) as floats; positions (B, T) = start[b] + cumsum(mask) - 1, clamped at start[b].</summary>
+    private static void FillMaskAndPositions(ReadOnlySpan<int> mask, Span<float> keyMask, Span<int> positions, int b, int t, int[]? start)
+    {
+        for (var bi = 0; bi < b; bi++)
+        {
+            var count = start?[bi] ?? 0;
+            for (var ti = 0; ti < t; ti++)
+            {
+                var i = bi * t + ti;
+                var m = mask.IsEmpty ? 1 : mask[i] != 0 ? 1 : 0;
+                keyMask[i] = m;
+                positions[i] = Math.Max(count + m - 1, 0);
+                count += m;
+            }
+            if (start is not null)
+                start[bi] = count;
+        }
+    }
+
+    /// <summary>x[n] = embedding[tokens[n]]; x (N, C).</summary>
+    private void Embed(ReadOnlySpan<int> tokens, Span<float> x)
+    {
+        var c = Config.HiddenSize;
+        for (var i = 0; i < tokens.Length; i++)
+            Parameters.AsSpan(_globals.Embed + tokens[i] * c, c).CopyTo(x.Slice(i * c, c));
+    }
+
+    /// <summary>All layers; with a cache, keys/values go into it at [past, past + T).</summary>
+    private void RunLayers(ActivationBuffers a, int b, int t, KvCache? cache)
+    {
+        var c = Config;
+        int n = b * t, hid = c.HiddenSize, qd = c.NumHeads * c.HeadDim;
+        var past = cache?.Length ?? 0;
+        var stride = cache?.Capacity ?? t;
+        for (var l = 0; l < c.NumLayers; l++)
+        {
+            var li = a.Training ? l : 0;
+            var s = _layers[l];
+            var x = a.Resid[a.Training ? l : 0].AsSpan(0, n * hid);
+            var kDst = cache is null ? a.K[li] : cache.K[l];
+            var vDst = cache is null ? a.V[li] : cache.V[l];
+            ReadOnlySpan<float> keyMask = cache is null ? a.KeyMask : cache.KeyMask;
+            Norm.Forward(Rms, x, a.Ln1[li], a.Ln1Mean[li], a.Ln1Rstd[li], P(s.Ln1W, hid), P(s.Ln1B, hid), n, hid, (float)c.NormEps);
+            Linear.Forward(a.Ln1[li], P(s.QkvW, (long)QkvWidth * hid), P(s.QkvB, QkvWidth), a.Qkv, n, hid, QkvWidth);
+            SplitHeads(a.Qkv, a.Positions, a.Q[li], kDst, vDst, b, t, past, stride);
+            Attention.Forward(a.Q[li], kDst, vDst, keyMask, a.Training ? a.Probs[li] : default, a.Atty[li],
+                b, c.NumHeads, c.NumKvHeads, t, past, stride, c.HeadDim);
+            Linear.Forward(a.Atty[li], P(s.OW, (long)hid * qd), P(s.OB, hid), a.BranchOut, n, qd, hid);
+            Span<float> mlpIn;
+            Span<float> output;
+            if (c.UseParallelResidual)
+            {
+                mlpIn = x;
+                output = a.Training ? a.Resid[l + 1] : x;
+                Norm.Forward(Rms, mlpIn, a.Ln2[li], a.Ln2Mean[li], a.Ln2Rstd[li], P(s.Ln2W, hid), P(s.Ln2B, hid), n, hid, (float)c.NormEps);
+                TensorPrimitives.Add(x, a.BranchOut, output);
+            }
+            else
+            {
+                mlpIn = a.Training ? a.Mid[li] : x;
+                TensorPrimitives.Add(x, a.BranchOut, mlpIn);
+                Norm.Forward(Rms, mlpIn, a.Ln2[li], a.Ln2Mean[li], a.Ln2Rstd[li], P(s.Ln2W, hid), P(s.Ln2B, hid), n, hid, (float)c.NormEps);
+                output = a.Training ? a.Resid[l + 1] : x;
+                if (a.Training)
+                    mlpIn.CopyTo(output);
+            }
+            Linear.Forward(a.Ln2[li], P(s.UpW, (long)UpWidth * hid), P(s.UpB, UpWidth), a.Pre[li], n, hid, UpWidth);
+            Mlp.Forward(_act, Gated, a.Pre[li], a.H[li], n, c.IntermediateSize);
+            Linear.Forward(a.H[li], P(s.DownW, (long)hid * c.IntermediateSize), P(s.DownB, hid), a.BranchOut, n, c.IntermediateSize, hid);
+            TensorPrimitives.Add(output, a.BranchOut, output);
+        }
+    }
+
+    /// <summary>
+    /// qkv (N, Dqkv) -> q (B, nH, T, hd) and k, v (B, nKV, S, hd) at time offset <paramref name="past"/>,
+    /// rotary applied to q and k at each token's position.
+    /// </summary>
+    private unsafe void SplitHeads(ReadOnlySpan<float> qkv, ReadOnlySpan<int> positions, Span<float> q, Span<float> k, Span<float> v,
+        int b, int t, int past, int stride)
+    {
+        int nH = Config.NumHeads, nKV = Config.NumKvHeads, hd = Config.HeadDim, w = QkvWidth;
+        fixed (float* pqkv = qkv, pq = q, pk = k, pv = v)
+        fixed (int* ppos = positions)
+        {
+            nint qkvP = (nint)pqkv, qP = (nint)pq, kP = (nint)pk, vP = (nint)pv, posP = (nint)ppos;
+            Par.For(b * t, (lo, hi) =>
+            {
+                var half = _rope.Dims / 2;
+                Span<float> cos = stackalloc float[half], sin = stackalloc float[half];
+                for (var i = lo; i < hi; i++)
+                {
+                    int bi = i / t, ti = i % t;
+                    var row = new ReadOnlySpan<float>((float*)qkvP + (long)i * w, w);
+                    _rope.Angles(((int*)posP)[i], cos, sin);
+                    for (var h = 0; h < nH; h++)
+                    {
+                        var dst = new Span<float>((float*)qP + ((long)(bi * nH + h) * t + ti) * hd, hd);
+                        row.Slice(QkvColumn(0, h), hd).CopyTo(dst);
+                        _rope.Apply(dst, cos, sin, inverse: false);
+                    }
+                    for (var g = 0; g < nKV; g++)
+                    {
+                        var at = ((long)(bi * nKV + g) * stride + past + ti) * hd;
+                        var kd = new Span<float>((float*)kP + at, hd);
+                        row.Slice(QkvColumn(1, g), hd).CopyTo(kd);
+                        _rope.Apply(kd, cos, sin, inverse: false);
+                        row.Slice(QkvColumn(2, g), hd).CopyTo(new Span<float>((float*)vP + at, hd));
+                    }
+                }
+            }, 8);
+        }
+    }
+
+    /// <summary>Final norm into Hidden, then the head (all positions, or only <paramref name="lastOnly"/> rows' last token).</summary>
+    private void FinalNormAndHead(ActivationBuffers a, int b, int t, ReadOnlySpan<int> mask, Span<float> lastOnly)
+    {
+        var c = Config;
+        int n = b * t, hid = c.HiddenSize;
+        var x = a.Resid[a.Training ? c.NumLayers : 0].AsSpan(0, n * hid);
+        Norm.Forward(Rms, x, a.Hidden, a.FinalMean, a.FinalRstd, P(_globals.NormW, hid), P(_globals.NormB, hid), n, hid, (float)c.NormEps);
+        if (c.Head == ModelHead.CausalLm)
+        {
+            var w = P(_globals.HeadW, (long)c.VocabSize * hid);
+            if (lastOnly.IsEmpty)
+            {
+                Linear.Forward(a.Hidden, w, default, a.Logits, n, hid, c.VocabSize);
+                return;
+            }
+            // Last position of each row only (generation): (B, C) rows at stride T -> (B, V).
+            Blas.Sgemm(false, true, b, c.VocabSize, hid, 1f, a.Hidden.AsSpan((t - 1) * hid), t * hid, w, hid, 0f, lastOnly, c.VocabSize);
+            return;
+        }
+        ScorePositions(a.Tokens, mask, a.ScoreIndex, b, t);
+        var sw = P(_globals.HeadW, (long)c.NumLabels * hid);
+        for (var bi = 0; bi < b; bi++)
+        {
+            var h = a.Hidden.AsSpan((bi * t + a.ScoreIndex[bi]) * hid, hid);
+            for (var l = 0; l < c.NumLabels; l++)
+                a.Scores[bi * c.NumLabels + l] = TensorPrimitives.Dot(h, sw.Slice(l * hid, hid)) + (_globals.HeadB >= 0 ? Parameters[_globals.HeadB + l] : 0);
+        }
+    }
+
+    /// <summary>
+    /// Rightmost position whose token is not pad_token_id (HF *ForSequenceClassification, works for
+    /// left and right padding). Without a pad id: rightmost mask == 1 (our extension), or T-1.
+    /// </summary>
+    private void ScorePositions(ReadOnlySpan<int> tokens, ReadOnlySpan<int> mask, Span<int> index, int b, int t)
+    {
+        var pad = Config.Head == ModelHead.OpenAssistantReward ? null : Config.PadTokenId;
+        if (pad is null && mask.IsEmpty && b > 1)
+            throw new InvalidOperationException("the config has no pad_token_id and no attention mask was given: sequence scores need batch size 1");
+        for (var bi = 0; bi < b; bi++)
+        {
+            if (pad is null && mask.IsEmpty)
+            {
+                index[bi] = t - 1;
+                continue;
+            }
+            var idx = 0;
+            for (var ti = t - 1; ti >= 0; ti--)
+            {
+                var real = pad is { } p ? tokens[bi * t + ti] != p : mask[bi * t + ti] != 0;
+                if (real)
+                {
+                    idx = ti;
+                    break;
+                }
+            }
+            index[bi] = idx;
+        }
+    }
+}

@@ -1,0 +1,46 @@
+namespace R2M.Alignment;
+
+/// <summary>
+/// SEAM-style discrepancy (R2M-METHOD.md section 7, after Lu et al. arXiv 2406.07971): per group,
+/// 1 - Spearman rank correlation between the policy's length-normalised log-likelihood and the
+/// reward. 0 = same order, 1 = unrelated, 2 = reversed. Ties get average ranks; a group where
+/// either side is constant has no defined correlation and reports 1.
+/// </summary>
+public static class Seam
+{
+    /// <summary>logLikelihood (K): sum of token log-probs; lengths (K): completion tokens; rewards (K).</summary>
+    public static float Discrepancy(ReadOnlySpan<float> logLikelihood, ReadOnlySpan<int> lengths, ReadOnlySpan<float> rewards)
+    {
+        int k = rewards.Length;
+        if (k < 2 || logLikelihood.Length != k || lengths.Length != k)
+            throw new ArgumentException($"SEAM needs K >= 2 and equal lengths (log-likelihood {logLikelihood.Length}, lengths {lengths.Length}, rewards {k})");
+        var norm = new double[k];
+        for (int j = 0; j < k; j++) norm[j] = logLikelihood[j] / (double)Math.Max(lengths[j], 1);
+        var rw = new double[k];
+        for (int j = 0; j < k; j++) rw[j] = rewards[j];
+        double rho = Pearson(Ranks(norm), Ranks(rw));
+        return double.IsNaN(rho) ? 1f : (float)(1 - rho);
+    }
+
+    internal static double[] Ranks(double[] x)
+    {
+        var idx = Enumerable.Range(0, x.Length).OrderBy(i => x[i]).ToArray();
+        var ranks = new double[x.Length];
+        for (int i = 0; i < idx.Length;)
+        {
+            int j = i;
+            while (j + 1 < idx.Length && x[idx[j + 1]] == x[idx[i]]) j++;
+            double avg = (i + j) / 2.0 + 1;
+            for (int m = i; m <= j; m++) ranks[idx[m]] = avg;
+            i = j + 1;
+        }
+        return ranks;
+    }
+
+    private static double Pearson(double[] a, double[] b)
+    {
+        double ma = a.Average(), mb = b.Average(), sab = 0, saa = 0, sbb = 0;
+        for (int i = 0; i < a.Length; i++) { sab += (a[i] - ma) * (b[i] - mb); saa += (a[i] - ma) * (a[i] - ma); sbb += (b[i] - mb) * (b[i] - mb); }
+        return saa == 0 || sbb == 0 ? double.NaN : sab / Math.Sqrt(saa * sbb);
+    }
+}

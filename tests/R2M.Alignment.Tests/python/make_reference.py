@@ -1,0 +1,136 @@
+"""PyTorch autograd references for R2M.Alignment (R2M-METHOD.md sections 1-3).
+
+Run with Debian's interpreter (torch 1.13):  /usr/bin/python3 make_reference.py
+Writes reference.json next to this file; the C# tests read it. Every quantity is written from the
+spec with torch ops and differentiated by autograd (float64), never by the C# formulas.
+"""
+import json
+import math
+import os
+
+import torch
+
+torch.manual_seed(1234)
+D = torch.float64
+
+
+def t(x):
+    return x.detach().reshape(-1).tolist()
+
+
+def head_case(d_rm, d_p, d, heads, omega, rows, masks, phi_bias):
+    wq = (torch.randn(d_rm, d, dtype=D) * 0.3).requires_grad_()
+    wk = (torch.randn(d_p, d, dtype=D) * 0.3).requires_grad_()
+    wv = (torch.randn(d_p, d, dtype=D) * 0.3).requires_grad_()
+    wo = (torch.randn(d, d_rm, dtype=D) * 0.3).requires_grad_()
+    phw = torch.randn(d_rm, dtype=D).requires_grad_()
+    phb = torch.tensor([0.25 if phi_bias else 0.0], dtype=D).requires_grad_()
+    items, rewards = [], []
+    dh = d // heads
+    for n, m in zip(rows, masks):
+        rte = torch.randn(d_rm, dtype=D)
+        h = torch.randn(n, d_p, dtype=D).requires_grad_()
+        mask = torch.tensor(m, dtype=torch.bool)
+        q = rte @ wq                                   # (d)
+        k = h @ wk                                     # (n, d)
+        v = h @ wv
+        ctx = []
+        for a in range(heads):
+            s = (k[:, a * dh:(a + 1) * dh] @ q[a * dh:(a + 1) * dh]) / math.sqrt(dh)
+            s = s.masked_fill(~mask, float("-inf"))
+            p = torch.softmax(s, dim=0)
+            ctx.append(p @ v[:, a * dh:(a + 1) * dh])
+        hhat = torch.cat(ctx) @ wo
+        hfin = omega * rte + (1 - omega) * hhat
+        r = hfin @ phw + (phb[0] if phi_bias else 0.0)
+        rewards.append(r)
+        items.append({"rte": t(rte), "h": t(h), "rows": n, "mask": m, "_h": h})
+    rewards = torch.stack(rewards)
+    dr = torch.randn(len(rows), dtype=D)
+    (rewards * dr).sum().backward()
+    out = {
+        "d_rm": d_rm, "d_p": d_p, "d": d, "heads": heads, "omega": omega, "phi_bias": phi_bias,
+        "w_q": t(wq), "w_k": t(wk), "w_v": t(wv), "w_o": t(wo), "phi_w": t(phw), "phi_b": phb.item(),
+        "dr": t(dr), "rewards": t(rewards),
+        "g_w_q": t(wq.grad), "g_w_k": t(wk.grad), "g_w_v": t(wv.grad), "g_w_o": t(wo.grad),
+        "g_phi_w": t(phw.grad), "g_phi_b": phb.grad.item() if phi_bias else 0.0,
+        "items": [],
+    }
+    for it in items:
+        hgrad = it.pop("_h").grad
+        it["dh"] = t(hgrad)
+        out["items"].append(it)
+    return out
+
+
+def grebt_case(g, k, alpha, eps, recomputed_select):
+    r = (torch.randn(g, k, dtype=D) * 1.5).requires_grad_()
+    ann = torch.randn(g, k, dtype=D)
+    sel = r.detach() if recomputed_select else ann
+    w = sel.argmax(dim=1)
+    l = sel.argmin(dim=1)
+    rows = torch.arange(g)
+    bt = -torch.nn.functional.logsigmoid(r[rows, w] - r[rows, l])
+    mean = r.mean(dim=1, keepdim=True)
+    std = ((r - mean) ** 2).mean(dim=1, keepdim=True).sqrt() + eps   # population std + eps
+    z = (r - mean) / std
+    p = torch.softmax(z, dim=1)
+    gre = -(p * torch.log_softmax(z, dim=1)).sum(dim=1)
+    loss = ((1 - alpha) * bt + alpha * gre).mean()
+    loss.backward()
+    return {"groups": g, "k": k, "alpha": alpha, "eps": eps, "recomputed": recomputed_select,
+            "rewards": t(r), "annotation": t(ann), "loss": loss.item(), "bt": bt.mean().item(),
+            "gre": gre.mean().item(), "grad": t(r.grad)}
+
+
+def policy_case(b, tk, beta, eps, eps_high, agg, max_len):
+    logp = (torch.randn(b, tk, dtype=D) * 0.5 - 1.5).requires_grad_()
+    old = logp.detach() + torch.randn(b, tk, dtype=D) * 0.3   # some ratios leave [1-eps, 1+eps_high]
+    ref = logp.detach() + torch.randn(b, tk, dtype=D) * 0.2
+    mask = torch.rand(b, tk) > 0.25
+    mask[:, 0] = True
+    adv = torch.randn(b, dtype=D)
+    rho = torch.exp(logp - old)
+    a = adv[:, None]
+    per = -torch.min(rho * a, torch.clamp(rho, 1 - eps, 1 + eps_high) * a)
+    if beta != 0:
+        per = per + beta * (torch.exp(ref - logp) - (ref - logp) - 1)
+    m = mask.to(D)
+    if agg == "grpo":
+        loss = ((per * m).sum(1) / m.sum(1).clamp(min=1)).mean()
+    elif agg in ("bnpo", "dapo"):
+        loss = (per * m).sum() / m.sum().clamp(min=1)
+    else:
+        loss = (per * m).sum() / (b * max_len)
+    loss.backward()
+    return {"b": b, "t": tk, "beta": beta, "eps": eps, "eps_high": eps_high, "agg": agg, "max_len": max_len,
+            "logp": t(logp), "old": t(old), "ref": t(ref), "mask": mask.reshape(-1).tolist(), "adv": t(adv),
+            "loss": loss.item(), "grad": t(logp.grad)}
+
+
+def advantage_case(g, k):
+    r = torch.randn(g, k, dtype=D)
+    mean = r.mean(1, keepdim=True)
+    out = {"g": g, "k": k, "rewards": t(r)}
+    out["grpo_group_bessel"] = t((r - mean) / (r.std(1, unbiased=True, keepdim=True) + 1e-4))
+    out["grpo_group_pop"] = t((r - mean) / (r.std(1, unbiased=False, keepdim=True) + 1e-4))
+    out["grpo_batch_bessel"] = t((r - mean) / (r.std(unbiased=True) + 1e-4))
+    out["grpo_none"] = t(r - mean)
+    out["rloo"] = t(r - (r.sum(1, keepdim=True) - r) / (k - 1))
+    return out
+
+
+ref = {
+    "head": [
+        head_case(6, 5, 8, 1, 0.7, [4, 1, 5], [[True] * 4, [True], [True, True, False, True, False]], True),
+        head_case(7, 4, 8, 2, 0.6, [3, 2], [[True, False, True], [True, True]], False),
+    ],
+    "grebt": [grebt_case(3, 4, 0.3, 1e-6, False), grebt_case(4, 2, 0.3, 1e-6, False),
+              grebt_case(2, 8, 0.5, 1e-6, True), grebt_case(2, 5, 0.0, 1e-6, False), grebt_case(2, 5, 1.0, 1e-6, False)],
+    "policy": [policy_case(3, 5, 0.04, 0.2, 0.28, a, 6) for a in ("grpo", "bnpo", "dapo", "dr_grpo")]
+              + [policy_case(4, 3, 0.0, 0.2, 0.2, "grpo", 3)],
+    "advantages": [advantage_case(3, 4), advantage_case(2, 2)],
+}
+with open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "reference.json"), "w") as f:
+    json.dump(ref, f)
+print("wrote reference.json")

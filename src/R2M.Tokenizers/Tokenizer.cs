@@ -1,0 +1,163 @@
+using System.Text;
+using R2M.Tokenizers.Internal;
+using R2M.Tokenizers.Internal.Bpe;
+
+namespace R2M.Tokenizers;
+
+/// <summary>
+/// A HuggingFace <c>tokenizer.json</c> tokenizer (byte-level BPE: GPT-2/NeoX, Llama-3, Qwen2/3).
+/// Pipeline (REFERENCE.md section 4): split out added tokens -> normalizer -> pre-tokenizer ->
+/// BPE per piece -> post-processor. Thread-safe: one instance serves concurrent callers.
+/// Text containing unpaired UTF-16 surrogates is encoded as if each were U+FFFD (what the
+/// reference's UTF-8 encoder does), so Decode(Encode(s)) returns s with them replaced.
+/// </summary>
+public sealed class Tokenizer
+{
+    /// <summary>Largest token id accepted from a file (bounds the id tables).</summary>
+    public const int MaxTokenId = (1 << 24) - 1;
+
+    private readonly TokenizerParts _parts;
+    private readonly AddedTokenMatcher _rawMatcher;
+    private readonly AddedTokenMatcher? _normalizedMatcher;
+    private readonly TokenDecoder _decoder;
+    private readonly Dictionary<string, int> _addedByContent = new(StringComparer.Ordinal);
+
+    private Tokenizer(TokenizerParts parts)
+    {
+        _parts = parts;
+        // Added tokens with normalized=false match the raw text; with a normalizer, the others
+        // match the normalized text (added_vocabulary.rs). Without one the two sets coincide.
+        var raw = parts.AddedTokens.Where(t => !t.Normalized || parts.Normalizer is null).ToList();
+        var normalized = parts.AddedTokens.Where(t => t.Normalized && parts.Normalizer is not null).ToList();
+        _rawMatcher = new AddedTokenMatcher(raw);
+        _normalizedMatcher = normalized.Count > 0 ? new AddedTokenMatcher(normalized) : null;
+        foreach (var t in parts.AddedTokens) _addedByContent.TryAdd(t.Content, t.Id);
+        _decoder = new TokenDecoder(parts.Vocab, parts.AddedTokens, parts.ByteLevelDecoder);
+        SpecialTokenIds = parts.AddedTokens.Where(t => t.Special).Select(t => t.Id).Distinct().Order().ToArray();
+    }
+
+    /// <summary>One more than the largest id of the vocabulary and the added tokens.</summary>
+    public int VocabSize => _decoder.Size;
+
+    /// <summary>Ids of added tokens marked special (skipped by <see cref="Decode"/> on request).</summary>
+    public IReadOnlyList<int> SpecialTokenIds { get; }
+
+    /// <summary>Loads a tokenizer.json file.</summary>
+    /// <exception cref="TokenizerFormatException">The file is not a valid or supported tokenizer.json.</exception>
+    public static Tokenizer FromFile(string path)
+    {
+        string json;
+        try
+        {
+            json = File.ReadAllText(path, Encoding.UTF8);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new TokenizerFormatException($"{path}: cannot read: {e.Message}", e);
+        }
+        return new Tokenizer(TokenizerJsonReader.Read(json, path));
+    }
+
+    /// <summary>Loads a tokenizer from the text of a tokenizer.json.</summary>
+    /// <exception cref="TokenizerFormatException">The JSON is not a valid or supported tokenizer.json.</exception>
+    public static Tokenizer FromJson(string json)
+    {
+        ArgumentNullException.ThrowIfNull(json);
+        return new Tokenizer(TokenizerJsonReader.Read(json, "tokenizer.json"));
+    }
+
+    /// <summary>Id of a vocabulary or added token, or null.</summary>
+    public int? TokenToId(string token) =>
+        _addedByContent.TryGetValue(token, out var a) ? a : _parts.Vocab.TryGetValue(token, out var id) ? id : null;
+
+    /// <summary>The token string of an id (byte-level form for BPE tokens), or null.</summary>
+    public string? IdToToken(int id) => _decoder.TokenOf(id);
+
+    /// <summary>Encodes text to ids; <paramref name="addSpecialTokens"/> applies the post-processor's template (e.g. BOS).</summary>
+    public int[] Encode(string text, bool addSpecialTokens = true)
+    {
+        ArgumentNullException.ThrowIfNull(text);
+        var scratch = EncodeScratch.ForCurrentThread;
+        var ids = scratch.Ids;
+        ids.Clear();
+        if (addSpecialTokens) ids.AddRange(_parts.PostProcessor.Prefix);
+        text = ReplaceLoneSurrogates(text);
+        var segments = scratch.Segments;
+        segments.Clear();
+        _rawMatcher.Split(text, 0, text.Length, segments);
+        for (var s = 0; s < segments.Count; s++)
+        {
+            var seg = segments[s];
+            if (seg.TokenId >= 0) ids.Add(seg.TokenId);
+            else EncodePlain(text, seg.Start, seg.Length, ids, scratch);
+        }
+        if (addSpecialTokens) ids.AddRange(_parts.PostProcessor.Suffix);
+        return ids.ToArray();
+    }
+
+    /// <summary>Encodes many texts in parallel; result i belongs to texts[i].</summary>
+    public int[][] EncodeBatch(IReadOnlyList<string> texts, bool addSpecialTokens = true)
+    {
+        ArgumentNullException.ThrowIfNull(texts);
+        var result = new int[texts.Count][];
+        Parallel.For(0, texts.Count, i => result[i] = Encode(texts[i], addSpecialTokens));
+        return result;
+    }
+
+    /// <summary>Decodes ids to text; invalid UTF-8 from partial byte tokens becomes U+FFFD.</summary>
+    /// <exception cref="ArgumentOutOfRangeException">An id is not in the vocabulary.</exception>
+    public string Decode(ReadOnlySpan<int> ids, bool skipSpecialTokens = false) => _decoder.Decode(ids, skipSpecialTokens);
+
+    private void EncodePlain(string text, int start, int length, List<int> ids, EncodeScratch scratch)
+    {
+        if (_parts.Normalizer is null)
+        {
+            EncodePieces(text, start, length, ids, scratch);
+            return;
+        }
+        var normalized = _parts.Normalizer.Normalize(text.Substring(start, length));
+        if (_normalizedMatcher is null)
+        {
+            EncodePieces(normalized, 0, normalized.Length, ids, scratch);
+            return;
+        }
+        var inner = new List<Segment>();
+        _normalizedMatcher.Split(normalized, 0, normalized.Length, inner);
+        foreach (var seg in inner)
+        {
+            if (seg.TokenId >= 0) ids.Add(seg.TokenId);
+            else EncodePieces(normalized, seg.Start, seg.Length, ids, scratch);
+        }
+    }
+
+    private void EncodePieces(string text, int start, int length, List<int> ids, EncodeScratch scratch)
+    {
+        if (length == 0) return;
+        var pre = _parts.PreTokenizer;
+        var pieces = pre.Run(text, start, length, scratch.PiecesA, scratch.PiecesB, scratch.Matches);
+        foreach (var piece in pieces)
+        {
+            _parts.Model.Encode(piece.Span, pre.ByteLevel, ids, scratch);
+        }
+    }
+
+    private static string ReplaceLoneSurrogates(string text)
+    {
+        var span = text.AsSpan();
+        var k = span.IndexOfAnyInRange('\uD800', '\uDFFF');
+        if (k < 0) return text;
+        char[]? copy = null;
+        for (var i = k; i < span.Length; i++)
+        {
+            if (!char.IsSurrogate(span[i])) continue;
+            if (char.IsHighSurrogate(span[i]) && i + 1 < span.Length && char.IsLowSurrogate(span[i + 1]))
+            {
+                i++;
+                continue;
+            }
+            copy ??= text.ToCharArray();
+            copy[i] = '\uFFFD';
+        }
+        return copy is null ? text : new string(copy);
+    }
+}

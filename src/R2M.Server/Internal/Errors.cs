@@ -1,0 +1,46 @@
+using R2M.Grpc;
+using R2M.Models.Safetensors;
+
+namespace R2M.Server.Internal;
+
+/// <summary>Bad input: a field's value is wrong regardless of server state (INVALID_ARGUMENT).</summary>
+internal sealed class InvalidInputException(string message) : Exception(message);
+
+/// <summary>A rollout id that is unknown or was evicted (NOT_FOUND). The message names the id(s).</summary>
+internal sealed class RolloutNotFoundException(string message) : Exception(message);
+
+/// <summary>The request is valid but the server state forbids it (FAILED_PRECONDITION).</summary>
+internal sealed class PreconditionException(string message) : Exception(message);
+
+/// <summary>A server limit was exceeded (RESOURCE_EXHAUSTED).</summary>
+internal sealed class LimitExceededException(string message) : Exception(message);
+
+/// <summary>A checkpoint that does not exist (NOT_FOUND) or lies outside the root (PERMISSION_DENIED).</summary>
+internal sealed class CheckpointAccessException(StatusCode code, string message) : Exception(message)
+{
+    public StatusCode Code { get; } = code;
+}
+
+/// <summary>
+/// The one place where domain errors become gRPC statuses (used by <see cref="CallInterceptor"/> for
+/// whole calls and by Score for its in-band per-item errors). Status meanings: REFERENCE.md section 1.
+/// </summary>
+internal static class ErrorMap
+{
+    public static Status ToStatus(Exception e, bool detailed) => e switch
+    {
+        RpcException r => r.Status,
+        InvalidInputException => new Status(StatusCode.InvalidArgument, e.Message),
+        RolloutNotFoundException => new Status(StatusCode.NotFound, e.Message),
+        PreconditionException => new Status(StatusCode.FailedPrecondition, e.Message),
+        LimitExceededException => new Status(StatusCode.ResourceExhausted, e.Message),
+        CheckpointAccessException c => new Status(c.Code, e.Message),
+        // A checkpoint whose tensors do not fit the hosted models (shape, missing tensor) or a corrupt file.
+        SafetensorsException => new Status(StatusCode.DataLoss, e.Message),
+        CheckpointException => new Status(StatusCode.FailedPrecondition, e.Message),
+        // Argument checks inside the numerics (R2M.Alignment, R2M.Models) name the offending value.
+        ArgumentException => new Status(StatusCode.InvalidArgument, e.Message),
+        OperationCanceledException => new Status(StatusCode.Cancelled, "The call was cancelled."),
+        _ => new Status(StatusCode.Internal, detailed ? $"{e.GetType().Name}: {e.Message}" : "Internal server error; see the server log."),
+    };
+}

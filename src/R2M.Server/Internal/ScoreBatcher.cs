@@ -1,0 +1,180 @@
+using System.Threading.Channels;
+using Microsoft.Extensions.Logging;
+using R2M.Alignment;
+
+namespace R2M.Server.Internal;
+
+/// <summary>One item waiting to be scored. Either <see cref="Entry"/> (by rollout id) or inline data.</summary>
+internal sealed class ScoreWork
+{
+    public required int[] RmTokens { get; init; }
+    public float[]? Rte { get; set; }
+    public float[] Hidden { get; init; } = [];
+    public int Rows { get; init; }
+    public required float Omega { get; init; }
+    public bool Noise { get; init; }
+    public StoredRollout? Entry { get; init; }
+    public TaskCompletionSource<ScoreOutcome> Done { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+}
+
+internal readonly record struct ScoreOutcome(float Reward, float VanillaReward, float Omega, ulong RmVersion);
+
+/// <summary>
+/// Dynamic batching across all Score streams: the first waiting item opens a batch that collects
+/// more items for at most the wait window (or until the batch is full), then one forward of the
+/// frozen backbone computes the missing RTEs and the head scores every item with ONE snapshot.
+/// </summary>
+internal sealed class ScoreBatcher : IAsyncDisposable
+{
+    private readonly Channel<ScoreWork> _queue = Channel.CreateUnbounded<ScoreWork>(new UnboundedChannelOptions { SingleReader = true });
+    private readonly RewardEngine _engine;
+    private readonly ServerMetrics _metrics;
+    private readonly ILogger _logger;
+    private readonly TimeProvider _time;
+    private readonly TimeSpan _window;
+    private readonly int _maxBatch;
+    private readonly CancellationTokenSource _stop = new();
+    private readonly Task _loop;
+
+    public ScoreBatcher(RewardEngine engine, R2MServerOptions options, ServerMetrics metrics, ILogger logger, TimeProvider time)
+    {
+        (_engine, _metrics, _logger, _time) = (engine, metrics, logger, time);
+        _window = TimeSpan.FromMilliseconds(options.ScoreBatchWindowMs);
+        _maxBatch = options.ScoreMaxBatch;
+        _loop = Task.Run(LoopAsync);
+    }
+
+    public Task<ScoreOutcome> EnqueueAsync(ScoreWork work)
+    {
+        if (!_queue.Writer.TryWrite(work))
+        {
+            work.Done.TrySetException(new InvalidOperationException("the server is shutting down"));
+        }
+
+        return work.Done.Task;
+    }
+
+    private async Task LoopAsync()
+    {
+        var reader = _queue.Reader;
+        try
+        {
+            while (await reader.WaitToReadAsync(_stop.Token).ConfigureAwait(false))
+            {
+                var batch = new List<ScoreWork>();
+                if (!reader.TryRead(out var first)) continue;
+                batch.Add(first);
+                await FillAsync(reader, batch).ConfigureAwait(false);
+                await ProcessAsync(batch).ConfigureAwait(false);
+            }
+        }
+        catch (OperationCanceledException) when (_stop.IsCancellationRequested)
+        {
+        }
+    }
+
+    private async Task FillAsync(ChannelReader<ScoreWork> reader, List<ScoreWork> batch)
+    {
+        var deadline = _time.GetTimestamp() + (long)(_window.TotalSeconds * _time.TimestampFrequency);
+        while (batch.Count < _maxBatch)
+        {
+            if (reader.TryRead(out var next))
+            {
+                batch.Add(next);
+                continue;
+            }
+
+            var remaining = TimeSpan.FromSeconds((double)(deadline - _time.GetTimestamp()) / _time.TimestampFrequency);
+            if (remaining <= TimeSpan.Zero) return;
+            using var wait = CancellationTokenSource.CreateLinkedTokenSource(_stop.Token);
+            wait.CancelAfter(remaining);
+            try
+            {
+                if (!await reader.WaitToReadAsync(wait.Token).ConfigureAwait(false)) return;
+            }
+            catch (OperationCanceledException) when (!_stop.IsCancellationRequested)
+            {
+                return;
+            }
+        }
+    }
+
+    private async Task ProcessAsync(List<ScoreWork> batch)
+    {
+        try
+        {
+            await FillRtesAsync(batch).ConfigureAwait(false);
+        }
+        catch (Exception e)
+        {
+            foreach (var w in batch) w.Done.TrySetException(e);
+            return;
+        }
+
+        // One snapshot for the whole batch: every item of it carries the same rm_version.
+        var snap = _engine.Current;
+        foreach (var w in batch)
+        {
+            try
+            {
+                var hidden = w.Noise ? NoiseLike(w.Hidden) : w.Hidden;
+                var input = new RewardInput(w.Rte!, hidden, w.Rows);
+                var reward = w.Omega < 1f ? snap.Head.Score(input, w.Omega) : snap.Head.VanillaScore(w.Rte!);
+                var vanilla = snap.Head.VanillaScore(w.Rte!);
+                if (w.Entry is { } entry) entry.LastReward = reward;
+                w.Done.TrySetResult(new ScoreOutcome(reward, vanilla, w.Omega, snap.Version));
+            }
+            catch (Exception e)
+            {
+                w.Done.TrySetException(e);
+            }
+        }
+
+        _metrics.RecordBatch(batch.Count);
+        ServerLog.ScoredBatch(_logger, batch.Count, snap.Version);
+    }
+
+    private async Task FillRtesAsync(List<ScoreWork> batch)
+    {
+        foreach (var w in batch)
+        {
+            w.Rte ??= w.Entry?.Rte;
+        }
+
+        var missing = batch.Where(w => w.Rte is null).ToList();
+        if (missing.Count == 0) return;
+        var rtes = await _engine.ComputeRtesAsync(missing.Select(w => w.RmTokens).ToList(), _stop.Token).ConfigureAwait(false);
+        for (var i = 0; i < missing.Count; i++)
+        {
+            missing[i].Rte = rtes[i];
+            if (missing[i].Entry is { } e) e.Rte = rtes[i];
+        }
+    }
+
+    /// <summary>R2M w/ Noise: Gaussian noise with the same mean and variance as h (R2M-METHOD.md section 4).</summary>
+    internal static float[] NoiseLike(float[] h)
+    {
+        if (h.Length == 0) return h;
+        double mean = h.Average(x => (double)x);
+        double var = h.Sum(x => (x - mean) * (x - mean)) / h.Length;
+        var std = Math.Sqrt(var);
+        var rng = Random.Shared;
+        var noise = new float[h.Length];
+        for (var i = 0; i < noise.Length; i++)
+        {
+            var g = Math.Sqrt(-2 * Math.Log(1 - rng.NextDouble())) * Math.Cos(2 * Math.PI * rng.NextDouble());
+            noise[i] = (float)(mean + (std * g));
+        }
+
+        return noise;
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        _queue.Writer.TryComplete();
+        await _stop.CancelAsync().ConfigureAwait(false);
+        await _loop.ConfigureAwait(false);
+        while (_queue.Reader.TryRead(out var w)) w.Done.TrySetException(new OperationCanceledException("server stopping"));
+        _stop.Dispose();
+    }
+}

@@ -1,0 +1,159 @@
+using R2M.Api.V1;
+using R2M.Grpc;
+
+namespace R2M.Server.Internal.Services;
+
+/// <summary>Policy service (policy.proto): Generate and Optimize.</summary>
+internal sealed class PolicyService(ServerState state)
+{
+    private const int DefaultChunkBytes = 1 << 20;
+
+    public GrpcServiceDefinition CreateDefinition() =>
+        new GrpcServiceDefinition(PolicyReflection.Descriptor.Services[0])
+            .AddServerStreaming<GenerateRequest, Rollout>("Generate", GenerateAsync)
+            .AddClientStreaming<PolicyBatch, OptimizeReply>("Optimize", OptimizeAsync);
+
+    private async Task GenerateAsync(GenerateRequest request, IServerStreamWriter<Rollout> responses, ServerCallContext context)
+    {
+        var ct = context.CancellationToken;
+        var prompts = Prompts(request);
+        var k = request.SamplesPerPrompt == 0 ? 1 : (int)request.SamplesPerPrompt;
+        var settings = Settings(request, prompts);
+        var dtype = request.HiddenStatesDtype == DType.Unspecified ? DType.F32 : request.HiddenStatesDtype;
+        TensorCodec.ElementSize(dtype, "hidden_states_dtype");
+        if (k > state.Options.MaxSamplesPerPrompt)
+        {
+            throw new InvalidInputException($"samples_per_prompt {k} is above the server limit {state.Options.MaxSamplesPerPrompt} (R2M:MaxSamplesPerPrompt)");
+        }
+
+        if ((long)k * prompts.Length > state.Options.MaxRolloutsPerGenerate)
+        {
+            throw new LimitExceededException($"{prompts.Length} prompts x {k} samples = {(long)k * prompts.Length} rollouts, above the per-call limit {state.Options.MaxRolloutsPerGenerate} (R2M:MaxRolloutsPerGenerate)");
+        }
+
+        var total = 0;
+        for (var i = 0; i < prompts.Length; i++)
+        {
+            SampledResponse[] samples;
+            ulong version;
+            await state.Policy.Gate.WaitAsync(ct).ConfigureAwait(false);
+            try
+            {
+                version = state.PolicyVersion;
+                samples = await Task.Run(() => PolicyEngine.Generate(state.Policy, prompts[i], k, settings, i, ct), ct).ConfigureAwait(false);
+            }
+            finally
+            {
+                state.Policy.Gate.Release();
+            }
+
+            for (var j = 0; j < k; j++)
+            {
+                var stored = Store(prompts[i], samples[j], settings.Temperature, version);
+                await WriteAsync(responses, stored, samples[j], i, j, request, dtype, ct).ConfigureAwait(false);
+                total++;
+            }
+        }
+
+        ServerLog.Generated(state.Logger, total, state.PolicyVersion);
+    }
+
+    private int[][] Prompts(GenerateRequest request)
+    {
+        if (request.Prompts.Count == 0) throw new InvalidInputException("prompts is empty; give at least one prompt");
+        var policy = state.Policy;
+        return request.Prompts.Select((p, i) =>
+        {
+            int[] ids = p.ContentCase switch
+            {
+                Prompt.ContentOneofCase.Text => policy.Tokenizer.Encode(p.Text, addSpecialTokens: true),
+                Prompt.ContentOneofCase.TokenIds => [.. p.TokenIds.Ids],
+                _ => [],
+            };
+            if (ids.Length == 0) throw new InvalidInputException($"prompts[{i}] is empty");
+            policy.CheckTokens(ids, $"prompts[{i}].token_ids.ids");
+            return ids;
+        }).ToArray();
+    }
+
+    private SamplingSettings Settings(GenerateRequest request, int[][] prompts)
+    {
+        var s = request.Sampling ?? new SamplingParams();
+        var temperature = s.HasTemperature ? s.Temperature : 1f;
+        if (!(temperature >= 0) || !float.IsFinite(temperature)) throw new InvalidInputException($"sampling.temperature {temperature} must be >= 0");
+        var topP = s.HasTopP ? s.TopP : 1f;
+        if (!(topP > 0 && topP <= 1)) throw new InvalidInputException($"sampling.top_p {topP} must be in (0, 1]");
+        var maxNew = s.MaxNewTokens == 0 ? state.Options.DefaultMaxNewTokens : (int)s.MaxNewTokens;
+        var longest = prompts.Max(p => p.Length);
+        if (s.MaxNewTokens != 0 && longest + maxNew > state.Policy.ContextLength)
+        {
+            throw new InvalidInputException($"prompt length {longest} + max_new_tokens {maxNew} is longer than the policy context length {state.Policy.ContextLength}");
+        }
+
+        state.Policy.CheckLength(longest + 1, "the longest prompt plus one new token");
+        maxNew = Math.Min(maxNew, state.Policy.ContextLength - longest);
+        state.Policy.CheckTokens([.. s.StopTokenIds], "sampling.stop_token_ids");
+        var seed = s.HasSeed ? s.Seed : (ulong)Random.Shared.NextInt64();
+        return new SamplingSettings(temperature, (int)s.TopK, topP, maxNew, seed, [.. s.Stop], [.. s.StopTokenIds]);
+    }
+
+    private StoredRollout Store(int[] prompt, SampledResponse sample, float temperature, ulong version)
+    {
+        int[] rmTokens = [];
+        string? rmError = null;
+        try
+        {
+            rmTokens = ItemResolver.RmTokensOfRollout(state.Policy, state.Reward.Backbone, state.SharedTokenizer, prompt, sample.Response, "rollout");
+        }
+        catch (InvalidInputException e)
+        {
+            rmError = e.Message;
+        }
+
+        var stored = new StoredRollout
+        {
+            Id = state.NextRolloutId(), PromptTokens = prompt, ResponseTokens = sample.Response, Logprobs = sample.Logprobs,
+            Temperature = temperature, PolicyVersion = version, RmTokens = rmTokens, RmTokensError = rmError,
+            Hidden = sample.Hidden, Rows = sample.Rows,
+        };
+        var evicted = state.Store.Add(stored);
+        if (evicted > 0) ServerLog.Evicted(state.Logger, evicted, state.Store.CapacityBytes);
+        return stored;
+    }
+
+    private async Task WriteAsync(IServerStreamWriter<Rollout> responses, StoredRollout r, SampledResponse s, int prompt, int sample,
+        GenerateRequest request, DType dtype, CancellationToken ct)
+    {
+        var tok = state.Policy.Tokenizer;
+        var first = new Rollout
+        {
+            RolloutId = r.Id, PromptIndex = (uint)prompt, SampleIndex = (uint)sample,
+            PromptTokenIds = { r.PromptTokens }, ResponseTokenIds = { r.ResponseTokens },
+            ResponseText = tok.Decode(r.ResponseTokens, skipSpecialTokens: true), PromptText = tok.Decode(r.PromptTokens, skipSpecialTokens: true),
+            Logprobs = { r.Logprobs }, FinishReason = s.Finish, PolicyVersion = r.PolicyVersion,
+        };
+        if (!request.ReturnHiddenStates || r.Rows == 0)
+        {
+            await responses.WriteAsync(first, ct).ConfigureAwait(false);
+            return;
+        }
+
+        var width = state.Policy.Width;
+        var rowBytes = width * (dtype == DType.F32 ? 4 : 2);
+        var chunkBytes = request.HiddenStatesChunkBytes == 0 ? DefaultChunkBytes : (int)request.HiddenStatesChunkBytes;
+        var rowsPerChunk = Math.Max(1, chunkBytes / rowBytes);
+        first.HiddenStatesShape.Add([r.Rows, width]);
+        var hidden = r.Hidden;
+        for (int row = 0, chunk = 0; row < r.Rows; row += rowsPerChunk, chunk++)
+        {
+            var n = Math.Min(rowsPerChunk, r.Rows - row);
+            var msg = chunk == 0 ? first : new Rollout { RolloutId = r.Id, ChunkIndex = (uint)chunk };
+            msg.HiddenStates = TensorCodec.Encode(hidden.AsSpan(row * width, n * width), width, dtype);
+            msg.MoreChunks = row + n < r.Rows;
+            await responses.WriteAsync(msg, ct).ConfigureAwait(false);
+        }
+    }
+
+    private Task<OptimizeReply> OptimizeAsync(IAsyncStreamReader<PolicyBatch> requests, ServerCallContext context) =>
+        PolicyTrainer.OptimizeAsync(state, requests, context.CancellationToken);
+}

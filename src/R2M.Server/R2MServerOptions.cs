@@ -1,0 +1,102 @@
+namespace R2M.Server;
+
+/// <summary>
+/// Settings of r2m-server, bound from the configuration section <c>R2M</c>: appsettings.json, then
+/// environment variables (<c>R2M__ApiKey</c>), then command-line flags (<c>--R2M:ApiKey=...</c> or the
+/// short forms listed in <see cref="R2MServer.SwitchMappings"/>, e.g. <c>--api-key</c>). Later sources win.
+/// </summary>
+public sealed class R2MServerOptions
+{
+    public const string SectionName = "R2M";
+
+    /// <summary>Address to listen on. Loopback by default: exposing the server is an explicit choice.</summary>
+    public string Host { get; set; } = "127.0.0.1";
+
+    /// <summary>TCP port; 0 picks a free one (the chosen port is logged and exposed by <see cref="R2MServer.GetPort"/>).</summary>
+    public int Port { get; set; } = 50051;
+
+    /// <summary>HuggingFace-format policy directory (config.json, *.safetensors, tokenizer.json).</summary>
+    public string? PolicyPath { get; set; }
+
+    /// <summary>HuggingFace-format reward model directory (a *ForSequenceClassification or GPTNeoXRewardModel).</summary>
+    public string? RewardModelPath { get; set; }
+
+    /// <summary>When set, every Update, Optimize, checkpoint and Reset call needs <c>authorization: Bearer &lt;key&gt;</c>.</summary>
+    public string? ApiKey { get; set; }
+
+    /// <summary>When true (and a key is set), every call needs the key, not only the mutating ones.</summary>
+    public bool ApiKeyRequiredForAll { get; set; }
+
+    /// <summary>Largest request message accepted (bytes). Hidden states are big: default 64 MiB.</summary>
+    public int MaxReceiveMessageBytes { get; set; } = 64 * 1024 * 1024;
+
+    /// <summary>Largest response message sent (bytes).</summary>
+    public int MaxSendMessageBytes { get; set; } = 64 * 1024 * 1024;
+
+    /// <summary>Memory cap of the rollout store in bytes; oldest rollouts are evicted beyond it.</summary>
+    public long RolloutStoreBytes { get; set; } = 1L << 30;
+
+    /// <summary>Dynamic batching: how long the first item of a batch waits for others (milliseconds).</summary>
+    public double ScoreBatchWindowMs { get; set; } = 2;
+
+    /// <summary>Dynamic batching: most items per backbone batch.</summary>
+    public int ScoreMaxBatch { get; set; } = 64;
+
+    /// <summary>Most Score items in flight per stream (RESOURCE_EXHAUSTED beyond).</summary>
+    public int MaxScoreItemsInFlight { get; set; } = 256;
+
+    /// <summary>Cross-attention width d of the R2M head (paper: 2048 for 3B-8B models).</summary>
+    public int AttentionDim { get; set; } = 64;
+
+    /// <summary>Cross-attention heads (1 is the paper).</summary>
+    public int AttentionHeads { get; set; } = 1;
+
+    /// <summary>Seed of the cross-attention initialization and of the sampler when a request has none.</summary>
+    public ulong Seed { get; set; } = 1234;
+
+    /// <summary>Default AdamW learning rate of the reward head (Update without learning_rate).</summary>
+    public float RewardLearningRate { get; set; } = 1e-3f;
+
+    /// <summary>Default AdamW learning rate of the policy (Optimize without learning_rate).</summary>
+    public float PolicyLearningRate { get; set; } = 1e-4f;
+
+    /// <summary>Directory under which named checkpoints are written.</summary>
+    public string CheckpointRoot { get; set; } = "checkpoints";
+
+    /// <summary>Allow checkpoint paths outside <see cref="CheckpointRoot"/>.</summary>
+    public bool AllowArbitraryCheckpointPaths { get; set; }
+
+    /// <summary>Largest K per prompt and largest prompts*K per Generate call.</summary>
+    public int MaxSamplesPerPrompt { get; set; } = 64;
+
+    public int MaxRolloutsPerGenerate { get; set; } = 1024;
+
+    /// <summary>Default max new tokens of Generate.</summary>
+    public int DefaultMaxNewTokens { get; set; } = 64;
+
+    /// <summary>Checkpoint to load at startup (a name under the root or a path), so a restarted server resumes.</summary>
+    public string? ResumeFrom { get; set; }
+
+    /// <summary>Include exception messages of unexpected failures in statuses (development only).</summary>
+    public bool DetailedErrors { get; set; }
+
+    internal void Validate()
+    {
+        static void Require(bool ok, string key, string what)
+        {
+            if (!ok) throw new InvalidOperationException($"configuration R2M:{key} {what}");
+        }
+
+        Require(!string.IsNullOrWhiteSpace(PolicyPath), nameof(PolicyPath), "is required (a HuggingFace-format model directory)");
+        Require(!string.IsNullOrWhiteSpace(RewardModelPath), nameof(RewardModelPath), "is required (a HuggingFace-format reward model directory)");
+        Require(Port is >= 0 and <= 65535, nameof(Port), $"({Port}) must be in [0, 65535]");
+        Require(MaxReceiveMessageBytes > 0, nameof(MaxReceiveMessageBytes), "must be positive");
+        Require(MaxSendMessageBytes > 0, nameof(MaxSendMessageBytes), "must be positive");
+        Require(RolloutStoreBytes > 0, nameof(RolloutStoreBytes), "must be positive");
+        Require(ScoreBatchWindowMs >= 0, nameof(ScoreBatchWindowMs), "must be >= 0");
+        Require(ScoreMaxBatch > 0, nameof(ScoreMaxBatch), "must be positive");
+        Require(MaxScoreItemsInFlight > 0, nameof(MaxScoreItemsInFlight), "must be positive");
+        Require(AttentionDim > 0 && AttentionHeads > 0 && AttentionDim % AttentionHeads == 0, nameof(AttentionDim), "must be positive and divisible by AttentionHeads");
+        Require(ApiKey is null || ApiKey.Length > 0, nameof(ApiKey), "must not be empty when set");
+    }
+}

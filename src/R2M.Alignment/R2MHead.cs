@@ -1,6 +1,7 @@
 using System.Numerics.Tensors;
 using R2M.Alignment.Internal;
 using R2M.Tensors;
+using Rng = R2M.Alignment.Internal.Rng;
 
 namespace R2M.Alignment;
 

@@ -1,0 +1,213 @@
+using System.Diagnostics;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using R2M.Models;
+using R2M.Tensors;
+
+namespace R2M.Benchmarks;
+
+/// <summary>
+/// `models`: ours vs PyTorch 1.13 (same random weights via safetensors, same thread count) on
+/// prefill tokens/s of a Pythia-160M-shaped GPT-NeoX (batch 4 x 512), one training step
+/// (forward + backward + AdamW) of a small GPT-NeoX, and cached greedy decode tokens/s (batch 8).
+/// Prints ratios ours/PyTorch and prefill's share of the measured OpenBLAS SGEMM peak.
+/// Options: --quick (smaller batch/sequence, one repetition), --threads N.
+/// </summary>
+public sealed class ModelBenchmark : IBenchmark
+{
+    public string Name => "models";
+
+    public string Description => "transformer prefill / training step / cached decode vs PyTorch 1.13 (--quick, --threads N)";
+
+    private sealed record Plan(int PrefillB, int PrefillT, int Reps, ModelConfig TrainConfig, int TrainB, int TrainT,
+        int DecodeB, int DecodePrompt, int DecodeNew);
+
+    public Task RunAsync(string[] args)
+    {
+        var quick = args.Contains("--quick");
+        var ti = Array.IndexOf(args, "--threads");
+        var threads = ti >= 0 && ti + 1 < args.Length && int.TryParse(args[ti + 1], out var t) ? t : Environment.ProcessorCount;
+        Gemm.ThreadCount = threads;
+        var plan = quick
+            ? new Plan(1, 128, 1, SmallNeoX(2048, 128, 2), 4, 64, 8, 16, 16)
+            : new Plan(4, 512, 3, SmallNeoX(8192, 256, 4), 8, 128, 8, 32, 64);
+        var dir = Path.Combine(Path.GetTempPath(), "r2m-models-bench-" + Environment.ProcessId);
+        try
+        {
+            Run(plan, threads, quick, dir);
+        }
+        finally
+        {
+            if (Directory.Exists(dir))
+                Directory.Delete(dir, recursive: true);
+        }
+        return Task.CompletedTask;
+    }
+
+    private static void Run(Plan plan, int threads, bool quick, string dir)
+    {
+        Console.WriteLine($"threads {threads}, GEMM backend {Gemm.EffectiveBackend}{(quick ? ", quick run" : "")}");
+        var peak = SgemmPeak.Measure(threads);
+        Console.WriteLine($"SGEMM peak (OpenBLAS 2048^3): {peak:F1} GFLOP/s");
+        var rng = new Random(5);
+        var pythia = TransformerModel.Create(Pythia160M());
+        pythia.InitializeRandom(1);
+        var bigDir = Path.Combine(dir, "pythia160m");
+        ModelCheckpoint.Save(pythia, bigDir);
+        var small = TransformerModel.Create(plan.TrainConfig);
+        small.InitializeRandom(2);
+        var smallDir = Path.Combine(dir, "small");
+        ModelCheckpoint.Save(small, smallDir);
+
+        int[] Tokens(int n, int vocab) => Enumerable.Range(0, n).Select(_ => rng.Next(vocab)).ToArray();
+        var prefillTokens = Tokens(plan.PrefillB * plan.PrefillT, pythia.Config.VocabSize);
+        var trainTokens = Tokens(plan.TrainB * plan.TrainT, small.Config.VocabSize);
+        var decodeTokens = Tokens(plan.DecodeB * plan.DecodePrompt, pythia.Config.VocabSize);
+
+        var oursPrefill = BestOf(plan.Reps, () => pythia.Forward(prefillTokens, default, plan.PrefillB, plan.PrefillT));
+        var oursTrain = BestOf(plan.Reps, () => TrainStep(small, trainTokens, plan.TrainB, plan.TrainT));
+        var (oursDecode, oursDecodeTokens) = Decode(pythia, decodeTokens, plan);
+
+        var spec = new JsonObject
+        {
+            ["threads"] = threads,
+            ["prefill"] = new JsonObject { ["dir"] = bigDir, ["batch"] = plan.PrefillB, ["seq"] = plan.PrefillT, ["reps"] = plan.Reps, ["tokens"] = ToJson(prefillTokens) },
+            ["train"] = new JsonObject { ["dir"] = smallDir, ["batch"] = plan.TrainB, ["seq"] = plan.TrainT, ["reps"] = plan.Reps, ["tokens"] = ToJson(trainTokens) },
+            ["decode"] = new JsonObject { ["dir"] = bigDir, ["batch"] = plan.DecodeB, ["prompt"] = plan.DecodePrompt, ["new"] = plan.DecodeNew, ["reps"] = Math.Min(plan.Reps, 2), ["tokens"] = ToJson(decodeTokens) },
+        };
+        var torch = RunTorch(spec, dir);
+
+        var prefillTokensN = (double)plan.PrefillB * plan.PrefillT;
+        var prefillFlops = PrefillFlops(pythia.Config, plan.PrefillB, plan.PrefillT);
+        Report("prefill", $"Pythia-160M shape, batch {plan.PrefillB} x {plan.PrefillT}", "tokens/s",
+            prefillTokensN / oursPrefill, torch?["prefill_s"] is { } tp ? prefillTokensN / (double)tp : null);
+        Console.WriteLine($"  prefill reaches {prefillFlops / oursPrefill / 1e9:F1} GFLOP/s = {100 * prefillFlops / oursPrefill / 1e9 / peak:F0}% of the SGEMM peak");
+        var trainTok = (double)plan.TrainB * plan.TrainT;
+        Report("training step", $"GPT-NeoX {small.ParameterCount / 1e6:F1}M params, batch {plan.TrainB} x {plan.TrainT}, fwd+bwd+AdamW",
+            "tokens/s", trainTok / oursTrain, torch?["train_s"] is { } tt ? trainTok / (double)tt : null);
+        var decodeTok = (double)plan.DecodeB * plan.DecodeNew;
+        Report("decode", $"Pythia-160M shape, batch {plan.DecodeB}, prompt {plan.DecodePrompt}, {plan.DecodeNew} new tokens, KV cache",
+            "tokens/s", decodeTok / oursDecode, torch?["decode_s"] is { } td ? decodeTok / (double)td : null);
+        if (torch?["decode_tokens"] is JsonArray rows)
+        {
+            var theirs = rows.SelectMany(r => r!.AsArray().Select(x => (int)x!)).ToArray();
+            var same = theirs.Zip(oursDecodeTokens).Count(p => p.First == p.Second);
+            Console.WriteLine($"  greedy tokens identical to PyTorch's: {same}/{theirs.Length}");
+        }
+    }
+
+    private static ModelConfig Pythia160M() => new()
+    {
+        ModelType = "gpt_neox", VocabSize = 50304, HiddenSize = 768, NumLayers = 12, NumHeads = 12, NumKvHeads = 12,
+        HeadDim = 64, IntermediateSize = 3072, HiddenAct = "gelu", RotaryPct = 0.25, RopeTheta = 10000,
+        MaxPositionEmbeddings = 2048, UseParallelResidual = true, QkvBias = true, OutputProjBias = true, MlpBias = true,
+    };
+
+    private static ModelConfig SmallNeoX(int vocab, int hidden, int layers) => Pythia160M() with
+    {
+        VocabSize = vocab, HiddenSize = hidden, NumLayers = layers, NumHeads = hidden / 64, NumKvHeads = hidden / 64,
+        IntermediateSize = 4 * hidden,
+    };
+
+    /// <summary>Matmul FLOPs of one forward: projections, full (unmasked) attention GEMMs, LM head.</summary>
+    private static double PrefillFlops(ModelConfig c, int b, int t)
+    {
+        double n = (double)b * t, h = c.HiddenSize;
+        var perLayer = 2 * n * (3 * h * h + h * h + 2 * h * c.IntermediateSize) + 4.0 * b * t * t * h;
+        return c.NumLayers * perLayer + 2 * n * h * c.VocabSize;
+    }
+
+    private static void TrainStep(TransformerModel m, int[] tokens, int b, int t)
+    {
+        var logp = new float[b * (t - 1)];
+        m.ZeroGrad();
+        m.LogProbs(tokens, default, b, t, logp, 1f, training: true);
+        var d = new float[logp.Length];
+        Array.Fill(d, -1f / logp.Length);
+        m.BackwardLogProbs(d, default);
+        m.AdamWStep(1e-4f);
+    }
+
+    /// <summary>Prefill the prompt, then greedy steps with the cache; times the steps only (as the PyTorch side).</summary>
+    private static (double Seconds, int[] Tokens) Decode(TransformerModel m, int[] prompt, Plan plan)
+    {
+        int b = plan.DecodeB, v = m.Config.VocabSize;
+        var tokens = new int[b * plan.DecodeNew];
+        double best = double.MaxValue;
+        for (var rep = 0; rep <= Math.Min(plan.Reps, 2); rep++)
+        {
+            var cache = m.CreateCache(b, plan.DecodePrompt + plan.DecodeNew);
+            var logits = new float[b * v];
+            m.ForwardCached(prompt, default, cache, logits);
+            var sw = Stopwatch.StartNew();
+            var next = new int[b];
+            for (var i = 0; i < plan.DecodeNew; i++)
+            {
+                for (var r = 0; r < b; r++)
+                {
+                    next[r] = System.Numerics.Tensors.TensorPrimitives.IndexOfMax(logits.AsSpan(r * v, v));
+                    tokens[r * plan.DecodeNew + i] = next[r];
+                }
+                if (i < plan.DecodeNew - 1)
+                    m.ForwardCached(next, default, cache, logits);
+            }
+            if (rep > 0 || plan.Reps == 1)
+                best = Math.Min(best, sw.Elapsed.TotalSeconds);
+        }
+        return (best, tokens);
+    }
+
+    private static double BestOf(int reps, Action run)
+    {
+        run();
+        var best = double.MaxValue;
+        for (var i = 0; i < reps; i++)
+        {
+            var sw = Stopwatch.StartNew();
+            run();
+            best = Math.Min(best, sw.Elapsed.TotalSeconds);
+        }
+        return best;
+    }
+
+    private static void Report(string what, string detail, string unit, double ours, double? theirs)
+    {
+        var ratio = theirs is { } t ? $"ratio ours/PyTorch {ours / t:F2}x" : "PyTorch unavailable";
+        Console.WriteLine($"{what} ({detail}): ours {ours:F1} {unit}, PyTorch {(theirs is { } x ? x.ToString("F1") : "-")} {unit}, {ratio}");
+    }
+
+    private static JsonArray ToJson(int[] xs) => new(xs.Select(x => (JsonNode)x).ToArray());
+
+    private static JsonObject? RunTorch(JsonObject spec, string dir)
+    {
+        var script = Path.Combine(RepoRoot(), "tests", "R2M.Models.Tests", "python", "bench_models.py");
+        if (!File.Exists("/usr/bin/python3"))
+        {
+            Console.WriteLine("PyTorch peer missing (/usr/bin/python3): run scripts/setup.sh");
+            return null;
+        }
+        var specPath = Path.Combine(dir, "spec.json");
+        File.WriteAllText(specPath, spec.ToJsonString());
+        var psi = new ProcessStartInfo("/usr/bin/python3") { RedirectStandardOutput = true, RedirectStandardError = true };
+        psi.ArgumentList.Add(script);
+        psi.ArgumentList.Add(specPath);
+        using var p = Process.Start(psi)!;
+        var err = p.StandardError.ReadToEndAsync();
+        var output = p.StandardOutput.ReadToEnd();
+        p.WaitForExit();
+        if (p.ExitCode != 0)
+        {
+            Console.WriteLine($"PyTorch side failed ({p.ExitCode}): {err.Result}");
+            return null;
+        }
+        return JsonNode.Parse(output.Trim().Split('\n')[^1]) as JsonObject;
+    }
+
+    private static string RepoRoot()
+    {
+        for (var d = new DirectoryInfo(AppContext.BaseDirectory); d is not null; d = d.Parent)
+            if (File.Exists(Path.Combine(d.FullName, "R2M.Grpc.sln")))
+                return d.FullName;
+        return Environment.GetEnvironmentVariable("R2M_REPO_ROOT") ?? Directory.GetCurrentDirectory();
+    }
+}

@@ -15,12 +15,14 @@ namespace R2M.Benchmarks;
 /// suite (tests/R2M.Grpc.Tests/Interop/peers/interop_server.py), both doing the same work (Echo of a
 /// small payload; ServerStream of 1 MiB messages) and both driven by the same client (ours).
 /// Reports unary round trips/s with p50/p99 latency at 1 and 64 concurrent calls, and streaming
-/// MB/s, then ours/grpcio ratios. Options: --seconds N per measurement (default 5), --quick (1 s).
+/// MB/s, then ours/grpcio ratios. Options: --seconds N per measurement (default 5), --quick (1 s),
+/// --stream-only (skip the unary measurements, for profiling the streaming path), --ours-only.
 /// </summary>
 public sealed class GrpcBenchmark : IBenchmark
 {
     private const int MiB = 1024 * 1024;
     private static readonly ServiceDescriptorHolder Methods = new();
+    private static bool _streamOnly;
 
     public string Name => "grpc";
 
@@ -36,8 +38,14 @@ public sealed class GrpcBenchmark : IBenchmark
         }
 
         var duration = TimeSpan.FromSeconds(seconds);
+        _streamOnly = args.Contains("--stream-only");
         Console.WriteLine($"  {Environment.ProcessorCount} cores, {seconds:F0} s per measurement; client: R2M.Grpc.Client (HTTP/2 cleartext, loopback)");
         var ours = await MeasureAsync("ours (Kestrel)", StartOursAsync, duration);
+        if (args.Contains("--ours-only"))
+        {
+            return;
+        }
+
         var peer = await MeasureAsync("grpcio (python asyncio)", StartGrpcioAsync, duration);
         if (ours is null || peer is null)
         {
@@ -63,8 +71,9 @@ public sealed class GrpcBenchmark : IBenchmark
         await using var server = s.Server;
         using var channel = Channel.ForAddress(s.Address, new ChannelOptions { MaxReceiveMessageSize = 8 * MiB });
         await UnaryAsync(channel, 1, TimeSpan.FromMilliseconds(300)); // warm-up: connection, JIT
-        var u1 = await UnaryAsync(channel, 1, duration);
-        var u64 = await UnaryAsync(channel, 64, duration);
+        var skip = TimeSpan.FromMilliseconds(_streamOnly ? 1 : duration.TotalMilliseconds);
+        var u1 = await UnaryAsync(channel, 1, skip);
+        var u64 = await UnaryAsync(channel, 64, skip);
         await StreamAsync(channel, TimeSpan.FromMilliseconds(300));
         var cpu0 = Process.GetCurrentProcess().TotalProcessorTime;
         var (mbps, megabytes) = await StreamAsync(channel, duration);

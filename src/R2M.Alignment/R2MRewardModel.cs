@@ -1,4 +1,4 @@
-using R2M.Alignment.Internal;
+using R2M.Tensors;
 
 namespace R2M.Alignment;
 
@@ -60,8 +60,8 @@ public sealed class R2MRewardModel
 
     public AdamWOptimizer Optimizer { get; }
 
-    /// <summary>State of the noise stream (WithNoise), for checkpoints.</summary>
-    public ulong[] NoiseRngState { get => _noise.GetState(); set => _noise.SetState(value); }
+    /// <summary>State of the noise stream (WithNoise), for checkpoints: xoshiro words and the cached Box-Muller normal.</summary>
+    public Rng.State NoiseRngState { get => _noise.GetState(); set => _noise.SetState(value); }
 
     /// <summary>omega(t) of this variant: 1 when the variant uses no feedback.</summary>
     public float OmegaAt(long t) => Settings.UsesFeedback ? OmegaSchedule.Omega(t, Options.TotalSteps, Options.OmegaFloor) : 1f;
@@ -142,7 +142,7 @@ public sealed class R2MRewardModel
         s.Tensors["rm.adamw.m"] = (float[])Optimizer.M.Clone();
         s.Tensors["rm.adamw.v"] = (float[])Optimizer.V.Clone();
         s.Counters["rm.adamw.step"] = [(ulong)Optimizer.Step];
-        s.Counters["rm.noise_rng"] = NoiseRngState;
+        s.WriteRng("rm.noise_rng", NoiseRngState);
         s.Metadata["variant"] = Options.Variant.ToString();
         s.Metadata["head"] = HeadShape;
     }
@@ -156,7 +156,7 @@ public sealed class R2MRewardModel
         var m = s.Tensor("rm.adamw.m", Head.Parameters.Length);
         var v = s.Tensor("rm.adamw.v", Head.Parameters.Length);
         var step = s.Counter("rm.adamw.step", 1)[0];
-        var noise = s.Counter("rm.noise_rng", 4);
+        var noise = s.ReadRng("rm.noise_rng");
         return () =>
         {
             foreach (var (offset, values) in parts) values.CopyTo(Head.Parameters, offset);
@@ -195,7 +195,7 @@ public sealed class R2MRewardModel
         if (n == 0) return x; // validation in the head reports the padding-only item
         double mean = sum / n, std = Math.Sqrt(Math.Max(sq / n - mean * mean, 0));
         var noise = new float[x.Rows * dp];
-        for (int i = 0; i < noise.Length; i++) noise[i] = (float)(mean + std * _noise.NextGaussian());
+        _noise.FillNormal(noise, (float)mean, (float)std);
         return x with { Hidden = noise };
     }
 }

@@ -1,5 +1,5 @@
 using System.Globalization;
-using R2M.Alignment.Internal;
+using R2M.Tensors;
 
 namespace R2M.Alignment;
 
@@ -171,7 +171,7 @@ public sealed class R2MTrainer
         Policy.Export(s);
         RewardModel.Export(s);
         s.Counters["trainer.step"] = [(ulong)Step];
-        s.Counters["trainer.rng"] = _rng.GetState();
+        s.WriteRng("trainer.rng", _rng.GetState());
         s.Metadata["format"] = FormatVersion;
         s.Save(path);
     }
@@ -184,7 +184,7 @@ public sealed class R2MTrainer
         var applyPolicy = Policy.Import(s);
         var applyRm = RewardModel.Import(s);
         var step = s.Counter("trainer.step", 1)[0];
-        var rng = s.Counter("trainer.rng", 4);
+        var rng = s.ReadRng("trainer.rng");
         applyPolicy();
         applyRm();
         Step = (long)step;

@@ -1,3 +1,5 @@
+using R2M.Models.Safetensors;
+
 namespace R2M.Alignment.Tests;
 
 public sealed class CheckpointTests
@@ -34,7 +36,7 @@ public sealed class CheckpointTests
                 Assert.Equal(straightReports[2 + i].MeanReward, resumedReports[i].MeanReward);
                 Assert.Equal(straightReports[2 + i].Reward.Before.Loss, resumedReports[i].Reward.Before.Loss);
             }
-            Assert.Empty(Directory.GetFiles(dir.FullName, "*.tmp-*", SearchOption.AllDirectories));
+            Assert.Equal(["step2.safetensors"], Directory.GetFiles(dir.FullName).Select(Path.GetFileName)); // no temp file left behind
         }
         finally
         {
@@ -53,12 +55,12 @@ public sealed class CheckpointTests
             a.SaveCheckpoint(path);
             var (b, bp, _) = TrainerTests.Build(AlignmentVariant.Vanilla, policySeed: 3);
             var before = bp.Parameters.ToArray();
-            Assert.Contains("variant R2M, expected Vanilla", Assert.Throws<InvalidDataException>(() => b.LoadCheckpoint(path)).Message);
+            Assert.Contains("variant R2M, expected Vanilla", Assert.ThrowsAny<CheckpointException>(() => b.LoadCheckpoint(path)).Message);
             var bytes = File.ReadAllBytes(path);
             var cut = Path.Combine(dir.FullName, "cut.safetensors");
             File.WriteAllBytes(cut, bytes[..(bytes.Length - 10)]);
             var (c, _, _) = TrainerTests.Build(AlignmentVariant.R2M);
-            Assert.Throws<InvalidDataException>(() => c.LoadCheckpoint(cut));
+            Assert.ThrowsAny<CheckpointException>(() => c.LoadCheckpoint(cut));
             Assert.Equal(before, bp.Parameters.ToArray());
         }
         finally
@@ -83,7 +85,7 @@ public sealed class CheckpointTests
             Assert.Equal(a.RewardModel.Optimizer.M, b.RewardModel.Optimizer.M);
             Assert.Equal(a.RewardModel.Optimizer.Step, b.RewardModel.Optimizer.Step);
             var other = new R2MRewardModel(new R2MHead(new R2MHeadConfig(5, 4, 4)), new RewardModelOptions());
-            Assert.Contains("head 5x4x8x2x", Assert.Throws<InvalidDataException>(() => other.LoadCheckpoint(path)).Message);
+            Assert.Contains("head 5x4x8x2x", Assert.ThrowsAny<CheckpointException>(() => other.LoadCheckpoint(path)).Message);
         }
         finally
         {

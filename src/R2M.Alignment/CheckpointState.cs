@@ -56,6 +56,25 @@ public sealed class CheckpointState
         return s;
     }
 
+    /// <summary>Collects every part's tensors and counters into one state and writes it atomically.</summary>
+    internal static void SaveParts(string path, params Action<CheckpointState>[] exports)
+    {
+        var s = new CheckpointState();
+        foreach (var export in exports) export(s);
+        s.Save(path);
+    }
+
+    /// <summary>
+    /// Reads path and lets every part validate what it needs before any part assigns anything, so a
+    /// bad file leaves the whole object graph as it was.
+    /// </summary>
+    internal static void LoadParts(string path, params Func<CheckpointState, Action>[] imports)
+    {
+        var s = Load(path);
+        var apply = imports.Select(import => import(s)).ToList();
+        foreach (var a in apply) a();
+    }
+
     /// <summary>Tensor by name with the expected length.</summary>
     public float[] Tensor(string name, int length)
     {

@@ -126,22 +126,15 @@ public sealed class R2MRewardModel
     }
 
     /// <summary>Writes head, AdamW state and noise stream to a safetensors file, atomically.</summary>
-    public void SaveCheckpoint(string path)
-    {
-        var s = new CheckpointState();
-        Export(s);
-        s.Save(path);
-    }
+    public void SaveCheckpoint(string path) => CheckpointState.SaveParts(path, Export);
 
     /// <summary>Restores <see cref="SaveCheckpoint"/> output (same head shape and variant); a bad file changes nothing.</summary>
-    public void LoadCheckpoint(string path) => Import(CheckpointState.Load(path))();
+    public void LoadCheckpoint(string path) => CheckpointState.LoadParts(path, Import);
 
     internal void Export(CheckpointState s)
     {
         foreach (var e in Head.Layout.Entries) s.Tensors[e.Name] = Head.Layout.View(Head.Parameters, e.Name).ToArray();
-        s.Tensors["rm.adamw.m"] = (float[])Optimizer.M.Clone();
-        s.Tensors["rm.adamw.v"] = (float[])Optimizer.V.Clone();
-        s.Counters["rm.adamw.step"] = [(ulong)Optimizer.Step];
+        Optimizer.Export(s, "rm.adamw");
         s.WriteRng("rm.noise_rng", NoiseRngState);
         s.Metadata["variant"] = Options.Variant.ToString();
         s.Metadata["head"] = HeadShape;
@@ -153,16 +146,12 @@ public sealed class R2MRewardModel
         s.Expect("variant", Options.Variant.ToString());
         s.Expect("head", HeadShape);
         var parts = Head.Layout.Entries.Select(e => (Offset: (int)e.Offset, Values: s.Tensor(e.Name, e.Count))).ToList();
-        var m = s.Tensor("rm.adamw.m", Head.Parameters.Length);
-        var v = s.Tensor("rm.adamw.v", Head.Parameters.Length);
-        var step = s.Counter("rm.adamw.step", 1)[0];
+        var optimizer = Optimizer.Import(s, "rm.adamw");
         var noise = s.ReadRng("rm.noise_rng");
         return () =>
         {
             foreach (var (offset, values) in parts) values.CopyTo(Head.Parameters, offset);
-            m.CopyTo(Optimizer.M, 0);
-            v.CopyTo(Optimizer.V, 0);
-            Optimizer.Step = (long)step;
+            optimizer();
             NoiseRngState = noise;
         };
     }

@@ -81,6 +81,17 @@ public sealed class AdamWOptimizer
     }
 }
 
+/// <summary>Global-norm clipping where a non-positive limit means "measure only" (the options' documented "&lt;= 0: none").</summary>
+internal static class Clipping
+{
+    /// <summary>Returns the norm of grads before clipping; scales grads to maxNorm when maxNorm &gt; 0 and the norm exceeds it.</summary>
+    public static float Apply(Span<float> grads, float maxNorm)
+    {
+        if (float.IsNaN(maxNorm)) throw new ArgumentOutOfRangeException(nameof(maxNorm), maxNorm, "gradient clip must be a number (<= 0 disables clipping)");
+        return maxNorm > 0f ? Tensors.GradClip.ClipByGlobalNorm(grads, maxNorm) : Tensors.GradClip.GlobalNorm(grads);
+    }
+}
+
 /// <summary>Learning-rate schedule shape.</summary>
 public enum LrScheduleKind { Constant, Linear, Cosine }
 

@@ -138,7 +138,7 @@ public sealed class PolicyOptimizer
         {
             for (int b = 0; b < n; b++) { rollouts[start + b].Hidden = pass.Hidden[b]; rollouts[start + b].HiddenRows = pass.HiddenRows[b]; }
         }
-        float gn = R2M.Tensors.GradClip.ClipByGlobalNorm(Policy.Gradients, Options.GradClip);
+        float gn = Clipping.Apply(Policy.Gradients, Options.GradClip);
         float lr = Options.ScheduleOrDefault.At(Optimizer.Options.LearningRate, Optimizer.Step);
         Optimizer.Update(Policy.Parameters, Policy.Gradients, lr);
         return (res, gn);

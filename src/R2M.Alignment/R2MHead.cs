@@ -100,7 +100,7 @@ public sealed class R2MHead
         ArgumentNullException.ThrowIfNull(batch);
         if (!(omega >= 0f && omega <= 1f)) throw new ArgumentOutOfRangeException(nameof(omega), omega, "omega must be in [0, 1]");
         if (rewards.Length != batch.Count) throw new ArgumentException($"rewards has {rewards.Length} slots for {batch.Count} items", nameof(rewards));
-        for (int i = 0; i < batch.Count; i++) Validate(batch[i], i, omega < 1f);
+        ValidateBatch(batch, omega < 1f);
         var a = new R2MHeadActivations(omega, batch.Count, _dRm, keepHiddenGrad);
         for (int i = 0; i < batch.Count; i++) batch[i].Rte.Span.CopyTo(a.Rte.AsSpan(i * _dRm, _dRm));
         if (omega == 1f)
@@ -245,6 +245,15 @@ public sealed class R2MHead
     /// <summary>C (m,n) = op(A) op(B) + beta C, row-major, through the shared GEMM (OpenBLAS or the managed kernel).</summary>
     private static void Mm(bool ta, bool tb, int m, int n, int k, ReadOnlySpan<float> a, int lda, ReadOnlySpan<float> b, int ldb, float beta, Span<float> c, int ldc) =>
         Gemm.Sgemm(ta, tb, m, n, k, 1f, a, lda, b, ldb, beta, c, ldc);
+
+    /// <summary>
+    /// Throws a clear ArgumentException for the first bad item (shapes, NaN/Inf in H_last or a real
+    /// hidden row, no real row when the feedback is needed); computes nothing.
+    /// </summary>
+    internal void ValidateBatch(IReadOnlyList<RewardInput> batch, bool needFeedback)
+    {
+        for (int i = 0; i < batch.Count; i++) Validate(batch[i], i, needFeedback);
+    }
 
     private void Validate(RewardInput x, int index, bool needFeedback)
     {

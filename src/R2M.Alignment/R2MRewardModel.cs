@@ -67,8 +67,11 @@ public sealed class R2MRewardModel
     public float OmegaAt(long t) => Settings.UsesFeedback ? OmegaSchedule.Omega(t, Options.TotalSteps, Options.OmegaFloor) : 1f;
 
     /// <summary>Rewards (B) of items at step t (evaluation: t = TotalSteps).</summary>
-    public void Score(IReadOnlyList<RewardInput> items, long t, Span<float> rewards) =>
-        Head.Forward(Feedback(items), OmegaAt(t), rewards);
+    public void Score(IReadOnlyList<RewardInput> items, long t, Span<float> rewards)
+    {
+        float omega = OmegaAt(t);
+        Head.Forward(Feedback(items, omega), omega, rewards);
+    }
 
     /// <summary>
     /// GREBT on groups of K consecutive items (hidden states refreshed by the last policy epoch):
@@ -80,7 +83,7 @@ public sealed class R2MRewardModel
     {
         float omega = OmegaAt(t);
         var rewards = new float[items.Count];
-        var acts = Head.Forward(Feedback(items), omega, rewards);
+        var acts = Head.Forward(Feedback(items, omega), omega, rewards);
         var d = new float[items.Count];
         var loss = GrebtLoss.Compute(rewards, annotationRewards, groupSize, Grebt, d);
         if (Settings.Training == RmTraining.None) return new RewardUpdateResult(loss, 0f, false, omega);
@@ -88,7 +91,7 @@ public sealed class R2MRewardModel
         Head.Backward(acts, d);
         int offset = Settings.Training == RmTraining.PhiOnly ? Head.PhiOffset : 0;
         var g = Head.Gradients.AsSpan(offset);
-        float norm = R2M.Tensors.GradClip.ClipByGlobalNorm(g, Options.GradClip);
+        float norm = Clipping.Apply(g, Options.GradClip);
         Optimizer.Update(Head.Parameters, Head.Gradients, Optimizer.Options.LearningRate, offset, g.Length);
         return new RewardUpdateResult(loss, norm, true, omega);
     }
@@ -158,11 +161,15 @@ public sealed class R2MRewardModel
 
     private string HeadShape => $"{Head.Config.RmDim}x{Head.Config.PolicyDim}x{Head.Config.AttnDim}x{Head.Config.Heads}x{(Head.Config.PhiBias ? "bias" : "nobias")}";
 
-    /// <summary>Items as the variant sees them: unchanged, or with every real hidden row replaced by noise.</summary>
-    private IReadOnlyList<RewardInput> Feedback(IReadOnlyList<RewardInput> items)
+    /// <summary>Items as the variant sees them at omega: unchanged, or with every real hidden row replaced by noise.</summary>
+    private IReadOnlyList<RewardInput> Feedback(IReadOnlyList<RewardInput> items, float omega)
     {
         ArgumentNullException.ThrowIfNull(items);
-        if (Settings.Feedback != FeedbackSource.Noise) return items;
+        // At omega = 1 the head never reads the feedback, so no noise is drawn.
+        if (Settings.Feedback != FeedbackSource.Noise || omega == 1f) return items;
+        // Check the real feedback first: noise drawn from NaN statistics would hide which row was bad,
+        // and a rejected batch must not advance the (checkpointed) noise stream.
+        Head.ValidateBatch(items, needFeedback: true);
         var list = new List<RewardInput>(items.Count);
         foreach (var x in items) list.Add(WithNoise(x));
         return list;
@@ -181,7 +188,7 @@ public sealed class R2MRewardModel
             if (!mask.IsEmpty && !mask[r]) continue;
             foreach (var v in h.Slice(r * dp, Math.Min(dp, h.Length - r * dp))) { sum += v; sq += (double)v * v; n++; }
         }
-        if (n == 0) return x; // validation in the head reports the padding-only item
+        if (n == 0) return x; // unreachable after ValidateBatch; the head would report the padding-only item
         double mean = sum / n, std = Math.Sqrt(Math.Max(sq / n - mean * mean, 0));
         var noise = new float[x.Rows * dp];
         _noise.FillNormal(noise, (float)mean, (float)std);

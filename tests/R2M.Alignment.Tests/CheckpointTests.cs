@@ -92,4 +92,37 @@ public sealed class CheckpointTests
             dir.Delete(recursive: true);
         }
     }
+
+    [Fact]
+    public void CheckpointState_RngWithBoxMullerSpare_RoundTripsThroughTheFile()
+    {
+        var dir = Directory.CreateTempSubdirectory("r2m-ckpt-");
+        try
+        {
+            var rng = new R2M.Tensors.Rng(42);
+            rng.NextNormal(); // odd number of normals drawn: the second Box-Muller value is cached
+            Assert.True(rng.GetState().HasSpare);
+            var s = new CheckpointState();
+            s.WriteRng("r", rng.GetState());
+            s.Counters["big"] = [ulong.MaxValue, 0, 12345];
+            s.Tensors["x"] = [1.5f, float.Epsilon, -0f];
+            s.Metadata["note"] = "kept";
+            var path = Path.Combine(dir.FullName, "s.safetensors");
+            s.Save(path);
+            var back = CheckpointState.Load(path);
+            var restored = new R2M.Tensors.Rng(1);
+            restored.SetState(back.ReadRng("r"));
+            for (int i = 0; i < 5; i++) Assert.Equal(rng.NextNormal(), restored.NextNormal());
+            Assert.Equal([ulong.MaxValue, 0UL, 12345UL], back.Counter("big", 3));
+            Assert.Equal(s.Tensors["x"], back.Tensor("x", 3));
+            Assert.Equal("kept", back.Metadata["note"]);
+            Assert.DoesNotContain(back.Metadata.Keys, k => k.StartsWith(CheckpointState.CounterPrefix, StringComparison.Ordinal));
+            Assert.Contains("counter has 3 words, expected 6", Assert.ThrowsAny<CheckpointException>(() => back.ReadRng("big")).Message);
+            Assert.Contains("'missing'", Assert.ThrowsAny<CheckpointException>(() => back.Tensor("missing", 1)).Message);
+        }
+        finally
+        {
+            dir.Delete(recursive: true);
+        }
+    }
 }

@@ -101,10 +101,7 @@ public sealed class ModelIntegrationTests
         var trainer = Trainer(AlignmentVariant.R2M, out _, rmLr: 1e-2f);
         int[][] prompts = [[3, 4], [5, 6, 7]];
         for (int i = 0; i < 3; i++) trainer.TrainStep(prompts); // t = 3 of T = 4: omega at the floor, attention live
-        var items = trainer.Inputs(trainer.LastRollouts);
-        var ann = trainer.LastRollouts.Select(r => r.AnnotationReward).ToArray();
-        var losses = Enumerable.Range(0, 20).Select(_ => trainer.RewardModel.Update(items, ann, 3, 3).Before.Loss).ToList();
-        Assert.True(losses[^1] < losses[0] - 1e-3f, $"GREBT loss {losses[0]} -> {losses[^1]}");
+        TrainerTests.AssertRepeatedUpdatesLowerGrebt(trainer, updates: 20);
     }
 
     [Fact]
@@ -124,31 +121,24 @@ public sealed class ModelIntegrationTests
     [Fact]
     public void KillAndResume_RealModels_ContinuesBitForBit()
     {
-        var dir = Directory.CreateTempSubdirectory("r2m-ckpt-");
-        try
+        using var dir = new TempDir();
+        int[][] prompts = [[3, 4], [5, 6, 7]];
+        var straight = Trainer(AlignmentVariant.R2M, out _);
+        var sr = Enumerable.Range(0, 3).Select(_ => straight.TrainStep(prompts)).ToList();
+        var first = Trainer(AlignmentVariant.R2M, out _);
+        first.TrainStep(prompts);
+        var path = dir.File("t1.safetensors");
+        first.SaveCheckpoint(path);
+        var resumed = Trainer(AlignmentVariant.R2M, out _, policySeed: 5, seed: 77); // other weights and seed: all from the file
+        resumed.LoadCheckpoint(path);
+        var rr = Enumerable.Range(0, 2).Select(_ => resumed.TrainStep(prompts)).ToList();
+        for (int i = 0; i < 2; i++)
         {
-            int[][] prompts = [[3, 4], [5, 6, 7]];
-            var straight = Trainer(AlignmentVariant.R2M, out _);
-            var sr = Enumerable.Range(0, 3).Select(_ => straight.TrainStep(prompts)).ToList();
-            var first = Trainer(AlignmentVariant.R2M, out _);
-            first.TrainStep(prompts);
-            var path = Path.Combine(dir.FullName, "t1.safetensors");
-            first.SaveCheckpoint(path);
-            var resumed = Trainer(AlignmentVariant.R2M, out _, policySeed: 5, seed: 77); // other weights and seed: all from the file
-            resumed.LoadCheckpoint(path);
-            var rr = Enumerable.Range(0, 2).Select(_ => resumed.TrainStep(prompts)).ToList();
-            for (int i = 0; i < 2; i++)
-            {
-                Assert.Equal(sr[1 + i].MeanReward, rr[i].MeanReward);
-                Assert.Equal(sr[1 + i].Policy.LastEpochLoss, rr[i].Policy.LastEpochLoss);
-                Assert.Equal(sr[1 + i].Reward.Before.Loss, rr[i].Reward.Before.Loss);
-            }
-            Assert.Equal(straight.Policy.Policy.Parameters.ToArray(), resumed.Policy.Policy.Parameters.ToArray());
-            Assert.Equal(straight.RewardModel.Head.Parameters, resumed.RewardModel.Head.Parameters);
+            Assert.Equal(sr[1 + i].MeanReward, rr[i].MeanReward);
+            Assert.Equal(sr[1 + i].Policy.LastEpochLoss, rr[i].Policy.LastEpochLoss);
+            Assert.Equal(sr[1 + i].Reward.Before.Loss, rr[i].Reward.Before.Loss);
         }
-        finally
-        {
-            dir.Delete(recursive: true);
-        }
+        Assert.Equal(straight.Policy.Policy.Parameters.ToArray(), resumed.Policy.Policy.Parameters.ToArray());
+        Assert.Equal(straight.RewardModel.Head.Parameters, resumed.RewardModel.Head.Parameters);
     }
 }

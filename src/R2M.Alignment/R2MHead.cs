@@ -178,7 +178,9 @@ public sealed class R2MHead
 
     /// <summary>
     /// Per item i and head: probs (n_i) = softmax(K_i,h q_i,h / sqrt(d_head)), C_i,h (d_head) = probs V_i,h.
-    /// Probs (heads, N): head hd of item i at [hd N + Start_i, + n_i).
+    /// Probs (heads, N): head hd of item i at [hd N + Start_i, + n_i). These are single-query products
+    /// of a few hundred rows, so they run as row dots / AXPYs: a GEMM call per (item, head) costs more
+    /// in dispatch than the arithmetic.
     /// </summary>
     private void AttentionForward(R2MHeadActivations a)
     {
@@ -190,11 +192,12 @@ public sealed class R2MHead
             for (int hd = 0; hd < _heads; hd++)
             {
                 int o = hd * _dh;
+                var q = a.Q.AsSpan(i * _d + o, _dh);
                 var p = a.Probs.AsSpan(hd * a.Rows + s, n);
-                Mm(false, true, 1, n, _dh, a.Q.AsSpan(i * _d + o), _dh, a.K.AsSpan(s * _d + o), _d, 0f, p, n);
-                TensorPrimitives.Multiply(p, _scale, p);
+                for (int j = 0; j < n; j++) p[j] = TensorPrimitives.Dot(q, a.K.AsSpan((s + j) * _d + o, _dh)) * _scale;
                 Softmax.Forward(p, p, 1, n);
-                Mm(false, false, 1, _dh, n, p, n, a.V.AsSpan(s * _d + o), _d, 0f, a.C.AsSpan(i * _d + o), _dh);
+                var c = a.C.AsSpan(i * _d + o, _dh);
+                for (int j = 0; j < n; j++) TensorPrimitives.MultiplyAdd(a.V.AsSpan((s + j) * _d + o, _dh), p[j], c, c);
             }
         }
     }
@@ -214,15 +217,25 @@ public sealed class R2MHead
             {
                 int o = hd * _dh;
                 var p = a.Probs.AsSpan(hd * a.Rows + s, n);
-                var dch = dc.AsSpan(i * _d + o);
-                Mm(false, true, 1, n, _dh, dch, _dh, a.V.AsSpan(s * _d + o), _d, 0f, dp, n);   // dp = dC_h V_h^T
-                Mm(true, false, n, _dh, 1, p, n, dch, _dh, 1f, dV.AsSpan(s * _d + o), _d);    // dV_h += p^T dC_h
+                var dch = dc.AsSpan(i * _d + o, _dh);
+                for (int j = 0; j < n; j++)
+                {
+                    dp[j] = TensorPrimitives.Dot(dch, a.V.AsSpan((s + j) * _d + o, _dh)); // dp = dC_h V_h^T
+                    var dvj = dV.AsSpan((s + j) * _d + o, _dh);
+                    TensorPrimitives.MultiplyAdd(dch, p[j], dvj, dvj);                      // dV_h += p^T dC_h
+                }
                 var dsi = ds.AsSpan(0, n);
                 dsi.Clear();
                 Softmax.Backward(dsi, dp.AsSpan(0, n), p, 1, n);
                 TensorPrimitives.Multiply(dsi, _scale, dsi);
-                Mm(false, false, 1, _dh, n, dsi, n, a.K.AsSpan(s * _d + o), _d, 0f, dq.AsSpan(i * _d + o), _dh); // dq_h = ds K_h
-                Mm(true, false, n, _dh, 1, dsi, n, a.Q.AsSpan(i * _d + o), _dh, 1f, dK.AsSpan(s * _d + o), _d); // dK_h += ds^T q_h
+                var q = a.Q.AsSpan(i * _d + o, _dh);
+                var dqh = dq.AsSpan(i * _d + o, _dh);
+                for (int j = 0; j < n; j++)
+                {
+                    TensorPrimitives.MultiplyAdd(a.K.AsSpan((s + j) * _d + o, _dh), dsi[j], dqh, dqh); // dq_h = ds K_h
+                    var dkj = dK.AsSpan((s + j) * _d + o, _dh);
+                    TensorPrimitives.MultiplyAdd(q, dsi[j], dkj, dkj);                           // dK_h += ds^T q_h
+                }
             }
         }
     }

@@ -11,7 +11,10 @@ namespace R2M.Alignment;
 /// Counters (step counts, RNG words) go into the header's <c>__metadata__</c> as decimal text under
 /// <see cref="CounterPrefix"/>: the format's metadata is string to string, so every bit survives,
 /// and the tensor section stays floating point, which is all the shared writer emits.
-/// Every accessor throws <see cref="CheckpointException"/> naming the file and the entry.
+/// Errors: <see cref="Load"/> throws <see cref="SafetensorsException"/> for a file that breaks the
+/// format (truncated, bad header) and <see cref="InvalidDataException"/> for a malformed counter; the
+/// accessors throw <see cref="InvalidDataException"/> naming the file and the entry that is missing
+/// or has the wrong size (the server maps both to gRPC statuses).
 /// </summary>
 public sealed class CheckpointState
 {
@@ -31,7 +34,7 @@ public sealed class CheckpointState
         var meta = new Dictionary<string, string>(Metadata, StringComparer.Ordinal);
         foreach (var (name, words) in Counters)
         {
-            if (Metadata.ContainsKey(CounterPrefix + name)) throw new CheckpointException(path, name, "counter name collides with a metadata key");
+            if (Metadata.ContainsKey(CounterPrefix + name)) throw new ArgumentException($"{path}: counter '{name}' collides with metadata key '{CounterPrefix + name}'");
             meta[CounterPrefix + name] = string.Join(',', words.Select(w => w.ToString(CultureInfo.InvariantCulture)));
         }
         var entries = Tensors.OrderBy(kv => kv.Key, StringComparer.Ordinal)
@@ -39,7 +42,7 @@ public sealed class CheckpointState
         SafetensorsWriter.Write(path, entries, meta);
     }
 
-    /// <summary>Reads a file written by <see cref="Save"/>; a corrupt or truncated file throws <see cref="CheckpointException"/>.</summary>
+    /// <summary>Reads a file written by <see cref="Save"/>; a corrupt or truncated file throws <see cref="SafetensorsException"/>.</summary>
     public static CheckpointState Load(string path)
     {
         var s = new CheckpointState { Source = path };
@@ -51,7 +54,7 @@ public sealed class CheckpointState
             var name = key[CounterPrefix.Length..];
             var words = value.Length == 0 ? [] : value.Split(',');
             s.Counters[name] = [.. words.Select(w => ulong.TryParse(w, NumberStyles.None, CultureInfo.InvariantCulture, out var u)
-                ? u : throw new CheckpointException(path, name, $"counter word '{w}' is not an unsigned 64-bit integer"))];
+                ? u : throw new InvalidDataException($"{path}: counter '{name}': word '{w}' is not an unsigned 64-bit integer"))];
         }
         return s;
     }
@@ -78,24 +81,24 @@ public sealed class CheckpointState
     /// <summary>Tensor by name with the expected length.</summary>
     public float[] Tensor(string name, int length)
     {
-        if (!Tensors.TryGetValue(name, out var t)) throw new CheckpointException(Source, name, "missing");
-        if (t.Length != length) throw new CheckpointException(Source, name, $"has {t.Length} values, expected {length}");
+        if (!Tensors.TryGetValue(name, out var t)) throw new InvalidDataException($"{Source}: tensor '{name}' missing");
+        if (t.Length != length) throw new InvalidDataException($"{Source}: tensor '{name}' has {t.Length} values, expected {length}");
         return t;
     }
 
     /// <summary>Counter by name with the expected length.</summary>
     public ulong[] Counter(string name, int length)
     {
-        if (!Counters.TryGetValue(name, out var c)) throw new CheckpointException(Source, name, "counter missing");
-        if (c.Length != length) throw new CheckpointException(Source, name, $"counter has {c.Length} words, expected {length}");
+        if (!Counters.TryGetValue(name, out var c)) throw new InvalidDataException($"{Source}: counter '{name}' missing");
+        if (c.Length != length) throw new InvalidDataException($"{Source}: counter '{name}' has {c.Length} words, expected {length}");
         return c;
     }
 
     /// <summary>Metadata value that must equal expected.</summary>
     public void Expect(string key, string expected)
     {
-        if (!Metadata.TryGetValue(key, out var v)) throw new CheckpointException(Source, null, $"metadata '{key}' missing");
-        if (v != expected) throw new CheckpointException(Source, null, $"{key} {v}, expected {expected}");
+        if (!Metadata.TryGetValue(key, out var v)) throw new InvalidDataException($"{Source}: metadata '{key}' missing");
+        if (v != expected) throw new InvalidDataException($"{Source}: {key} {v}, expected {expected}");
     }
 
     /// <summary>Stores an RNG state (xoshiro words, then the cached Box-Muller normal) as a 6-word counter.</summary>
@@ -106,8 +109,8 @@ public sealed class CheckpointState
     public Rng.State ReadRng(string name)
     {
         var w = Counter(name, 6);
-        if ((w[0] | w[1] | w[2] | w[3]) == 0) throw new CheckpointException(Source, name, "RNG state is all zero");
-        if (w[4] > 1) throw new CheckpointException(Source, name, $"RNG spare flag is {w[4]}, expected 0 or 1");
+        if ((w[0] | w[1] | w[2] | w[3]) == 0) throw new InvalidDataException($"{Source}: RNG state '{name}' is all zero");
+        if (w[4] > 1) throw new InvalidDataException($"{Source}: RNG state '{name}' has spare flag {w[4]}, expected 0 or 1");
         return new Rng.State(w[0], w[1], w[2], w[3], w[4] == 1, BitConverter.UInt64BitsToDouble(w[5]));
     }
 }

@@ -71,7 +71,7 @@ public sealed class AdamWOptimizer
         var m = s.Tensor(prefix + ".m", M.Length);
         var v = s.Tensor(prefix + ".v", V.Length);
         var step = s.Counter(prefix + ".step", 1)[0];
-        if (step > int.MaxValue) throw new R2M.Models.Safetensors.CheckpointException(s.Source, prefix + ".step", $"optimizer step {step} is out of range");
+        if (step > int.MaxValue) throw new InvalidDataException($"{s.Source}: counter '{prefix}.step' = {step} is out of range for an optimizer step");
         return () =>
         {
             m.CopyTo(M, 0);

@@ -1,12 +1,14 @@
 """PyTorch autograd references for R2M.Alignment (R2M-METHOD.md sections 1-3).
 
-Run with Debian's interpreter (torch 1.13):  /usr/bin/python3 make_reference.py
-Writes reference.json next to this file; the C# tests read it. Every quantity is written from the
+Run with Debian's interpreter (torch 1.13):  /usr/bin/python3 make_reference.py [OUT.json]
+Writes reference.json next to this file (or OUT.json); the C# tests read it, and one test reruns this
+script into a temp file to check that the committed numbers are what the script produces. Every quantity is written from the
 spec with torch ops and differentiated by autograd (float64), never by the C# formulas.
 """
 import json
 import math
 import os
+import sys
 
 import torch
 
@@ -180,6 +182,7 @@ ref["head_grebt"] = [
     head_grebt_case(5, 7, 4, 1, 0.6, 2, [2, 3, 1, 2], [[True, True], [True, True, False], [True], [False, True]], 0.3, 1e-6),
 ]
 
-with open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "reference.json"), "w") as f:
+out = sys.argv[1] if len(sys.argv) > 1 else os.path.join(os.path.dirname(os.path.abspath(__file__)), "reference.json")
+with open(out, "w") as f:
     json.dump(ref, f)
-print("wrote reference.json")
+print("wrote " + out)

@@ -113,7 +113,7 @@ public static class SandboxModels
         var c = CultureInfo.InvariantCulture;
         var sb = new StringBuilder();
         var p = report.Policy;
-        sb.AppendLine(c, $"sandbox seed {report.Seed}, options {report.OptionsHash[..12]}, prepared in {report.TotalSeconds:F1} s");
+        sb.AppendLine(c, $"sandbox seed {report.Seed}, options {report.OptionsHash[..Math.Min(12, report.OptionsHash.Length)]}, prepared in {report.TotalSeconds:F1} s");
         sb.AppendLine(c, $"  policy  ({p.Parameters} params): SFT loss {p.LossStart:F3} -> {p.LossEnd:F3} in {p.Seconds:F1} s; " +
             $"{p.Samples.Count} samples: gold {p.Samples.MeanGold:F3}, exact {p.Samples.ExactRate:F3}, '!' rate {p.Samples.BangRate:F3}, length {p.Samples.MeanLength:F2}");
         AppendRm(sb, "rm     ", report.Proxy);

@@ -21,14 +21,18 @@ public abstract partial class TransformerModel
         CheckGradShape(dLogits, c.Head == ModelHead.CausalLm ? (long)n * c.VocabSize : 0, nameof(dLogits));
         CheckGradShape(dHidden, (long)n * hid, nameof(dHidden));
         CheckGradShape(dScores, c.Head == ModelHead.CausalLm ? 0 : b * c.NumLabels, nameof(dScores));
-        var dh = new float[n * hid];
-        if (!dHidden.IsEmpty)
+        // Scratch is kept between calls of the same B*T (training loops repeat one shape).
+        var scratch = _scratch is { } kept && kept.N == n ? kept : _scratch = new BackwardScratch(this, b, t);
+        var dh = scratch.DHidden;
+        if (dHidden.IsEmpty)
+            Array.Clear(dh);
+        else
             dHidden.CopyTo(dh);
         HeadBackward(a, dLogits, dScores, dh);
-        var dres = new float[n * hid];
+        var dres = scratch.DResid;
+        Array.Clear(dres);
         NormBlock.Backward(Rms, dh, a.Resid[c.NumLayers], a.FinalMean, a.FinalRstd, P(_globals.NormW, hid), dres,
             G(_globals.NormW, hid), G(_globals.NormB, hid), n, hid);
-        var scratch = new BackwardScratch(this, b, t);
         for (var l = c.NumLayers - 1; l >= 0; l--)
             LayerBackward(a, l, dres, scratch);
         Embedding.Backward(G(_globals.Embed, (long)c.VocabSize * hid), dres, a.Tokens, n, hid, c.VocabSize);
@@ -70,10 +74,14 @@ public abstract partial class TransformerModel
         }
     }
 
-    /// <summary>Per-call temporaries of the layer backward.</summary>
+    private BackwardScratch? _scratch;
+
+    /// <summary>Temporaries of the backward pass, (N = B*T) rows each.</summary>
     private sealed class BackwardScratch(TransformerModel m, int b, int t)
     {
         private readonly int _n = b * t;
+        public readonly float[] DHidden = new float[b * t * m.Config.HiddenSize];
+        public readonly float[] DResid = new float[b * t * m.Config.HiddenSize];
         public readonly float[] DLn1 = new float[b * t * m.Config.HiddenSize];
         public readonly float[] DLn2 = new float[b * t * m.Config.HiddenSize];
         public readonly float[] DAtty = new float[b * t * m.Config.NumHeads * m.Config.HeadDim];

@@ -26,7 +26,12 @@ public sealed class ModelBenchmark : IBenchmark
     {
         var quick = args.Contains("--quick");
         var ti = Array.IndexOf(args, "--threads");
-        var threads = ti >= 0 && ti + 1 < args.Length && int.TryParse(args[ti + 1], out var t) ? t : Environment.ProcessorCount;
+        var threads = Environment.ProcessorCount;
+        if (ti >= 0 && (ti + 1 >= args.Length || !int.TryParse(args[ti + 1], out threads) || threads < 1))
+        {
+            Console.Error.WriteLine("models: --threads needs a positive integer");
+            return Task.CompletedTask;
+        }
         Gemm.ThreadCount = threads;
         var plan = quick
             ? new Plan(1, 128, 1, SmallNeoX(2048, 128, 2), 4, 64, 8, 16, 16)
@@ -189,6 +194,11 @@ public sealed class ModelBenchmark : IBenchmark
         var specPath = Path.Combine(dir, "spec.json");
         File.WriteAllText(specPath, spec.ToJsonString());
         var psi = new ProcessStartInfo("/usr/bin/python3") { RedirectStandardOutput = true, RedirectStandardError = true };
+        // Debian's torch runs GEMMs on OpenBLAS's own pthread pool beside ATen's OpenMP pool: cap
+        // both at the thread count we use so the comparison is at equal threads.
+        var threads = spec["threads"]!.ToString();
+        psi.Environment["OPENBLAS_NUM_THREADS"] = threads;
+        psi.Environment["OMP_NUM_THREADS"] = threads;
         psi.ArgumentList.Add(script);
         psi.ArgumentList.Add(specPath);
         using var p = Process.Start(psi)!;

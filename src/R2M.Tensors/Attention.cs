@@ -12,7 +12,9 @@ namespace R2M.Tensors;
 /// A query row with no visible key (e.g. a left-padding position) gets all-zero probabilities and a
 /// zero output instead of NaN; HF produces arbitrary values there, so compare only real positions.
 /// Work is parallel over (batch, head); each task runs the managed GEMM single-threaded on 64-query
-/// blocks, so the causal upper triangle is mostly skipped.
+/// blocks, so the causal upper triangle is mostly skipped. With a KV cache (<see cref="ForwardCached"/>,
+/// <see cref="DecodeStep"/>) k and v are (B,S,nKV,hd) with S = capacity and the queries continue at
+/// position `past`; a single query takes a dot-product path instead of the GEMM blocks.
 /// </summary>
 public static unsafe class Attention
 {

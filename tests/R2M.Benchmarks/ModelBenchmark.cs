@@ -51,7 +51,8 @@ public sealed class ModelBenchmark : IBenchmark
 
     private static void Run(Plan plan, int threads, bool quick, string dir)
     {
-        Console.WriteLine($"threads {threads}, GEMM backend {Gemm.EffectiveBackend}{(quick ? ", quick run" : "")}");
+        Console.WriteLine($"threads {threads}, GEMM backend {Gemm.Backend}: large products on {Gemm.BackendFor(2048, 2304, 768)}, "
+            + $"skinny (decode) on {Gemm.BackendFor(8, 2304, 768)}, managed kernel {R2M.Tensors.Kernels.GemmMicroKernel.Name}{(quick ? ", quick run" : "")}");
         var peak = SgemmPeak.Measure(threads);
         Console.WriteLine($"SGEMM peak (OpenBLAS 2048^3): {peak:F1} GFLOP/s");
         var rng = new Random(5);

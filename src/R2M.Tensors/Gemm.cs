@@ -38,7 +38,7 @@ public static class Gemm
         s_backend == GemmBackend.Auto ? (OpenBlas.Available ? GemmBackend.OpenBlas : GemmBackend.Managed) : s_backend;
 
     /// <summary>Smallest m and n (and k) that <see cref="GemmBackend.Auto"/> sends to the AVX-512 managed kernel.</summary>
-    private const int ManagedMinMN = 256, ManagedMinK = 64;
+    private const int ManagedMinMN = 128, ManagedMinK = 64;
 
     /// <summary>
     /// The backend <see cref="Sgemm"/> uses for an (m,n,k) product. Under Auto, large products run on

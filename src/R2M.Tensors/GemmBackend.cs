@@ -5,7 +5,7 @@ public enum GemmBackend
 {
     /// <summary>
     /// OpenBLAS when libopenblas.so.0 loads, else the managed kernel; with OpenBLAS loaded, large
-    /// products (m, n &gt;= 256, k &gt;= 64) still go to the managed kernel when its AVX-512 micro-kernel
+    /// products (m, n &gt;= 128, k &gt;= 64) still go to the managed kernel when its AVX-512 micro-kernel
     /// runs (see <see cref="Gemm.BackendFor"/>).
     /// </summary>
     Auto,

@@ -1,7 +1,7 @@
 namespace R2M.Models;
 
 /// <summary>
-/// Keys and values of every layer for a batch of sequences being extended, (B, nKV, S, hd) per
+/// Keys and values of every layer for a batch of sequences being extended, (B, S, nKV, hd) per
 /// layer with S = <see cref="Capacity"/>, plus the key padding mask and each row's next position.
 /// Create with <see cref="TransformerModel.CreateCache"/>.
 /// </summary>
@@ -14,7 +14,7 @@ public sealed class KvCache
         var size = (long)batch * c.NumKvHeads * capacity * c.HeadDim;
         K = Enumerable.Range(0, c.NumLayers).Select(_ => new float[size]).ToArray();
         V = Enumerable.Range(0, c.NumLayers).Select(_ => new float[size]).ToArray();
-        KeyMask = new float[batch * capacity];
+        KeyMask = new int[batch * capacity];
         NextPosition = new int[batch];
     }
 
@@ -30,7 +30,7 @@ public sealed class KvCache
     internal float[][] V { get; }
 
     /// <summary>(B, S) 1 = real token.</summary>
-    internal float[] KeyMask { get; }
+    internal int[] KeyMask { get; }
 
     /// <summary>(B) position id the next real token of each row gets.</summary>
     internal int[] NextPosition { get; }

@@ -1,5 +1,4 @@
 using System.Text.Json;
-using R2M.Models.Layers;
 using System.Text.Json.Nodes;
 using R2M.Models.Safetensors;
 
@@ -88,7 +87,7 @@ public sealed record ModelConfig
         Require(Family != ModelFamily.GptNeoX || NumKvHeads == NumHeads, "num_key_value_heads", "must equal num_attention_heads for gpt_neox");
         Require(Family != ModelFamily.GptNeoX || HeadDim * NumHeads == HiddenSize, "hidden_size", "must be a multiple of num_attention_heads for gpt_neox");
         Require(NumLabels > 0, "num_labels", "must be positive");
-        Require(Activations.IsKnown(HiddenAct), "hidden_act", $"'{HiddenAct}' is not supported");
+        Require(ActivationNames.IsKnown(HiddenAct), "hidden_act", $"'{HiddenAct}' is not supported (gelu, gelu_new, gelu_fast, gelu_pytorch_tanh, silu)");
         if (RopeScaling is { } rs)
         {
             Require(rs.Type is "linear" or "llama3" or "default", "rope_scaling.rope_type", $"'{rs.Type}' is not supported (linear, llama3)");

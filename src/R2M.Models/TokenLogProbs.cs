@@ -1,10 +1,10 @@
-using R2M.Models.Layers;
+using R2M.Tensors;
 
 namespace R2M.Models;
 
 /// <summary>
 /// Per-token log-probabilities from logits: logp[n] = log_softmax(logits[n] / temperature)[target[n]]
-/// (stable log-sum-exp), and its backward. A negative target marks an ignored row (logp 0, no gradient).
+/// (stable log-sum-exp), and its backward, over <see cref="CrossEntropy"/> (R2M.Tensors). A negative target marks an ignored row (logp 0, no gradient).
 /// </summary>
 public static class TokenLogProbs
 {
@@ -16,7 +16,7 @@ public static class TokenLogProbs
         var n = Check(logits, targets, vocab, temperature);
         if (logp.Length != n)
             throw new ArgumentException($"logp must hold {n} values", nameof(logp));
-        LogProbs.Forward(logits, targets, logp, n, vocab, temperature);
+        CrossEntropy.Forward(logp, default, logits, targets, n, vocab, temperature);
     }
 
     /// <summary>dLogits[n] += dLogp[n] * (onehot(target) - softmax(logits[n] / T)) / T.</summary>
@@ -28,7 +28,10 @@ public static class TokenLogProbs
         var n = Check(logits, targets, vocab, temperature);
         if (dLogp.Length != n || dLogits.Length != logits.Length)
             throw new ArgumentException($"dLogp must hold {n} values and dLogits {logits.Length}", nameof(dLogits));
-        LogProbs.Backward(logits, targets, dLogp, dLogits, n, vocab, temperature);
+        // The kernel's backward needs logsumexp(logits / T) per row, which its forward computes.
+        var lse = new float[n];
+        CrossEntropy.Forward(new float[n], lse, logits, targets, n, vocab, temperature);
+        CrossEntropy.Backward(dLogits, dLogp, logits, lse, targets, n, vocab, temperature);
     }
 
     private static int Check(ReadOnlySpan<float> logits, ReadOnlySpan<int> targets, int vocab, float temperature)

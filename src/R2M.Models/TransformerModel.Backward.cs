@@ -1,5 +1,5 @@
 using System.Numerics.Tensors;
-using R2M.Models.Layers;
+using R2M.Tensors;
 
 namespace R2M.Models;
 
@@ -21,19 +21,21 @@ public abstract partial class TransformerModel
         CheckGradShape(dLogits, c.Head == ModelHead.CausalLm ? (long)n * c.VocabSize : 0, nameof(dLogits));
         CheckGradShape(dHidden, (long)n * hid, nameof(dHidden));
         CheckGradShape(dScores, c.Head == ModelHead.CausalLm ? 0 : b * c.NumLabels, nameof(dScores));
-        var dh = new float[n * hid];
-        if (!dHidden.IsEmpty)
+        // Scratch is kept between calls of the same B*T (training loops repeat one shape).
+        var scratch = _scratch is { } kept && kept.N == n ? kept : _scratch = new BackwardScratch(this, b, t);
+        var dh = scratch.DHidden;
+        if (dHidden.IsEmpty)
+            Array.Clear(dh);
+        else
             dHidden.CopyTo(dh);
         HeadBackward(a, dLogits, dScores, dh);
-        var dres = new float[n * hid];
-        Norm.Backward(Rms, dh, a.Resid[c.NumLayers], a.FinalMean, a.FinalRstd, P(_globals.NormW, hid), dres,
+        var dres = scratch.DResid;
+        Array.Clear(dres);
+        NormBlock.Backward(Rms, dh, a.Resid[c.NumLayers], a.FinalMean, a.FinalRstd, P(_globals.NormW, hid), dres,
             G(_globals.NormW, hid), G(_globals.NormB, hid), n, hid);
-        var scratch = new BackwardScratch(this, b, t);
         for (var l = c.NumLayers - 1; l >= 0; l--)
             LayerBackward(a, l, dres, scratch);
-        var dEmb = Gradients.AsSpan(_globals.Embed, c.VocabSize * hid);
-        for (var i = 0; i < n; i++)
-            TensorPrimitives.Add(dEmb.Slice(a.Tokens[i] * hid, hid), dres.AsSpan(i * hid, hid), dEmb.Slice(a.Tokens[i] * hid, hid));
+        Embedding.Backward(G(_globals.Embed, (long)c.VocabSize * hid), dres, a.Tokens, n, hid, c.VocabSize);
     }
 
     private static void CheckGradShape(ReadOnlySpan<float> g, long expected, string name)
@@ -50,8 +52,8 @@ public abstract partial class TransformerModel
         if (c.Head == ModelHead.CausalLm)
         {
             if (!dLogits.IsEmpty)
-                Linear.Backward(dLogits, a.Hidden, P(_globals.HeadW, (long)c.VocabSize * hid), dh,
-                    G(_globals.HeadW, (long)c.VocabSize * hid), default, n, hid, c.VocabSize);
+                Linear.Backward(dh, G(_globals.HeadW, (long)c.VocabSize * hid), default, dLogits, a.Hidden,
+                    P(_globals.HeadW, (long)c.VocabSize * hid), n, hid, c.VocabSize);
             return;
         }
         if (dScores.IsEmpty)
@@ -72,16 +74,22 @@ public abstract partial class TransformerModel
         }
     }
 
-    /// <summary>Per-call temporaries of the layer backward.</summary>
+    private BackwardScratch? _scratch;
+
+    /// <summary>Temporaries of the backward pass, (N = B*T) rows each.</summary>
     private sealed class BackwardScratch(TransformerModel m, int b, int t)
     {
         private readonly int _n = b * t;
+        public readonly float[] DHidden = new float[b * t * m.Config.HiddenSize];
+        public readonly float[] DResid = new float[b * t * m.Config.HiddenSize];
         public readonly float[] DLn1 = new float[b * t * m.Config.HiddenSize];
         public readonly float[] DLn2 = new float[b * t * m.Config.HiddenSize];
         public readonly float[] DAtty = new float[b * t * m.Config.NumHeads * m.Config.HeadDim];
         public readonly float[] DQ = new float[b * t * m.Config.NumHeads * m.Config.HeadDim];
         public readonly float[] DK = new float[b * t * m.Config.NumKvHeads * m.Config.HeadDim];
         public readonly float[] DV = new float[b * t * m.Config.NumKvHeads * m.Config.HeadDim];
+        public readonly float[] DQr = new float[b * t * m.Config.NumHeads * m.Config.HeadDim];
+        public readonly float[] DKr = new float[b * t * m.Config.NumKvHeads * m.Config.HeadDim];
         public readonly float[] DQkv = new float[b * t * m.QkvWidth];
         public readonly float[] DH = new float[b * t * m.Config.IntermediateSize];
         public readonly float[] DPre = new float[b * t * m.UpWidth];
@@ -101,62 +109,67 @@ public abstract partial class TransformerModel
         int n = s.N, hid = c.HiddenSize, inter = c.IntermediateSize, qd = c.NumHeads * c.HeadDim;
         var x = a.Resid[l];
         var mlpIn = c.UseParallelResidual ? x : a.Mid[l];
-        // MLP branch: dout = dres.
+        // MLP branch: d(branch output) = dres.
         Array.Clear(s.DH);
-        Linear.Backward(dres, a.H[l], P(sl.DownW, (long)hid * inter), s.DH, G(sl.DownW, (long)hid * inter), G(sl.DownB, hid), n, inter, hid);
-        Mlp.Backward(_act, Gated, a.Pre[l], s.DH, s.DPre, n, inter);
+        Linear.Backward(s.DH, G(sl.DownW, (long)hid * inter), G(sl.DownB, hid), dres, a.H[l], P(sl.DownW, (long)hid * inter), n, inter, hid);
+        Array.Clear(s.DPre);
+        MlpBlock.Backward(_act, Gated, a.Pre[l], s.DH, s.DPre, n, inter);
         Array.Clear(s.DLn2);
-        Linear.Backward(s.DPre, a.Ln2[l], P(sl.UpW, (long)UpWidth * hid), s.DLn2, G(sl.UpW, (long)UpWidth * hid), G(sl.UpB, UpWidth), n, hid, UpWidth);
+        Linear.Backward(s.DLn2, G(sl.UpW, (long)UpWidth * hid), G(sl.UpB, UpWidth), s.DPre, a.Ln2[l], P(sl.UpW, (long)UpWidth * hid), n, hid, UpWidth);
         if (!c.UseParallelResidual)
-            Norm.Backward(Rms, s.DLn2, mlpIn, a.Ln2Mean[l], a.Ln2Rstd[l], P(sl.Ln2W, hid), dres, G(sl.Ln2W, hid), G(sl.Ln2B, hid), n, hid);
-        // Attention branch: dout = dres (now d(mid) when sequential).
+            NormBlock.Backward(Rms, s.DLn2, mlpIn, a.Ln2Mean[l], a.Ln2Rstd[l], P(sl.Ln2W, hid), dres, G(sl.Ln2W, hid), G(sl.Ln2B, hid), n, hid);
+        // Attention branch: d(branch output) = dres (now d(mid) when sequential).
         Array.Clear(s.DAtty);
-        Linear.Backward(dres, a.Atty[l], P(sl.OW, (long)hid * qd), s.DAtty, G(sl.OW, (long)hid * qd), G(sl.OB, hid), n, qd, hid);
+        Linear.Backward(s.DAtty, G(sl.OW, (long)hid * qd), G(sl.OB, hid), dres, a.Atty[l], P(sl.OW, (long)hid * qd), n, qd, hid);
+        Array.Clear(s.DQ);
         Array.Clear(s.DK);
         Array.Clear(s.DV);
-        Attention.Backward(s.DAtty, a.Q[l], a.K[l], a.V[l], a.Probs[l], s.DQ, s.DK, s.DV, a.B, c.NumHeads, c.NumKvHeads, a.T, c.HeadDim);
-        MergeHeadsBackward(s.DQ, s.DK, s.DV, a.Positions, s.DQkv, a.B, a.T);
+        Attention.Backward(s.DQ, s.DK, s.DV, s.DAtty, a.Probs[l], a.Q[l], a.K[l], a.V[l], a.B, a.T, c.NumHeads, c.NumKvHeads, c.HeadDim);
+        MergeHeadsBackward(s, a.Positions);
         Array.Clear(s.DLn1);
-        Linear.Backward(s.DQkv, a.Ln1[l], P(sl.QkvW, (long)QkvWidth * hid), s.DLn1, G(sl.QkvW, (long)QkvWidth * hid), G(sl.QkvB, QkvWidth), n, hid, QkvWidth);
+        Linear.Backward(s.DLn1, G(sl.QkvW, (long)QkvWidth * hid), G(sl.QkvB, QkvWidth), s.DQkv, a.Ln1[l], P(sl.QkvW, (long)QkvWidth * hid), n, hid, QkvWidth);
         if (c.UseParallelResidual)
-            Norm.Backward(Rms, s.DLn2, mlpIn, a.Ln2Mean[l], a.Ln2Rstd[l], P(sl.Ln2W, hid), dres, G(sl.Ln2W, hid), G(sl.Ln2B, hid), n, hid);
-        Norm.Backward(Rms, s.DLn1, x, a.Ln1Mean[l], a.Ln1Rstd[l], P(sl.Ln1W, hid), dres, G(sl.Ln1W, hid), G(sl.Ln1B, hid), n, hid);
+            NormBlock.Backward(Rms, s.DLn2, mlpIn, a.Ln2Mean[l], a.Ln2Rstd[l], P(sl.Ln2W, hid), dres, G(sl.Ln2W, hid), G(sl.Ln2B, hid), n, hid);
+        NormBlock.Backward(Rms, s.DLn1, x, a.Ln1Mean[l], a.Ln1Rstd[l], P(sl.Ln1W, hid), dres, G(sl.Ln1W, hid), G(sl.Ln1B, hid), n, hid);
     }
 
-    /// <summary>Inverse of SplitHeads: un-rotate dq, dk and scatter dq, dk, dv into dqkv (N, Dqkv), overwritten.</summary>
-    private unsafe void MergeHeadsBackward(Span<float> dq, Span<float> dk, ReadOnlySpan<float> dv, ReadOnlySpan<int> positions,
-        Span<float> dqkv, int b, int t)
+    /// <summary>
+    /// Inverse of SplitHeads: un-rotate dq (N, nH, hd) and dk (N, nKV, hd), then scatter them and
+    /// dv (N, nKV, hd) into the fused dqkv (N, Dqkv), overwritten.
+    /// </summary>
+    private unsafe void MergeHeadsBackward(BackwardScratch s, ReadOnlySpan<int> positions)
     {
-        int nH = Config.NumHeads, nKV = Config.NumKvHeads, hd = Config.HeadDim, w = QkvWidth;
-        fixed (float* pq = dq, pk = dk, pv = dv, pd = dqkv)
-        fixed (int* ppos = positions)
+        int nH = Config.NumHeads, nKV = Config.NumKvHeads, hd = Config.HeadDim, w = QkvWidth, n = s.N;
+        int qd = nH * hd, kvd = nKV * hd;
+        float[] dq = s.DQ, dk = s.DK;
+        if (_invFreq.Length > 0)
         {
-            nint qP = (nint)pq, kP = (nint)pk, vP = (nint)pv, dP = (nint)pd, posP = (nint)ppos;
-            Par.For(b * t, (lo, hi) =>
+            Array.Clear(s.DQr);
+            Array.Clear(s.DKr);
+            Rotary.Backward(s.DQr, s.DQ, positions[..n], _invFreq, n, nH, hd, Config.RotaryDims);
+            Rotary.Backward(s.DKr, s.DK, positions[..n], _invFreq, n, nKV, hd, Config.RotaryDims);
+            (dq, dk) = (s.DQr, s.DKr);
+        }
+        fixed (float* pq = dq, pk = dk, pv = s.DV, pd = s.DQkv)
+        {
+            nint qP = (nint)pq, kP = (nint)pk, vP = (nint)pv, dP = (nint)pd;
+            RowParallel.For(n, w, (lo, hi) =>
             {
-                var half = _rope.Dims / 2;
-                Span<float> cos = stackalloc float[half], sin = stackalloc float[half];
                 for (var i = lo; i < hi; i++)
                 {
-                    int bi = i / t, ti = i % t;
                     var row = new Span<float>((float*)dP + (long)i * w, w);
-                    _rope.Angles(((int*)posP)[i], cos, sin);
+                    var qRow = new ReadOnlySpan<float>((float*)qP + (long)i * qd, qd);
+                    var kRow = new ReadOnlySpan<float>((float*)kP + (long)i * kvd, kvd);
+                    var vRow = new ReadOnlySpan<float>((float*)vP + (long)i * kvd, kvd);
                     for (var h = 0; h < nH; h++)
-                    {
-                        var dst = row.Slice(QkvColumn(0, h), hd);
-                        new ReadOnlySpan<float>((float*)qP + ((long)(bi * nH + h) * t + ti) * hd, hd).CopyTo(dst);
-                        _rope.Apply(dst, cos, sin, inverse: true);
-                    }
+                        qRow.Slice(h * hd, hd).CopyTo(row.Slice(QkvColumn(0, h), hd));
                     for (var g = 0; g < nKV; g++)
                     {
-                        var at = ((long)(bi * nKV + g) * t + ti) * hd;
-                        var kd = row.Slice(QkvColumn(1, g), hd);
-                        new ReadOnlySpan<float>((float*)kP + at, hd).CopyTo(kd);
-                        _rope.Apply(kd, cos, sin, inverse: true);
-                        new ReadOnlySpan<float>((float*)vP + at, hd).CopyTo(row.Slice(QkvColumn(2, g), hd));
+                        kRow.Slice(g * hd, hd).CopyTo(row.Slice(QkvColumn(1, g), hd));
+                        vRow.Slice(g * hd, hd).CopyTo(row.Slice(QkvColumn(2, g), hd));
                     }
                 }
-            }, 8);
+            });
         }
     }
 }

@@ -1,5 +1,5 @@
 using System.Numerics.Tensors;
-using R2M.Models.Layers;
+using R2M.Tensors;
 
 namespace R2M.Models;
 
@@ -15,6 +15,7 @@ public abstract partial class TransformerModel
     public ForwardResult Forward(ReadOnlySpan<int> tokens, ReadOnlySpan<int> attentionMask, int batch, int seqLen, bool training = false)
     {
         CheckInputs(tokens, attentionMask, batch, seqLen);
+        _lse = null;
         var a = Buffers(batch, seqLen, training);
         tokens.CopyTo(a.Tokens);
         FillMaskAndPositions(attentionMask, a.KeyMask, a.Positions, batch, seqLen, null);
@@ -39,8 +40,8 @@ public abstract partial class TransformerModel
                 throw new ArgumentOutOfRangeException(nameof(tokens), $"token {tokens[i]} at row {i / seqLen}, position {i % seqLen} is outside the vocabulary [0, {Config.VocabSize})");
     }
 
-    /// <summary>keyMask (B, T) as floats; positions (B, T) = start[b] + cumsum(mask) - 1, clamped at start[b].</summary>
-    private static void FillMaskAndPositions(ReadOnlySpan<int> mask, Span<float> keyMask, Span<int> positions, int b, int t, int[]? start)
+    /// <summary>keyMask (B, T) 0/1; positions (B, T) = start[b] + cumsum(mask) - 1, clamped at start[b].</summary>
+    private static void FillMaskAndPositions(ReadOnlySpan<int> mask, Span<int> keyMask, Span<int> positions, int b, int t, int[]? start)
     {
         for (var bi = 0; bi < b; bi++)
         {
@@ -58,12 +59,11 @@ public abstract partial class TransformerModel
         }
     }
 
-    /// <summary>x[n] = embedding[tokens[n]]; x (N, C).</summary>
+    /// <summary>x (N, C) = embedding rows of tokens (N).</summary>
     private void Embed(ReadOnlySpan<int> tokens, Span<float> x)
     {
-        var c = Config.HiddenSize;
-        for (var i = 0; i < tokens.Length; i++)
-            Parameters.AsSpan(_globals.Embed + tokens[i] * c, c).CopyTo(x.Slice(i * c, c));
+        int c = Config.HiddenSize, v = Config.VocabSize;
+        Embedding.Forward(x[..(tokens.Length * c)], tokens, P(_globals.Embed, (long)v * c), tokens.Length, c, v);
     }
 
     /// <summary>All layers; with a cache, keys/values go into it at [past, past + T).</summary>
@@ -72,83 +72,90 @@ public abstract partial class TransformerModel
         var c = Config;
         int n = b * t, hid = c.HiddenSize, qd = c.NumHeads * c.HeadDim;
         var past = cache?.Length ?? 0;
-        var stride = cache?.Capacity ?? t;
         for (var l = 0; l < c.NumLayers; l++)
         {
             var li = a.Training ? l : 0;
             var s = _layers[l];
             var x = a.Resid[a.Training ? l : 0].AsSpan(0, n * hid);
-            var kDst = cache is null ? a.K[li] : cache.K[l];
-            var vDst = cache is null ? a.V[li] : cache.V[l];
-            ReadOnlySpan<float> keyMask = cache is null ? a.KeyMask : cache.KeyMask;
-            Norm.Forward(Rms, x, a.Ln1[li], a.Ln1Mean[li], a.Ln1Rstd[li], P(s.Ln1W, hid), P(s.Ln1B, hid), n, hid, (float)c.NormEps);
-            Linear.Forward(a.Ln1[li], P(s.QkvW, (long)QkvWidth * hid), P(s.QkvB, QkvWidth), a.Qkv, n, hid, QkvWidth);
-            SplitHeads(a.Qkv, a.Positions, a.Q[li], kDst, vDst, b, t, past, stride);
-            Attention.Forward(a.Q[li], kDst, vDst, keyMask, a.Training ? a.Probs[li] : default, a.Atty[li],
-                b, c.NumHeads, c.NumKvHeads, t, past, stride, c.HeadDim);
-            Linear.Forward(a.Atty[li], P(s.OW, (long)hid * qd), P(s.OB, hid), a.BranchOut, n, qd, hid);
-            Span<float> mlpIn;
+            NormBlock.Forward(Rms, x, a.Ln1[li], a.Ln1Mean[li], a.Ln1Rstd[li], P(s.Ln1W, hid), P(s.Ln1B, hid), n, hid, (float)c.NormEps);
+            Linear.Forward(a.Qkv, a.Ln1[li], P(s.QkvW, (long)QkvWidth * hid), P(s.QkvB, QkvWidth), n, hid, QkvWidth);
+            if (cache is null)
+            {
+                SplitHeads(a.Qkv, a.Positions, a.Q[li], a.K[li], a.V[li], b, t, 0, t);
+                Attention.Forward(a.Atty[li], a.Training ? a.Probs[li] : default, a.Q[li], a.K[li], a.V[li], a.KeyMask,
+                    b, t, c.NumHeads, c.NumKvHeads, c.HeadDim);
+            }
+            else
+            {
+                SplitHeads(a.Qkv, a.Positions, a.Q[li], cache.K[l], cache.V[l], b, t, past, cache.Capacity);
+                Attention.ForwardCached(a.Atty[li], a.Q[li], cache.K[l], cache.V[l], cache.KeyMask, b, t, cache.Capacity, past,
+                    c.NumHeads, c.NumKvHeads, c.HeadDim);
+            }
+            Linear.Forward(a.BranchOut, a.Atty[li], P(s.OW, (long)hid * qd), P(s.OB, hid), n, qd, hid);
             Span<float> output;
             if (c.UseParallelResidual)
             {
-                mlpIn = x;
+                // x + attn(ln1(x)) + mlp(ln2(x)): ln2 reads x before the sum overwrites it.
                 output = a.Training ? a.Resid[l + 1] : x;
-                Norm.Forward(Rms, mlpIn, a.Ln2[li], a.Ln2Mean[li], a.Ln2Rstd[li], P(s.Ln2W, hid), P(s.Ln2B, hid), n, hid, (float)c.NormEps);
+                NormBlock.Forward(Rms, x, a.Ln2[li], a.Ln2Mean[li], a.Ln2Rstd[li], P(s.Ln2W, hid), P(s.Ln2B, hid), n, hid, (float)c.NormEps);
                 TensorPrimitives.Add(x, a.BranchOut, output);
             }
             else
             {
-                mlpIn = a.Training ? a.Mid[li] : x;
-                TensorPrimitives.Add(x, a.BranchOut, mlpIn);
-                Norm.Forward(Rms, mlpIn, a.Ln2[li], a.Ln2Mean[li], a.Ln2Rstd[li], P(s.Ln2W, hid), P(s.Ln2B, hid), n, hid, (float)c.NormEps);
+                var mid = a.Training ? a.Mid[li] : x;
+                TensorPrimitives.Add(x, a.BranchOut, mid);
+                NormBlock.Forward(Rms, mid, a.Ln2[li], a.Ln2Mean[li], a.Ln2Rstd[li], P(s.Ln2W, hid), P(s.Ln2B, hid), n, hid, (float)c.NormEps);
                 output = a.Training ? a.Resid[l + 1] : x;
                 if (a.Training)
-                    mlpIn.CopyTo(output);
+                    mid.CopyTo(output);
             }
-            Linear.Forward(a.Ln2[li], P(s.UpW, (long)UpWidth * hid), P(s.UpB, UpWidth), a.Pre[li], n, hid, UpWidth);
-            Mlp.Forward(_act, Gated, a.Pre[li], a.H[li], n, c.IntermediateSize);
-            Linear.Forward(a.H[li], P(s.DownW, (long)hid * c.IntermediateSize), P(s.DownB, hid), a.BranchOut, n, c.IntermediateSize, hid);
+            Linear.Forward(a.Pre[li], a.Ln2[li], P(s.UpW, (long)UpWidth * hid), P(s.UpB, UpWidth), n, hid, UpWidth);
+            MlpBlock.Forward(_act, Gated, a.Pre[li], a.H[li], n, c.IntermediateSize);
+            Linear.Forward(a.BranchOut, a.H[li], P(s.DownW, (long)hid * c.IntermediateSize), P(s.DownB, hid), n, c.IntermediateSize, hid);
             TensorPrimitives.Add(output, a.BranchOut, output);
         }
     }
 
     /// <summary>
-    /// qkv (N, Dqkv) -> q (B, nH, T, hd) and k, v (B, nKV, S, hd) at time offset <paramref name="past"/>,
-    /// rotary applied to q and k at each token's position.
+    /// qkv (N, Dqkv) -> q (N, nH, hd) and k, v rows (b, past + t) of (B, S, nKV, hd) (S = T without a
+    /// cache); rotary applied to q and k at each token's position.
     /// </summary>
     private unsafe void SplitHeads(ReadOnlySpan<float> qkv, ReadOnlySpan<int> positions, Span<float> q, Span<float> k, Span<float> v,
-        int b, int t, int past, int stride)
+        int b, int t, int past, int s)
     {
-        int nH = Config.NumHeads, nKV = Config.NumKvHeads, hd = Config.HeadDim, w = QkvWidth;
+        int nH = Config.NumHeads, nKV = Config.NumKvHeads, hd = Config.HeadDim, w = QkvWidth, n = b * t;
+        int qd = nH * hd, kvd = nKV * hd;
         fixed (float* pqkv = qkv, pq = q, pk = k, pv = v)
-        fixed (int* ppos = positions)
         {
-            nint qkvP = (nint)pqkv, qP = (nint)pq, kP = (nint)pk, vP = (nint)pv, posP = (nint)ppos;
-            Par.For(b * t, (lo, hi) =>
+            nint qkvP = (nint)pqkv, qP = (nint)pq, kP = (nint)pk, vP = (nint)pv;
+            RowParallel.For(n, w, (lo, hi) =>
             {
-                var half = _rope.Dims / 2;
-                Span<float> cos = stackalloc float[half], sin = stackalloc float[half];
                 for (var i = lo; i < hi; i++)
                 {
-                    int bi = i / t, ti = i % t;
                     var row = new ReadOnlySpan<float>((float*)qkvP + (long)i * w, w);
-                    _rope.Angles(((int*)posP)[i], cos, sin);
+                    var qRow = new Span<float>((float*)qP + (long)i * qd, qd);
+                    long kvAt = ((long)(i / t) * s + past + i % t) * kvd;
+                    var kRow = new Span<float>((float*)kP + kvAt, kvd);
+                    var vRow = new Span<float>((float*)vP + kvAt, kvd);
                     for (var h = 0; h < nH; h++)
-                    {
-                        var dst = new Span<float>((float*)qP + ((long)(bi * nH + h) * t + ti) * hd, hd);
-                        row.Slice(QkvColumn(0, h), hd).CopyTo(dst);
-                        _rope.Apply(dst, cos, sin, inverse: false);
-                    }
+                        row.Slice(QkvColumn(0, h), hd).CopyTo(qRow.Slice(h * hd, hd));
                     for (var g = 0; g < nKV; g++)
                     {
-                        var at = ((long)(bi * nKV + g) * stride + past + ti) * hd;
-                        var kd = new Span<float>((float*)kP + at, hd);
-                        row.Slice(QkvColumn(1, g), hd).CopyTo(kd);
-                        _rope.Apply(kd, cos, sin, inverse: false);
-                        row.Slice(QkvColumn(2, g), hd).CopyTo(new Span<float>((float*)vP + at, hd));
+                        row.Slice(QkvColumn(1, g), hd).CopyTo(kRow.Slice(g * hd, hd));
+                        row.Slice(QkvColumn(2, g), hd).CopyTo(vRow.Slice(g * hd, hd));
                     }
                 }
-            }, 8);
+            });
+        }
+        if (_invFreq.Length == 0)
+            return;
+        var r = Config.RotaryDims;
+        Rotary.Forward(q[..(n * qd)], q[..(n * qd)], positions[..n], _invFreq, n, nH, hd, r);
+        for (var bi = 0; bi < b; bi++)
+        {
+            // The new keys of row bi are contiguous: (t, nKV, hd) at cache position past.
+            var kb = k.Slice(((bi * s) + past) * kvd, t * kvd);
+            Rotary.Forward(kb, kb, positions.Slice(bi * t, t), _invFreq, t, nKV, hd, r);
         }
     }
 
@@ -158,17 +165,17 @@ public abstract partial class TransformerModel
         var c = Config;
         int n = b * t, hid = c.HiddenSize;
         var x = a.Resid[a.Training ? c.NumLayers : 0].AsSpan(0, n * hid);
-        Norm.Forward(Rms, x, a.Hidden, a.FinalMean, a.FinalRstd, P(_globals.NormW, hid), P(_globals.NormB, hid), n, hid, (float)c.NormEps);
+        NormBlock.Forward(Rms, x, a.Hidden, a.FinalMean, a.FinalRstd, P(_globals.NormW, hid), P(_globals.NormB, hid), n, hid, (float)c.NormEps);
         if (c.Head == ModelHead.CausalLm)
         {
             var w = P(_globals.HeadW, (long)c.VocabSize * hid);
             if (lastOnly.IsEmpty)
             {
-                Linear.Forward(a.Hidden, w, default, a.Logits, n, hid, c.VocabSize);
+                Linear.Forward(a.Logits, a.Hidden, w, default, n, hid, c.VocabSize);
                 return;
             }
             // Last position of each row only (generation): (B, C) rows at stride T -> (B, V).
-            Blas.Sgemm(false, true, b, c.VocabSize, hid, 1f, a.Hidden.AsSpan((t - 1) * hid), t * hid, w, hid, 0f, lastOnly, c.VocabSize);
+            Gemm.Sgemm(false, true, b, c.VocabSize, hid, 1f, a.Hidden.AsSpan((t - 1) * hid), t * hid, w, hid, 0f, lastOnly, c.VocabSize);
             return;
         }
         ScorePositions(a.Tokens, mask, a.ScoreIndex, b, t);

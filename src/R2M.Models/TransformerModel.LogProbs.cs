@@ -1,8 +1,15 @@
+using R2M.Tensors;
+
 namespace R2M.Models;
 
 public abstract partial class TransformerModel
 {
     private float[]? _dLogits;
+
+    /// <summary>(B*T) logsumexp(logits / T) rows of the last training LogProbs, for its backward.</summary>
+    private float[]? _lse;
+
+    private float _lseTemperature;
 
     /// <summary>
     /// Teacher-forced per-token log-probs of a batch: logp[b, t] = log p(tokens[b, t+1] | tokens[b, ..t])
@@ -20,8 +27,12 @@ public abstract partial class TransformerModel
             throw new ArgumentException($"logp must hold B*(T-1) = {batch * (seqLen - 1)} values", nameof(logp));
         var r = Forward(tokens, attentionMask, batch, seqLen, training);
         var targets = ShiftedTargets(tokens, attentionMask, batch, seqLen);
+        if (!(temperature > 0) || float.IsInfinity(temperature))
+            throw new ArgumentOutOfRangeException(nameof(temperature), temperature, "temperature must be a positive finite number");
         var all = new float[batch * seqLen];
-        TokenLogProbs.Forward(r.Logits.Span, targets, all, Config.VocabSize, temperature);
+        _lse = training ? new float[batch * seqLen] : null;
+        _lseTemperature = temperature;
+        CrossEntropy.Forward(all, _lse, r.Logits.Span, targets, batch * seqLen, Config.VocabSize, temperature);
         for (var b = 0; b < batch; b++)
             all.AsSpan(b * seqLen, seqLen - 1).CopyTo(logp.Slice(b * (seqLen - 1), seqLen - 1));
         return r;
@@ -48,7 +59,9 @@ public abstract partial class TransformerModel
             _dLogits = new float[a.Logits.Length];
         else
             Array.Clear(_dLogits);
-        TokenLogProbs.Backward(a.Logits, targets, full, _dLogits, v, temperature);
+        if (_lse is null || _lse.Length != b * t || _lseTemperature != temperature)
+            throw new InvalidOperationException($"BackwardLogProbs needs a preceding LogProbs with training: true at the same temperature ({temperature})");
+        CrossEntropy.Backward(_dLogits, full, a.Logits, _lse, targets, b * t, v, temperature);
         Backward(_dLogits, dHidden);
     }
 

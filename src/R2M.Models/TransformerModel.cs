@@ -1,4 +1,4 @@
-using R2M.Models.Layers;
+using R2M.Tensors;
 
 namespace R2M.Models;
 
@@ -13,7 +13,8 @@ public abstract partial class TransformerModel
 {
     private readonly LayerSlots[] _layers;
     private GlobalSlots _globals;
-    private readonly Rope _rope;
+    /// <summary>Rotary inverse frequencies (r/2), r = RotaryDims; empty when no dims rotate.</summary>
+    private readonly float[] _invFreq;
     private readonly ActivationKind _act;
     private ActivationBuffers? _acts;
     private float[]? _grads, _m, _v;
@@ -29,8 +30,8 @@ public abstract partial class TransformerModel
         if (Layout.TotalSize > Array.MaxLength)
             throw new NotSupportedException($"{Layout.TotalSize} parameters exceed one float[] ({Array.MaxLength})");
         Parameters = new float[Layout.TotalSize];
-        _rope = new Rope(config.RotaryDims, config.RopeTheta, config.RopeScaling);
-        _act = Activations.Parse(config.HiddenAct);
+        _invFreq = config.RotaryDims == 0 ? [] : Rotary.InverseFrequencies(config.RotaryDims, config.RopeTheta, ToTensors(config.RopeScaling));
+        _act = ActivationNames.Parse(config.HiddenAct);
     }
 
     /// <summary>The normalized config.json.</summary>
@@ -112,7 +113,7 @@ public abstract partial class TransformerModel
         _m ??= new float[Parameters.Length];
         _v ??= new float[Parameters.Length];
         _adamStep++;
-        AdamW.Step(Parameters, Gradients, _m, _v, _adamStep, lr, beta1, beta2, eps, weightDecay);
+        R2M.Tensors.AdamW.Step(Parameters, Gradients, _m, _v, _adamStep, lr, beta1, beta2, eps, weightDecay);
     }
 
     /// <summary>Creates the family that <paramref name="config"/> names, parameters zero.</summary>
@@ -121,6 +122,10 @@ public abstract partial class TransformerModel
         ModelFamily.GptNeoX => new GptNeoXModel(config),
         _ => new LlamaModel(config),
     };
+
+    private static R2M.Tensors.RopeScaling? ToTensors(RopeScaling? s) => s is null
+        ? null
+        : new R2M.Tensors.RopeScaling(s.Type, (float)s.Factor, (float)s.LowFreqFactor, (float)s.HighFreqFactor, s.OriginalMaxPositionEmbeddings);
 
     private ActivationBuffers Buffers(int b, int t, bool training)
     {

@@ -12,7 +12,9 @@ namespace R2M.Tensors;
 /// A query row with no visible key (e.g. a left-padding position) gets all-zero probabilities and a
 /// zero output instead of NaN; HF produces arbitrary values there, so compare only real positions.
 /// Work is parallel over (batch, head); each task runs the managed GEMM single-threaded on 64-query
-/// blocks, so the causal upper triangle is mostly skipped.
+/// blocks, so the causal upper triangle is mostly skipped. With a KV cache (<see cref="ForwardCached"/>,
+/// <see cref="DecodeStep"/>) k and v are (B,S,nKV,hd) with S = capacity and the queries continue at
+/// position `past`; a single query takes a dot-product path instead of the GEMM blocks.
 /// </summary>
 public static unsafe class Attention
 {
@@ -26,55 +28,101 @@ public static unsafe class Attention
         ReadOnlySpan<float> v, ReadOnlySpan<int> keyMask, int batch, int seqLen, int nHeads, int nKvHeads, int headDim)
     {
         Validate(batch, seqLen, nHeads, nKvHeads, headDim);
-        long qSize = (long)batch * seqLen * nHeads * headDim, kvSize = (long)batch * seqLen * nKvHeads * headDim;
-        Check.Len(output.Length, qSize, nameof(output), "(B,T,nH,hd)");
         Check.LenOpt(probs.Length, (long)batch * nHeads * seqLen * seqLen, nameof(probs), "(B,nH,T,T)");
+        var s = new Shape(batch, seqLen, seqLen, 0, nHeads, nKvHeads, headDim);
+        CheckForward(s, output, q, k, v, keyMask, "T");
+        Run(s, output, probs, q, k, v, keyMask);
+    }
+
+    /// <summary>
+    /// Attention of new queries against a KV cache (prefill continuation or decode of several tokens):
+    /// q (B,Tq,nH,hd) are positions [past, past+Tq) of every sequence; kCache, vCache (B,S,nKV,hd),
+    /// S = capacity, already hold keys/values of positions [0, past+Tq); query i sees cache
+    /// positions j &lt;= past + i whose keyMask (B,S) is nonzero (empty = no padding).
+    /// output (B,Tq,nH,hd). Nothing is saved for a backward (inference only).
+    /// </summary>
+    public static void ForwardCached(Span<float> output, ReadOnlySpan<float> q, ReadOnlySpan<float> kCache,
+        ReadOnlySpan<float> vCache, ReadOnlySpan<int> keyMask, int batch, int queries, int capacity, int past,
+        int nHeads, int nKvHeads, int headDim)
+    {
+        Validate(batch, queries, nHeads, nKvHeads, headDim);
+        if (past < 0 || (long)past + queries > capacity)
+        {
+            throw new ArgumentOutOfRangeException(nameof(past), past, $"past + queries ({queries}) must lie in [0, capacity={capacity}]");
+        }
+        var s = new Shape(batch, queries, capacity, past, nHeads, nKvHeads, headDim);
+        CheckForward(s, output, q, kCache, vCache, keyMask, "S");
+        Run(s, output, default, q, kCache, vCache, keyMask);
+    }
+
+    private static void CheckForward(Shape s, ReadOnlySpan<float> output, ReadOnlySpan<float> q, ReadOnlySpan<float> k,
+        ReadOnlySpan<float> v, ReadOnlySpan<int> keyMask, string kvLen)
+    {
+        long qSize = (long)s.B * s.T * s.NH * s.Hd, kvSize = (long)s.B * s.S * s.NKV * s.Hd;
+        Check.Len(output.Length, qSize, nameof(output), "(B,T,nH,hd)");
         Check.Len(q.Length, qSize, nameof(q), "(B,T,nH,hd)");
-        Check.Len(k.Length, kvSize, nameof(k), "(B,T,nKV,hd)");
-        Check.Len(v.Length, kvSize, nameof(v), "(B,T,nKV,hd)");
-        Check.LenOpt(keyMask.Length, (long)batch * seqLen, nameof(keyMask), "(B,T)");
-        var s = new Shape(batch, seqLen, nHeads, nKvHeads, headDim);
+        Check.Len(k.Length, kvSize, nameof(k), $"(B,{kvLen},nKV,hd)");
+        Check.Len(v.Length, kvSize, nameof(v), $"(B,{kvLen},nKV,hd)");
+        Check.LenOpt(keyMask.Length, (long)s.B * s.S, nameof(keyMask), $"(B,{kvLen})");
+    }
+
+    /// <summary>Parallel over (batch, head); one query goes the dot-product route, more the blocked GEMM route.</summary>
+    private static void Run(Shape s, Span<float> output, Span<float> probs, ReadOnlySpan<float> q, ReadOnlySpan<float> k,
+        ReadOnlySpan<float> v, ReadOnlySpan<int> keyMask)
+    {
         bool saveProbs = probs.Length > 0, hasMask = keyMask.Length > 0;
+        int keysTotal = s.Past + s.T;
         fixed (float* po = output, pp = probs, pq = q, pk = k, pv = v)
         fixed (int* pm = keyMask)
         {
             nint o = (nint)po, p = (nint)pp, qq = (nint)pq, kk = (nint)pk, vv = (nint)pv, m = (nint)pm;
-            Par.For(batch * nHeads, (long)seqLen * seqLen * headDim * 2, (t0, t1) =>
+            Par.For(s.B * s.NH, (long)s.T * keysTotal * s.Hd * 2, (t0, t1) =>
             {
-                float[]? scratch = saveProbs ? null : new float[QueryBlock * seqLen];
+                float[] scratch = saveProbs ? [] : new float[Math.Min(QueryBlock, s.T) * keysTotal];
                 for (int task = t0; task < t1; task++)
                 {
-                    int b = task / nHeads, h = task % nHeads;
-                    ForwardHead(s, b, h, (float*)o, saveProbs ? (float*)p : null, scratch, (float*)qq, (float*)kk,
-                        (float*)vv, hasMask ? (int*)m + (long)b * seqLen : null);
+                    int b = task / s.NH, h = task % s.NH;
+                    int* mask = hasMask ? (int*)m + (long)b * s.S : null;
+                    if (s.T == 1 && !saveProbs)
+                    {
+                        DecodeHead(b, h, (float*)o, (float*)qq, (float*)kk, (float*)vv, mask, scratch, s.S, keysTotal, s.NH, s.NKV, s.Hd);
+                    }
+                    else
+                    {
+                        ForwardHead(s, b, h, (float*)o, saveProbs ? (float*)p : null, scratch, (float*)qq, (float*)kk, (float*)vv, mask);
+                    }
                 }
             });
         }
     }
 
-    private static void ForwardHead(Shape s, int b, int h, float* output, float* probs, float[]? scratch,
+    /// <summary>
+    /// One (batch, head): blocks of 64 queries; scores only against the keys a block can see
+    /// (past + block end), so the causal upper triangle is skipped.
+    /// </summary>
+    private static void ForwardHead(Shape s, int b, int h, float* output, float* probs, float[] scratch,
         float* q, float* k, float* v, int* mask)
     {
-        int T = s.T, hd = s.Hd, kvh = h / (s.NH / s.NKV);
+        int T = s.T, hd = s.Hd, kvh = h / (s.NH / s.NKV), keysTotal = s.Past + T;
         int ldq = s.NH * hd, ldk = s.NKV * hd;
         float scale = 1f / MathF.Sqrt(hd);
         float* qh = q + (long)b * T * ldq + h * hd;
-        float* kh = k + (long)b * T * ldk + kvh * hd;
-        float* vh = v + (long)b * T * ldk + kvh * hd;
+        float* kh = k + (long)b * s.S * ldk + kvh * hd;
+        float* vh = v + (long)b * s.S * ldk + kvh * hd;
         float* oh = output + (long)b * T * ldq + h * hd;
         fixed (float* ps = scratch)
         {
             for (int t0 = 0; t0 < T; t0 += QueryBlock)
             {
-                int qb = Math.Min(QueryBlock, T - t0), keys = t0 + qb;
-                // P rows for this block: either the saved (T,T) slab or the (QueryBlock,T) scratch, stride T.
-                float* pBlock = probs != null ? probs + ((long)(b * s.NH + h) * T + t0) * T : ps;
-                Gemm1(false, true, qb, keys, hd, scale, qh + (long)t0 * ldq, ldq, kh, ldk, 0f, pBlock, T);
+                int qb = Math.Min(QueryBlock, T - t0), keys = s.Past + t0 + qb;
+                // P rows for this block: the saved (T,T) slab (past = 0) or the scratch, row stride keysTotal.
+                float* pBlock = probs != null ? probs + ((long)(b * s.NH + h) * T + t0) * keysTotal : ps;
+                Gemm1(false, true, qb, keys, hd, scale, qh + (long)t0 * ldq, ldq, kh, ldk, 0f, pBlock, keysTotal);
                 for (int r = 0; r < qb; r++)
                 {
-                    MaskedSoftmaxRow(new Span<float>(pBlock + (long)r * T, T), t0 + r + 1, mask);
+                    MaskedSoftmaxRow(new Span<float>(pBlock + (long)r * keysTotal, keysTotal), s.Past + t0 + r + 1, mask);
                 }
-                Gemm1(false, false, qb, hd, keys, 1f, pBlock, T, vh, ldk, 0f, oh + (long)t0 * ldq, ldq);
+                Gemm1(false, false, qb, hd, keys, 1f, pBlock, keysTotal, vh, ldk, 0f, oh + (long)t0 * ldq, ldq);
             }
         }
     }
@@ -116,7 +164,7 @@ public static unsafe class Attention
         Check.Len(q.Length, qSize, nameof(q), "(B,T,nH,hd)");
         Check.Len(k.Length, kvSize, nameof(k), "(B,T,nKV,hd)");
         Check.Len(v.Length, kvSize, nameof(v), "(B,T,nKV,hd)");
-        var s = new Shape(batch, seqLen, nHeads, nKvHeads, headDim);
+        var s = new Shape(batch, seqLen, seqLen, 0, nHeads, nKvHeads, headDim);
         fixed (float* pdq = dq, pdk = dk, pdv = dv, pdo = doutput, pp = probs, pq = q, pk = k, pv = v)
         {
             var ptrs = new BackwardPointers((nint)pdq, (nint)pdk, (nint)pdv, (nint)pdo, (nint)pp, (nint)pq, (nint)pk, (nint)pv);
@@ -195,22 +243,12 @@ public static unsafe class Attention
         Check.Len(kCache.Length, cacheSize, nameof(kCache), "(B,S,nKV,hd)");
         Check.Len(vCache.Length, cacheSize, nameof(vCache), "(B,S,nKV,hd)");
         Check.LenOpt(keyMask.Length, (long)batch * capacity, nameof(keyMask), "(B,S)");
-        bool hasMask = keyMask.Length > 0;
-        fixed (float* po = output, pq = q, pk = kCache, pv = vCache)
-        fixed (int* pm = keyMask)
+        if (length == 0)
         {
-            nint o = (nint)po, qq = (nint)pq, kk = (nint)pk, vv = (nint)pv, m = (nint)pm;
-            Par.For(batch * nHeads, (long)length * headDim * 4, (t0, t1) =>
-            {
-                var scores = new float[Math.Max(1, length)];
-                for (int task = t0; task < t1; task++)
-                {
-                    int b = task / nHeads, h = task % nHeads;
-                    DecodeHead(b, h, (float*)o, (float*)qq, (float*)kk, (float*)vv, hasMask ? (int*)m + (long)b * capacity : null,
-                        scores, capacity, length, nHeads, nKvHeads, headDim);
-                }
-            });
+            output[..(int)qSize].Clear();
+            return;
         }
+        Run(new Shape(batch, 1, capacity, length - 1, nHeads, nKvHeads, headDim), output, default, q, kCache, vCache, keyMask);
     }
 
     private static void DecodeHead(int b, int h, float* output, float* q, float* k, float* v, int* mask, float[] scores,
@@ -240,7 +278,8 @@ public static unsafe class Attention
         }
     }
 
-    private readonly record struct Shape(int B, int T, int NH, int NKV, int Hd);
+    /// <summary>T queries at positions [Past, Past+T); k/v hold S rows per sequence (S = T for training).</summary>
+    private readonly record struct Shape(int B, int T, int S, int Past, int NH, int NKV, int Hd);
 
     private static void Validate(int batch, int seqLen, int nHeads, int nKvHeads, int headDim)
     {

@@ -30,9 +30,33 @@ public static class Gemm
     /// <summary>True when libopenblas.so.0 loaded and exports cblas_sgemm.</summary>
     public static bool OpenBlasAvailable => OpenBlas.Available;
 
-    /// <summary>The backend a call to <see cref="Sgemm"/> actually uses now.</summary>
+    /// <summary>
+    /// The backend a call to <see cref="Sgemm"/> uses for small and skinny products (decode-sized);
+    /// <see cref="BackendFor"/> gives the choice for a given shape.
+    /// </summary>
     public static GemmBackend EffectiveBackend =>
         s_backend == GemmBackend.Auto ? (OpenBlas.Available ? GemmBackend.OpenBlas : GemmBackend.Managed) : s_backend;
+
+    /// <summary>Smallest m and n (and k) that <see cref="GemmBackend.Auto"/> sends to the AVX-512 managed kernel.</summary>
+    private const int ManagedMinMN = 128, ManagedMinK = 64;
+
+    /// <summary>
+    /// The backend <see cref="Sgemm"/> uses for an (m,n,k) product. Under Auto, large products run on
+    /// the managed kernel when its AVX-512 8x32 micro-kernel is selected: on this project's machines
+    /// (Debian libopenblas0-pthread 0.3.x) it measured ~1.5x OpenBLAS's single-core rate on the
+    /// transformer shapes (2048 x 768..3072, CPU time, tests/R2M.Benchmarks `gemm`), while OpenBLAS
+    /// stays ahead on skinny products (m &lt; ~64, e.g. batch-8 decode).
+    /// </summary>
+    public static GemmBackend BackendFor(int m, int n, int k)
+    {
+        var b = EffectiveBackend;
+        if (s_backend == GemmBackend.Auto && b == GemmBackend.OpenBlas && Kernels.GemmMicroKernel.IsAvx512
+            && m >= ManagedMinMN && n >= ManagedMinMN && k >= ManagedMinK)
+        {
+            return GemmBackend.Managed;
+        }
+        return b;
+    }
 
     /// <summary>
     /// Worker threads for both backends (openblas_set_num_threads and the managed Parallel.For),
@@ -59,7 +83,7 @@ public static class Gemm
     public static void Sgemm(bool transA, bool transB, int m, int n, int k, float alpha,
         ReadOnlySpan<float> a, int lda, ReadOnlySpan<float> b, int ldb, float beta, Span<float> c, int ldc)
     {
-        if (EffectiveBackend == GemmBackend.OpenBlas)
+        if (BackendFor(m, n, k) == GemmBackend.OpenBlas)
         {
             SgemmOpenBlas(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
         }

@@ -149,9 +149,11 @@ public static unsafe class LogSoftmax
 }
 
 /// <summary>
-/// Cross-entropy pieces for LM training and RL: per-token log-probabilities of target ids,
-/// logprob[n] = logits[n, target[n]] - logsumexp(logits[n, :]). A negative target (e.g. -100 as in
-/// PyTorch's ignore_index) marks an ignored position: its logprob is 0 and it gets no gradient.
+/// Cross-entropy pieces for LM training and RL: per-token log-probabilities of target ids at a
+/// sampling temperature tau, logprob[n] = logits[n, target[n]] / tau - logsumexp(logits[n, :] / tau)
+/// (TRL divides the logits by the sampling temperature before log_softmax, REFERENCE.md section 5).
+/// A negative target (e.g. -100 as in PyTorch's ignore_index) marks an ignored position: its
+/// logprob is 0 and it gets no gradient.
 /// </summary>
 public static unsafe class CrossEntropy
 {
@@ -160,9 +162,16 @@ public static unsafe class CrossEntropy
     /// targets (N) in [0,V) or negative to ignore.
     /// </summary>
     public static void Forward(Span<float> logprobs, Span<float> lse, ReadOnlySpan<float> logits, ReadOnlySpan<int> targets,
-        int rows, int vocab)
+        int rows, int vocab) => Forward(logprobs, lse, logits, targets, rows, vocab, 1f);
+
+    /// <summary>
+    /// logprobs (N) = log softmax(logits (N,V) / temperature)[target]; lse (N) = logsumexp(logits / temperature)
+    /// saved for Backward (empty to skip); targets (N) in [0,V) or negative to ignore.
+    /// </summary>
+    public static void Forward(Span<float> logprobs, Span<float> lse, ReadOnlySpan<float> logits, ReadOnlySpan<int> targets,
+        int rows, int vocab, float temperature)
     {
-        CheckArgs(logprobs.Length, nameof(logprobs), logits, targets, rows, vocab);
+        CheckArgs(logprobs.Length, nameof(logprobs), logits, targets, rows, vocab, temperature);
         Check.LenOpt(lse.Length, rows, nameof(lse), "(N)");
         bool save = lse.Length > 0;
         fixed (float* plp = logprobs, pl = lse, px = logits)
@@ -174,10 +183,15 @@ public static unsafe class CrossEntropy
                 var tmp = new float[vocab];
                 for (int n = r0; n < r1; n++)
                 {
-                    var xr = new ReadOnlySpan<float>((float*)x + (long)n * vocab, vocab);
-                    float z = LogSoftmax.LogSumExp(xr, tmp);
                     int target = ((int*)t)[n];
-                    ((float*)lp)[n] = target < 0 ? 0f : xr[target] - z;
+                    if (target < 0 && !save)
+                    {
+                        ((float*)lp)[n] = 0f;
+                        continue;
+                    }
+                    var xr = new ReadOnlySpan<float>((float*)x + (long)n * vocab, vocab);
+                    float z = ScaledLogSumExp(xr, temperature, tmp);
+                    ((float*)lp)[n] = target < 0 ? 0f : Scale(xr[target], temperature) - z;
                     if (save)
                     {
                         ((float*)l)[n] = z;
@@ -192,9 +206,17 @@ public static unsafe class CrossEntropy
     /// lse (N) from Forward; targets (N). Ignored rows (target &lt; 0) are left untouched.
     /// </summary>
     public static void Backward(Span<float> dlogits, ReadOnlySpan<float> dlogprobs, ReadOnlySpan<float> logits,
-        ReadOnlySpan<float> lse, ReadOnlySpan<int> targets, int rows, int vocab)
+        ReadOnlySpan<float> lse, ReadOnlySpan<int> targets, int rows, int vocab) =>
+        Backward(dlogits, dlogprobs, logits, lse, targets, rows, vocab, 1f);
+
+    /// <summary>
+    /// dlogits (N,V) += dlogprobs[n] / tau * (onehot(target) - softmax(logits / tau)); dlogprobs (N);
+    /// logits (N,V); lse (N) from the Forward at the same temperature; targets (N).
+    /// </summary>
+    public static void Backward(Span<float> dlogits, ReadOnlySpan<float> dlogprobs, ReadOnlySpan<float> logits,
+        ReadOnlySpan<float> lse, ReadOnlySpan<int> targets, int rows, int vocab, float temperature)
     {
-        CheckArgs(dlogits.Length, nameof(dlogits), logits, targets, rows, vocab);
+        CheckArgs(dlogits.Length, nameof(dlogits), logits, targets, rows, vocab, temperature);
         Check.Len(dlogprobs.Length, rows, nameof(dlogprobs), "(N)");
         Check.Len(lse.Length, rows, nameof(lse), "(N)");
         fixed (float* pdx = dlogits, pdy = dlogprobs, px = logits, pl = lse)
@@ -214,13 +236,41 @@ public static unsafe class CrossEntropy
                     }
                     long off = (long)n * vocab;
                     var dxr = new Span<float>((float*)dx + off, vocab);
-                    TensorPrimitives.Subtract(new ReadOnlySpan<float>((float*)x + off, vocab), ((float*)l)[n], p);
+                    ScaleRow(new ReadOnlySpan<float>((float*)x + off, vocab), temperature, p);
+                    TensorPrimitives.Subtract(p, ((float*)l)[n], p);
                     TensorPrimitives.Exp(p, p);
-                    TensorPrimitives.MultiplyAdd(p, -g, dxr, dxr);
-                    dxr[target] += g;
+                    float gt = temperature == 1f ? g : g / temperature;
+                    TensorPrimitives.MultiplyAdd(p, -gt, dxr, dxr);
+                    dxr[target] += gt;
                 }
             });
         }
+    }
+
+    /// <summary>x / temperature exactly as PyTorch's division (no reciprocal when temperature is 1).</summary>
+    private static float Scale(float x, float temperature) => temperature == 1f ? x : x / temperature;
+
+    private static void ScaleRow(ReadOnlySpan<float> x, float temperature, Span<float> dest)
+    {
+        if (temperature == 1f)
+        {
+            x.CopyTo(dest);
+        }
+        else
+        {
+            TensorPrimitives.Divide(x, temperature, dest);
+        }
+    }
+
+    /// <summary>logsumexp(x / temperature); scratch (V).</summary>
+    private static float ScaledLogSumExp(ReadOnlySpan<float> x, float temperature, Span<float> scratch)
+    {
+        if (temperature == 1f)
+        {
+            return LogSoftmax.LogSumExp(x, scratch);
+        }
+        ScaleRow(x, temperature, scratch);
+        return LogSoftmax.LogSumExp(scratch[..x.Length], scratch);
     }
 
     /// <summary>Mean negative log-likelihood over non-ignored rows of Forward's logprobs (N); 0 if none.</summary>
@@ -240,8 +290,13 @@ public static unsafe class CrossEntropy
         return count == 0 ? 0f : (float)(sum / count);
     }
 
-    private static void CheckArgs(int outLen, string outName, ReadOnlySpan<float> logits, ReadOnlySpan<int> targets, int rows, int vocab)
+    private static void CheckArgs(int outLen, string outName, ReadOnlySpan<float> logits, ReadOnlySpan<int> targets, int rows, int vocab,
+        float temperature)
     {
+        if (!(temperature > 0) || float.IsInfinity(temperature))
+        {
+            throw new ArgumentOutOfRangeException(nameof(temperature), temperature, "temperature must be a positive finite number");
+        }
         Check.Dims(rows, nameof(rows));
         Check.Dims(vocab, nameof(vocab));
         Check.Len(outLen, outName == "dlogits" ? (long)rows * vocab : rows, outName, outName == "dlogits" ? "(N,V)" : "(N)");

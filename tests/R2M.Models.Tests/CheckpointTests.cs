@@ -64,6 +64,7 @@ public sealed class CheckpointTests : IDisposable
         File.WriteAllText(Path.Combine(dir, "config.json"), cfg.ToJsonString());
         var e = Assert.Throws<CheckpointException>(() => ModelCheckpoint.Load(dir));
         Assert.Equal("model.layers.0.mlp.gate_proj.weight", e.TensorName);
+        Assert.Contains("model.safetensors", e.Message);
         Assert.Contains("[48, 32]", e.Message);
         Assert.Contains("[40, 32]", e.Message);
     }

@@ -89,6 +89,36 @@ public sealed class GenerationTests
         }
     }
 
+    [Theory]
+    [MemberData(nameof(Families))]
+    public void ForwardCached_TwoChunks_EqualsFullForward(string family)
+    {
+        var m = Model(family);
+        int b = 2, t = 9, v = m.Config.VocabSize, c = m.Config.HiddenSize;
+        var rng = new Random(5);
+        var tokens = Enumerable.Range(0, b * t).Select(_ => rng.Next(3, v)).ToArray();
+        var mask = Enumerable.Repeat(1, b * t).ToArray();
+        mask[t] = mask[t + 1] = 0; // row 1 left-padded
+        var full = m.Forward(tokens, mask, b, t);
+        var fullLogits = full.Logits.ToArray();
+        var fullHidden = full.Hidden.ToArray();
+        var cache = m.CreateCache(b, t + 2);
+        var logits = new float[b * v];
+        var hidden = new float[b * 5 * c];
+        int[] Cols(int[] x, int from, int len) =>
+            Enumerable.Range(0, b).SelectMany(r => x.Skip(r * t + from).Take(len)).ToArray();
+        m.ForwardCached(Cols(tokens, 0, 4), Cols(mask, 0, 4), cache, logits);
+        m.ForwardCached(Cols(tokens, 4, 5), Cols(mask, 4, 5), cache, logits, hidden);
+        Assert.Equal(t, cache.Length);
+        for (var r = 0; r < b; r++)
+        {
+            var expected = fullLogits.AsSpan((r * t + t - 1) * v, v);
+            Assert.True(TestSupport.MaxRelError(logits.AsSpan(r * v, v), expected) < 1e-5, $"row {r} logits differ");
+            var expectedHidden = fullHidden.AsSpan((r * t + 4) * c, 5 * c);
+            Assert.True(TestSupport.MaxRelError(hidden.AsSpan(r * 5 * c, 5 * c), expectedHidden) < 1e-5, $"row {r} hidden differ");
+        }
+    }
+
     [Fact]
     public void Generate_BadOptions_Throw()
     {

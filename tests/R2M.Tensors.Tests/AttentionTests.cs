@@ -129,6 +129,46 @@ public sealed class AttentionTests
         }
     }
 
+    [Theory]
+    [InlineData(0, 9)]   // whole prompt into an empty cache
+    [InlineData(4, 5)]   // continuation: 5 new queries after 4 cached positions
+    [InlineData(8, 1)]   // one decode step
+    [InlineData(1, 70)]  // more than one 64-query block after a cached position
+    public void ForwardCached_EqualsRowsOfFullForward(int past, int queries)
+    {
+        var rng = new Random(past * 31 + queries);
+        int B = 2, T = past + queries, nh = 4, nkv = 2, hd = 8, capacity = T + 3;
+        var q = RandomFloats(rng, B * T * nh * hd);
+        var k = RandomFloats(rng, B * T * nkv * hd);
+        var v = RandomFloats(rng, B * T * nkv * hd);
+        var mask = Enumerable.Repeat(1, B * T).ToArray();
+        mask[1 * T + 0] = 0; // left padding of sequence 1
+        var y = new float[q.Length];
+        Attention.Forward(y, default, q, k, v, mask, B, T, nh, nkv, hd);
+        var kc = new float[B * capacity * nkv * hd];
+        var vc = new float[kc.Length];
+        var cmask = new int[B * capacity];
+        var qNew = new float[B * queries * nh * hd];
+        for (int b = 0; b < B; b++)
+        {
+            Array.Copy(k, b * T * nkv * hd, kc, b * capacity * nkv * hd, T * nkv * hd);
+            Array.Copy(v, b * T * nkv * hd, vc, b * capacity * nkv * hd, T * nkv * hd);
+            Array.Copy(mask, b * T, cmask, b * capacity, T);
+            Array.Copy(q, (b * T + past) * nh * hd, qNew, b * queries * nh * hd, queries * nh * hd);
+        }
+        var o = new float[qNew.Length];
+        Attention.ForwardCached(o, qNew, kc, vc, cmask, B, queries, capacity, past, nh, nkv, hd);
+        for (int b = 0; b < B; b++)
+        {
+            for (int i = 0; i < queries * nh * hd; i++)
+            {
+                Assert.Equal(y[(b * T + past) * nh * hd + i], o[b * queries * nh * hd + i], 5e-6f);
+            }
+        }
+        Assert.Throws<ArgumentOutOfRangeException>(() =>
+            Attention.ForwardCached(o, qNew, kc, vc, cmask, B, queries, capacity, capacity, nh, nkv, hd));
+    }
+
     [Fact]
     public void Attention_BadHeads_Throw()
     {

@@ -207,4 +207,29 @@ public sealed class GemmTests
             Gemm.Backend = saved;
         }
     }
+
+    [Fact]
+    public void BackendFor_Auto_LargeToManagedOnAvx512_SkinnyToOpenBlas()
+    {
+        var saved = Gemm.Backend;
+        try
+        {
+            Gemm.Backend = GemmBackend.Auto;
+            var large = Gemm.OpenBlasAvailable && Tensors.Kernels.GemmMicroKernel.IsAvx512 ? GemmBackend.Managed : Gemm.EffectiveBackend;
+            Assert.Equal(large, Gemm.BackendFor(2048, 2304, 768));
+            Assert.Equal(Gemm.EffectiveBackend, Gemm.BackendFor(8, 2304, 768));
+            Assert.Equal(Gemm.EffectiveBackend, Gemm.BackendFor(2048, 2304, 16));
+            if (Gemm.OpenBlasAvailable)
+            {
+                Gemm.Backend = GemmBackend.OpenBlas;
+                Assert.Equal(GemmBackend.OpenBlas, Gemm.BackendFor(2048, 2304, 768));
+            }
+            Gemm.Backend = GemmBackend.Managed;
+            Assert.Equal(GemmBackend.Managed, Gemm.BackendFor(8, 2304, 768));
+        }
+        finally
+        {
+            Gemm.Backend = saved;
+        }
+    }
 }

@@ -74,6 +74,40 @@ public sealed class LayerTests
     }
 
     [Fact]
+    public void Embedding_Backward_MatchesFiniteDifferences()
+    {
+        var rng = new Random(8);
+        int v = 6, c = 4;
+        var table = RandomFloats(rng, v * c);
+        var ids = new[] { 5, 1, 5, 0, 3 };
+        var dy = RandomFloats(rng, ids.Length * c);
+        var dt0 = Preset(rng, table.Length);
+        var dt = (float[])dt0.Clone();
+        Embedding.Backward(dt, dy, ids, ids.Length, c, v);
+        Func<double[], double[]> gather = t => ids.SelectMany(id => t.Skip(id * c).Take(c)).ToArray();
+        AssertClose(dt, NumericGradient(t => Dot(gather(t), dy), ToDouble(table)), 1e-6, "dtable", dt0);
+    }
+
+    [Fact]
+    public void Residual_Backward_MatchesFiniteDifferences()
+    {
+        var rng = new Random(9);
+        int n = 11;
+        var a = RandomFloats(rng, n);
+        var b = RandomFloats(rng, n);
+        var dy = RandomFloats(rng, n);
+        var da0 = Preset(rng, n);
+        var db0 = Preset(rng, n);
+        var da = (float[])da0.Clone();
+        var db = (float[])db0.Clone();
+        Residual.Backward(da, db, dy, n);
+        var ad = ToDouble(a);
+        var bd = ToDouble(b);
+        AssertClose(da, NumericGradient(x => Dot(x.Zip(bd, (p, q) => p + q).ToArray(), dy), ad), 1e-6, "da", da0);
+        AssertClose(db, NumericGradient(x => Dot(ad.Zip(x, (p, q) => p + q).ToArray(), dy), bd), 1e-6, "db", db0);
+    }
+
+    [Fact]
     public void Residual_ForwardAndBackward()
     {
         var a = new float[] { 1, 2, 3 };

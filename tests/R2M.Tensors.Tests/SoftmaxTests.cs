@@ -62,6 +62,34 @@ public sealed class SoftmaxTests
         AssertClose(dx, NumericGradient(z => Dot(LogSoftmaxRef(z, n, v), dy), xd), 2e-3, "dx", dx0);
     }
 
+    [Theory]
+    [InlineData(0.7f)]
+    [InlineData(1.3f)]
+    public void CrossEntropy_Temperature_MatchesFiniteDifferences(float tau)
+    {
+        var rng = new Random(11);
+        int n = 4, v = 37;
+        var x = RandomFloats(rng, n * v, 5);
+        var targets = new[] { 36, -1, 0, 17 };
+        var lp = new float[n];
+        var lse = new float[n];
+        CrossEntropy.Forward(lp, lse, x, targets, n, v, tau);
+        var xd = ToDouble(x);
+        // log_softmax(x / tau)[target] in double (TRL's temperature-scaled log-probs).
+        Func<double[], double[]> f = z =>
+        {
+            var ls = LogSoftmaxRef(Array.ConvertAll(z, e => e / tau), n, v);
+            return Enumerable.Range(0, n).Select(r => targets[r] < 0 ? 0 : ls[r * v + targets[r]]).ToArray();
+        };
+        AssertClose(lp, f(xd), 1e-6, "logprobs");
+        var dlp = RandomFloats(rng, n);
+        var dx0 = Preset(rng, n * v);
+        var dx = (float[])dx0.Clone();
+        CrossEntropy.Backward(dx, dlp, x, lse, targets, n, v, tau);
+        AssertClose(dx, NumericGradient(z => Dot(f(z), dlp), xd), 2e-3, "dlogits", dx0);
+        Assert.Throws<ArgumentOutOfRangeException>(() => CrossEntropy.Forward(lp, lse, x, targets, n, v, 0f));
+    }
+
     [Fact]
     public void CrossEntropy_LogProbsAndBackward_MatchReference()
     {

@@ -28,7 +28,7 @@ internal sealed class ActivationBuffers
         Training = training;
         Tokens = new int[n];
         Positions = new int[n];
-        KeyMask = new float[n];
+        KeyMask = new int[n];
         Resid = Alloc(training ? c.NumLayers + 1 : 2, n * hidden);
         Ln1 = Alloc(layers, n * hidden);
         Ln1Mean = Alloc(layers, n);
@@ -57,8 +57,8 @@ internal sealed class ActivationBuffers
     public int B { get; }
     public int T { get; }
     public bool Training { get; }
-    public int[] Tokens, Positions, ScoreIndex;
-    public float[] KeyMask, Qkv, BranchOut, Hidden, FinalMean, FinalRstd, Logits, Scores;
+    public int[] Tokens, Positions, ScoreIndex, KeyMask;
+    public float[] Qkv, BranchOut, Hidden, FinalMean, FinalRstd, Logits, Scores;
     public float[][] Resid, Ln1, Ln1Mean, Ln1Rstd, Q, K, V, Probs, Atty, Mid, Ln2, Ln2Mean, Ln2Rstd, Pre, H;
 
     private static float[][] Alloc(int count, long size) =>

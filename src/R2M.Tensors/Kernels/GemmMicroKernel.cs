@@ -22,6 +22,9 @@ internal static class GemmMicroKernel
     /// <summary>Name of the selected kernel, for benchmarks and logs.</summary>
     public static readonly string Name;
 
+    /// <summary>True when the AVX-512 8x32 kernel is the selected one.</summary>
+    public static bool IsAvx512 => MR == 8 && NR == 32;
+
     static GemmMicroKernel()
     {
         if (Vector512.IsHardwareAccelerated)

@@ -54,7 +54,11 @@ public sealed class ModelBenchmark : IBenchmark
         Console.WriteLine($"threads {threads}, GEMM backend {Gemm.Backend}: large products on {Gemm.BackendFor(2048, 2304, 768)}, "
             + $"skinny (decode) on {Gemm.BackendFor(8, 2304, 768)}, managed kernel {R2M.Tensors.Kernels.GemmMicroKernel.Name}{(quick ? ", quick run" : "")}");
         var peak = SgemmPeak.Measure(threads);
-        Console.WriteLine($"SGEMM peak (OpenBLAS 2048^3): {peak:F1} GFLOP/s");
+        // The issue defines the yardstick as a large OpenBLAS SGEMM; our managed kernel can beat it on
+        // this machine, so the best backend's 2048^3 rate is printed too, and the share against it.
+        var managedPeak = SgemmPeak.MeasureShape(GemmBackend.Managed, threads, false, false, 2048, 2048, 2048);
+        var bestPeak = Math.Max(peak, managedPeak);
+        Console.WriteLine($"SGEMM peak (OpenBLAS 2048^3): {peak:F1} GFLOP/s; managed kernel 2048^3: {managedPeak:F1} GFLOP/s");
         var rng = new Random(5);
         var pythia = TransformerModel.Create(Pythia160M());
         pythia.InitializeRandom(1);
@@ -86,7 +90,8 @@ public sealed class ModelBenchmark : IBenchmark
         var prefillTokensN = (double)plan.PrefillB * plan.PrefillT;
         var prefillFlops = PrefillFlops(pythia.Config, plan.PrefillB, plan.PrefillT);
         Report("prefill", $"Pythia-160M shape, batch {plan.PrefillB} x {plan.PrefillT}", prefillTokensN, oursPrefill, torch, "prefill");
-        Console.WriteLine($"  prefill reaches {prefillFlops / oursPrefill.Wall / 1e9:F1} GFLOP/s = {100 * prefillFlops / oursPrefill.Wall / 1e9 / peak:F0}% of the SGEMM peak");
+        Console.WriteLine($"  prefill reaches {prefillFlops / oursPrefill.Wall / 1e9:F1} GFLOP/s = {100 * prefillFlops / oursPrefill.Wall / 1e9 / peak:F0}% of the OpenBLAS SGEMM peak, "
+            + $"{100 * prefillFlops / oursPrefill.Wall / 1e9 / bestPeak:F0}% of the best backend's");
         var trainTok = (double)plan.TrainB * plan.TrainT;
         Report("training step", $"GPT-NeoX {small.ParameterCount / 1e6:F1}M params, batch {plan.TrainB} x {plan.TrainT}, fwd+bwd+AdamW",
             trainTok, oursTrain, torch, "train");

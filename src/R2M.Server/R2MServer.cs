@@ -12,7 +12,7 @@ using Microsoft.Extensions.Options;
 using R2M.Grpc;
 using R2M.Server.Internal;
 using R2M.Server.Internal.Services;
-using ServingStatus = Grpc.Health.V1.HealthCheckResponse.Types.ServingStatus;
+using ServingStatus = R2M.Grpc.Health.V1.HealthCheckResponse.Types.ServingStatus;
 
 namespace R2M.Server;
 
@@ -77,6 +77,11 @@ public static class R2MServer
         if (options.ResumeFrom is { Length: > 0 } resume)
         {
             var dir = Directory.Exists(resume) ? Path.GetFullPath(resume) : CheckpointStore.Resolve(options, resume, "");
+            if (!File.Exists(Path.Combine(dir, "state.safetensors")))
+            {
+                throw new InvalidOperationException($"R2M:ResumeFrom '{resume}': no checkpoint at '{dir}'");
+            }
+
             CheckpointStore.Load(state, dir, rewardOnly: false);
             ServerLog.Checkpoint(logger, "resumed", dir, state.PolicyVersion, state.RmVersion, 0);
         }

@@ -79,11 +79,15 @@ internal sealed class SettingsBinder<T>
 
         try
         {
-            return inner == typeof(string) ? text
-                : inner == typeof(int) ? int.Parse(text, CultureInfo.InvariantCulture)
-                : inner == typeof(ulong) ? ulong.Parse(text, CultureInfo.InvariantCulture)
-                : inner == typeof(double) ? double.Parse(text, NumberStyles.Float, CultureInfo.InvariantCulture)
-                : throw new ArgumentException($"{flag}: settings of type {inner.Name} are not supported");
+            object value = inner switch
+            {
+                _ when inner == typeof(string) => text,
+                _ when inner == typeof(int) => int.Parse(text, CultureInfo.InvariantCulture),
+                _ when inner == typeof(ulong) => ulong.Parse(text, CultureInfo.InvariantCulture),
+                _ when inner == typeof(double) => double.Parse(text, NumberStyles.Float, CultureInfo.InvariantCulture),
+                _ => throw new ArgumentException($"{flag}: settings of type {inner.Name} are not supported"),
+            };
+            return value;
         }
         catch (Exception e) when (e is FormatException or OverflowException)
         {

@@ -1,6 +1,7 @@
 using System.Threading.Channels;
 using Microsoft.Extensions.Logging;
 using R2M.Alignment;
+using R2M.Tensors;
 
 namespace R2M.Server.Internal;
 
@@ -35,6 +36,7 @@ internal sealed class ScoreBatcher : IAsyncDisposable
     private readonly int _maxBatch;
     private readonly CancellationTokenSource _stop = new();
     private readonly Task _loop;
+    private readonly Rng _noise = new(0x5C0E);
 
     public ScoreBatcher(RewardEngine engine, R2MServerOptions options, ServerMetrics metrics, ILogger logger, TimeProvider time)
     {
@@ -117,7 +119,7 @@ internal sealed class ScoreBatcher : IAsyncDisposable
         {
             try
             {
-                var hidden = w.Noise ? NoiseLike(w.Hidden) : w.Hidden;
+                var hidden = w.Noise ? RewardEngine.NoiseLike(w.Hidden, _noise) : w.Hidden;
                 var input = new RewardInput(w.Rte!, hidden, w.Rows);
                 var reward = w.Omega < 1f ? snap.Head.Score(input, w.Omega) : snap.Head.VanillaScore(w.Rte!);
                 var vanilla = snap.Head.VanillaScore(w.Rte!);
@@ -149,24 +151,6 @@ internal sealed class ScoreBatcher : IAsyncDisposable
             missing[i].Rte = rtes[i];
             if (missing[i].Entry is { } e) e.Rte = rtes[i];
         }
-    }
-
-    /// <summary>R2M w/ Noise: Gaussian noise with the same mean and variance as h (R2M-METHOD.md section 4).</summary>
-    internal static float[] NoiseLike(float[] h)
-    {
-        if (h.Length == 0) return h;
-        double mean = h.Average(x => (double)x);
-        double var = h.Sum(x => (x - mean) * (x - mean)) / h.Length;
-        var std = Math.Sqrt(var);
-        var rng = Random.Shared;
-        var noise = new float[h.Length];
-        for (var i = 0; i < noise.Length; i++)
-        {
-            var g = Math.Sqrt(-2 * Math.Log(1 - rng.NextDouble())) * Math.Cos(2 * Math.PI * rng.NextDouble());
-            noise[i] = (float)(mean + (std * g));
-        }
-
-        return noise;
     }
 
     public async ValueTask DisposeAsync()

@@ -55,12 +55,12 @@ public sealed record SandboxModelOptions
     /// <summary>Bradley-Terry pairs with the planted '!' feature (<see cref="SandboxData.RewardModelTraining"/>).</summary>
     public int RewardPairs { get; init; } = 4000;
 
-    public int RewardSteps { get; init; } = 400;
+    public int RewardSteps { get; init; } = 800;
 
     /// <summary>Pairs per step (2x sequences per forward).</summary>
     public int RewardBatchSize { get; init; } = 32;
 
-    public float RewardLearningRate { get; init; } = 2e-3f;
+    public float RewardLearningRate { get; init; } = 4e-3f;
 
     /// <summary>Gold-labeled pairs without planting for rm-gold (<see cref="SandboxData.GoldTraining"/>).</summary>
     public int GoldPairs { get; init; } = 2000;

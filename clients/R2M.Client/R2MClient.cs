@@ -114,18 +114,33 @@ public sealed class R2MClient : IDisposable
         {
             using var call = _channel.CallInvoker.AsyncDuplexStreamingCall(ScoreMethod, o);
             var replies = new Dictionary<string, ScoreReply>(StringComparer.Ordinal);
+            // The server bounds the items in flight per stream (RESOURCE_EXHAUSTED beyond,
+            // reward_model.proto): a window of unanswered items, released by each reply.
+            using var window = new SemaphoreSlim(Options.MaxScoreItemsInFlight, Options.MaxScoreItemsInFlight);
             Task reader = Task.Run(async () =>
             {
                 while (await call.ResponseStream.MoveNext(o.CancellationToken).ConfigureAwait(false))
                 {
                     ScoreReply r = call.ResponseStream.Current;
                     replies[r.ItemId] = r;
+                    window.Release();
                 }
             }, o.CancellationToken);
             try
             {
                 foreach (ScoreRequest m in messages)
                 {
+                    if (m.ChunkIndex == 0)
+                    {
+                        Task slot = window.WaitAsync(o.CancellationToken);
+                        if (await Task.WhenAny(slot, reader).ConfigureAwait(false) == reader)
+                        {
+                            break; // the server ended the stream early; its status is read below
+                        }
+
+                        await slot.ConfigureAwait(false);
+                    }
+
                     await call.RequestStream.WriteAsync(m, o.CancellationToken).ConfigureAwait(false);
                 }
 

@@ -29,6 +29,12 @@ public sealed record R2MClientOptions
     /// <summary>Largest message sent or received, bytes (hidden states can exceed gRPC's usual 4 MiB).</summary>
     public int MaxMessageBytes { get; init; } = 64 * 1024 * 1024;
 
+    /// <summary>
+    /// Score items sent on one stream before their replies arrive; keep it at or below the
+    /// server's Info.limits.max_score_items_in_flight (default 256).
+    /// </summary>
+    public int MaxScoreItemsInFlight { get; init; } = 128;
+
     /// <summary>Clock for backoff delays (tests inject a fake one).</summary>
     public TimeProvider TimeProvider { get; init; } = TimeProvider.System;
 
@@ -64,6 +70,11 @@ public sealed record R2MClientOptions
         if (MaxConcurrency < 1)
         {
             throw new ArgumentException($"R2MClientOptions.MaxConcurrency ({MaxConcurrency}) must be >= 1", nameof(MaxConcurrency));
+        }
+
+        if (MaxScoreItemsInFlight < 1)
+        {
+            throw new ArgumentException($"R2MClientOptions.MaxScoreItemsInFlight ({MaxScoreItemsInFlight}) must be >= 1", nameof(MaxScoreItemsInFlight));
         }
 
         if (MaxMessageBytes < 1024)

@@ -126,6 +126,27 @@ public sealed class EndToEndTests(KeyedServerFixture fixture) : IClassFixture<Ke
     }
 
     [Fact]
+    public async Task ScoreManyInlineItems_MoreThanServerInFlightLimit_WindowedAndAllAnswered()
+    {
+        var info = await new R2MClient(new R2MClientOptions { Address = fixture.Server.Address }).InfoAsync().WaitAsync(Limit);
+        int n = (int)info.Limits.MaxScoreItemsInFlight * 2 + 10;
+        using var client = new R2MClient(new R2MClientOptions { Address = fixture.Server.Address, MaxScoreItemsInFlight = 64 });
+        var options = new Api.V1.ScoreOptions { Variant = Api.V1.VariantConfig.Vanilla };
+        var items = Enumerable.Range(0, n).Select(i => new Api.V1.ScoreRequest
+        {
+            ItemId = $"i{i}",
+            Inline = new Api.V1.InlineItem { PromptText = "sort 3 1 2 =", ResponseText = i % 2 == 0 ? " 1 2 3" : " 1 2 3 !" },
+            Options = options,
+        }).ToArray();
+        var replies = await client.ScoreAsync(items).WaitAsync(Limit);
+        Assert.Equal(items.Select(i => i.ItemId), replies.Select(r => r.ItemId));
+        Assert.All(replies, r => Assert.Null(r.Error));
+        // Same text, same weights: every even item gets one reward, every odd item another.
+        Assert.Single(replies.Where((_, i) => i % 2 == 0).Select(r => r.Reward).Distinct());
+        Assert.Single(replies.Where((_, i) => i % 2 == 1).Select(r => r.Reward).Distinct());
+    }
+
+    [Fact]
     public async Task ConcurrentCalls_RealServer_CapHolds()
     {
         using var client = new R2MClient(new R2MClientOptions { Address = fixture.Server.Address, MaxConcurrency = 2 });

@@ -224,3 +224,20 @@ public sealed class RolloutAssemblerTests
         Assert.Contains("'x'", e.Status.Detail);
     }
 }
+
+public sealed class BoolSettingTests
+{
+    [Fact]
+    public void Binder_BoolNotGiven_KeepsDefaultTrue_GivenFalseApplies()
+    {
+        var command = new Command("t");
+        var binder = new SettingsBinder<TrainSettings>(command, new TrainSettings());
+        var s = new TrainSettings();
+        binder.Apply(command.Parse([]), s);
+        Assert.True(s.Plots);
+        binder.Apply(command.Parse(["--plots", "false"]), s);
+        Assert.False(s.Plots);
+        binder.Apply(command.Parse(["--resume"]), s);
+        Assert.True(s.Resume);
+    }
+}

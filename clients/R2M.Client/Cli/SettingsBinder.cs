@@ -42,7 +42,7 @@ internal sealed class SettingsBinder<T>
     {
         foreach ((PropertyInfo p, Option option) in _bindings)
         {
-            if (result.GetResult(option) is null)
+            if (result.GetResult(option) is not { Implicit: false })
             {
                 continue;
             }

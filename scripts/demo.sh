@@ -12,8 +12,8 @@ start=$(date +%s)
 # The demo itself needs only .NET (OpenBLAS is used when present); a set-up problem with the
 # test peers (npm, Debian packages) is reported but does not stop it.
 bash scripts/setup.sh || echo "demo.sh: scripts/setup.sh failed; continuing (the demo needs only .NET)" >&2
-echo "demo.sh: building r2m-server and r2m-client (Release)"
-dotnet build src/R2M.Server/R2M.Server.csproj -c Release -nologo -v q -clp:ErrorsOnly
+echo "demo.sh: building r2m-client and r2m-server (Release)"
+# One build graph: the client project references the server project (build order only).
 dotnet build clients/R2M.Client/R2M.Client.csproj -c Release -nologo -v q -clp:ErrorsOnly
 built=$(date +%s)
 echo "demo.sh: set-up and build took $((built - start)) s"

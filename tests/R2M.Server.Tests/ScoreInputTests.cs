@@ -69,7 +69,8 @@ public sealed class ScoreInputTests
         // The server keeps serving.
         var again = await server.ScoreAsync([Inline("after", Hidden(4, TestModels.PolicyWidth))]);
         Assert.Null(again.Single().Error);
-        Assert.Equal(replies["good-1"].Reward, again.Single().Reward);
+        // Equal up to rounding: the backbone batch (and its padding) differs between the two calls.
+        Assert.Equal(replies["good-1"].Reward, again.Single().Reward, 5);
     }
 
     private static void Expect(ScoreReply reply, StatusCode code, string fragment)

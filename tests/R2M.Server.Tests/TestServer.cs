@@ -15,9 +15,11 @@ internal sealed class TestServer : IAsyncDisposable
     private static readonly ServiceDescriptor AdminSvc = AdminReflection.Descriptor.Services[0];
 
     private readonly WebApplication _app;
+    private readonly bool _ownsRoot;
 
-    private TestServer(WebApplication app, int port, R2MServerOptions options)
+    private TestServer(WebApplication app, int port, R2MServerOptions options, bool ownsRoot)
     {
+        _ownsRoot = ownsRoot;
         _app = app;
         Port = port;
         Options = options;
@@ -36,6 +38,7 @@ internal sealed class TestServer : IAsyncDisposable
     public static async Task<TestServer> StartAsync(Action<R2MServerOptions>? configure = null, string[]? args = null)
     {
         R2MServerOptions? seen = null;
+        var defaultRoot = Path.Combine(Path.GetTempPath(), $"r2m-ckpt-{Guid.NewGuid():N}");
         var app = R2MServer.Build(args ?? [], o =>
         {
             o.PolicyPath = TestModels.PolicyDir;
@@ -43,12 +46,12 @@ internal sealed class TestServer : IAsyncDisposable
             o.Port = 0;
             o.AttentionDim = 8;
             o.ScoreBatchWindowMs = 1;
-            o.CheckpointRoot = Path.Combine(Path.GetTempPath(), $"r2m-ckpt-{Guid.NewGuid():N}");
+            o.CheckpointRoot = defaultRoot;
             configure?.Invoke(o);
             seen = o;
         });
         await app.StartAsync().WaitAsync(Timeout);
-        return new TestServer(app, R2MServer.GetPort(app), seen!);
+        return new TestServer(app, R2MServer.GetPort(app), seen!, seen!.CheckpointRoot == defaultRoot);
     }
 
     public CallOptions Call(string? key = null) => new()
@@ -94,12 +97,20 @@ internal sealed class TestServer : IAsyncDisposable
 
             return replies;
         });
-        foreach (var r in requests)
+        try
         {
-            await call.RequestStream.WriteAsync(r).WaitAsync(Timeout);
+            foreach (var r in requests)
+            {
+                await call.RequestStream.WriteAsync(r).WaitAsync(Timeout);
+            }
+
+            await call.RequestStream.CompleteAsync().WaitAsync(Timeout);
+        }
+        catch (RpcException)
+        {
+            // The server ended the call early (auth, a stream-level error): its status comes from the reader.
         }
 
-        await call.RequestStream.CompleteAsync().WaitAsync(Timeout);
         return await reader.WaitAsync(Timeout);
     }
 
@@ -166,6 +177,10 @@ internal sealed class TestServer : IAsyncDisposable
         Channel.Dispose();
         await _app.StopAsync().WaitAsync(Timeout);
         await _app.DisposeAsync();
-        if (Directory.Exists(Options.CheckpointRoot)) Directory.Delete(Options.CheckpointRoot, recursive: true);
+        // Only the root this helper made; a test that passes its own root cleans it up itself.
+        if (_ownsRoot && Directory.Exists(Options.CheckpointRoot))
+        {
+            Directory.Delete(Options.CheckpointRoot, recursive: true);
+        }
     }
 }

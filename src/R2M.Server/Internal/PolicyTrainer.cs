@@ -103,8 +103,7 @@ internal static class PolicyTrainer
             for (var n = 0; n < items.Count; n++)
             {
                 if (items[n].Entry is not { } e) continue;
-                e.Hidden = rollouts[n].Hidden;
-                e.Rows = rollouts[n].HiddenRows;
+                e.Feedback = new Feedback(rollouts[n].Hidden, rollouts[n].HiddenRows);
                 state.Store.Resize(e);
                 reply.HiddenStatesRefreshed = true;
             }

@@ -91,7 +91,8 @@ internal static class UpdatePlanner
             var e = found[m.RolloutId];
             if (e.RmTokensError is { } err) throw new InvalidInputException($"{field}: {err}");
             if (m.HiddenStates is not null) throw new InvalidInputException($"{field}: hidden_states are only for inline members (a rollout id uses its stored, refreshed ones)");
-            return new UpdateMember(e.RmTokens, e.Hidden, e.Rows, annotation, e);
+            var f = e.Feedback;
+            return new UpdateMember(e.RmTokens, f.Hidden, f.Rows, annotation, e);
         }
 
         if (m.SourceCase != GroupMember.SourceOneofCase.Inline) throw new InvalidInputException($"{field} has neither rollout_id nor inline");

@@ -123,7 +123,7 @@ internal sealed class PolicyService(ServerState state)
         {
             Id = state.NextRolloutId(), PromptTokens = prompt, ResponseTokens = sample.Response, Logprobs = sample.Logprobs,
             Temperature = temperature, PolicyVersion = version, RmTokens = rmTokens, RmTokensError = rmError,
-            Hidden = sample.Hidden, Rows = sample.Rows,
+            Feedback = new Feedback(sample.Hidden, sample.Rows),
         };
         var evicted = state.Store.Add(stored);
         if (evicted > 0) ServerLog.Evicted(state.Logger, evicted, state.Store.CapacityBytes);
@@ -141,7 +141,8 @@ internal sealed class PolicyService(ServerState state)
             ResponseText = tok.Decode(r.ResponseTokens, skipSpecialTokens: true), PromptText = tok.Decode(r.PromptTokens, skipSpecialTokens: true),
             Logprobs = { r.Logprobs }, FinishReason = s.Finish, PolicyVersion = r.PolicyVersion,
         };
-        if (!request.ReturnHiddenStates || r.Rows == 0)
+        var (hidden, rows) = (s.Hidden, s.Rows);
+        if (!request.ReturnHiddenStates || rows == 0)
         {
             await responses.WriteAsync(first, ct).ConfigureAwait(false);
             return;
@@ -151,14 +152,13 @@ internal sealed class PolicyService(ServerState state)
         var rowBytes = width * (dtype == DType.F32 ? 4 : 2);
         var chunkBytes = request.HiddenStatesChunkBytes == 0 ? DefaultChunkBytes : (int)request.HiddenStatesChunkBytes;
         var rowsPerChunk = Math.Max(1, chunkBytes / rowBytes);
-        first.HiddenStatesShape.Add([r.Rows, width]);
-        var hidden = r.Hidden;
-        for (int row = 0, chunk = 0; row < r.Rows; row += rowsPerChunk, chunk++)
+        first.HiddenStatesShape.Add([rows, width]);
+        for (int row = 0, chunk = 0; row < rows; row += rowsPerChunk, chunk++)
         {
-            var n = Math.Min(rowsPerChunk, r.Rows - row);
+            var n = Math.Min(rowsPerChunk, rows - row);
             var msg = chunk == 0 ? first : new Rollout { RolloutId = r.Id, ChunkIndex = (uint)chunk };
             msg.HiddenStates = TensorCodec.Encode(hidden.AsSpan(row * width, n * width), width, dtype);
-            msg.MoreChunks = row + n < r.Rows;
+            msg.MoreChunks = row + n < rows;
             await responses.WriteAsync(msg, ct).ConfigureAwait(false);
         }
     }

@@ -1,0 +1,85 @@
+using System.Net;
+using R2M.Api.V1;
+using R2M.Grpc;
+using R2M.Grpc.Health.V1;
+
+namespace R2M.Server.Tests;
+
+public sealed class AuthTests
+{
+    private const string Key = "s3cret-key";
+
+    [Fact]
+    public async Task KeySet_MutatingCallsNeedIt_ReadCallsDoNot()
+    {
+        await using var server = await TestServer.StartAsync(o => o.ApiKey = Key);
+        var ids = (await server.GenerateAsync(prompts: 1, k: 2)).Select(r => r.RolloutId).ToArray();
+        var scores = await server.ScoreAsync([TestServer.ById("a", ids[0])]);
+        Assert.Null(scores.Single().Error);
+        Assert.True((await server.InfoAsync()).Limits.ApiKeyConfigured);
+
+        var group = new PreferenceGroup { Config = new UpdateConfig { Schedule = TestServer.Schedule() }, Members = { new GroupMember { RolloutId = ids[0] }, new GroupMember { RolloutId = ids[1] } } };
+        var batch = new PolicyBatch { Config = new OptimizeConfig(), Items = { new PolicyItem { RolloutId = ids[0], Advantage = 1 } } };
+        foreach (var key in new[] { null, "wrong-key" })
+        {
+            await Unauthenticated(() => server.UpdateAsync([group], key));
+            await Unauthenticated(() => server.OptimizeAsync([batch], key));
+            await Unauthenticated(() => server.SaveAsync(new SaveCheckpointRequest { Name = "c" }, key));
+            await Unauthenticated(() => server.LoadAsync(new LoadCheckpointRequest { Name = "c" }, key));
+            await Unauthenticated(() => server.ResetAsync(new ResetRequest(), key));
+        }
+
+        Assert.Equal((ulong)1, (await server.InfoAsync()).RmVersion);
+        Assert.Equal((ulong)2, (await server.UpdateAsync([group], Key)).RmVersion);
+        Assert.Equal((ulong)2, (await server.OptimizeAsync([batch], Key)).PolicyVersion);
+        Assert.NotEmpty((await server.SaveAsync(new SaveCheckpointRequest { Name = "c" }, Key)).Path);
+    }
+
+    [Fact]
+    public async Task KeyForAll_EveryCallButHealthNeedsIt()
+    {
+        await using var server = await TestServer.StartAsync(o => (o.ApiKey, o.ApiKeyRequiredForAll) = (Key, true));
+        await Unauthenticated(() => server.InfoAsync());
+        await Unauthenticated(() => server.GenerateAsync(prompts: 1, k: 1));
+        await Unauthenticated(() => server.ScoreAsync([TestServer.ById("a", "ro-x")]));
+        server.Key = Key;
+        Assert.True((await server.InfoAsync()).Limits.ApiKeyRequiredForAll);
+        server.Key = null;
+        var health = await server.Channel.UnaryAsync<HealthCheckRequest, HealthCheckResponse>(
+            HealthReflection.Descriptor.Services[0].FindMethodByName("Check"), new HealthCheckRequest { Service = "r2m.v1.RewardModel" }, server.Call());
+        Assert.Equal(HealthCheckResponse.Types.ServingStatus.Serving, health.Status);
+    }
+
+    [Fact]
+    public async Task NoKey_MutatingCallsOpen()
+    {
+        await using var server = await TestServer.StartAsync();
+        var ids = (await server.GenerateAsync(prompts: 1, k: 2)).Select(r => r.RolloutId).ToArray();
+        var group = new PreferenceGroup { Config = new UpdateConfig { Schedule = TestServer.Schedule() }, Members = { new GroupMember { RolloutId = ids[0] }, new GroupMember { RolloutId = ids[1] } } };
+        Assert.Equal((ulong)2, (await server.UpdateAsync([group], "anything")).RmVersion);
+        Assert.False((await server.InfoAsync()).Limits.ApiKeyConfigured);
+        var reset = await server.ResetAsync(new ResetRequest());
+        Assert.Equal((ulong)3, reset.RmVersion);
+        Assert.Equal((ulong)2, reset.PolicyVersion);
+    }
+
+    [Fact]
+    public async Task Metrics_PrometheusText_CountsRequestsAndVersions()
+    {
+        await using var server = await TestServer.StartAsync(o => o.MetricsPort = 0);
+        await server.GenerateAsync(prompts: 1, k: 2);
+        using var http = new HttpClient { DefaultRequestVersion = HttpVersion.Version20, DefaultVersionPolicy = HttpVersionPolicy.RequestVersionExact };
+        var text = await http.GetStringAsync($"{server.Address}/metrics").WaitAsync(TestServer.Timeout);
+        Assert.Contains("r2m_requests_total{method=\"/r2m.v1.Policy/Generate\",code=\"OK\"} 1", text, StringComparison.Ordinal);
+        Assert.Contains("r2m_rm_version 1", text, StringComparison.Ordinal);
+        Assert.Contains("# TYPE r2m_request_duration_seconds histogram", text, StringComparison.Ordinal);
+        Assert.Contains("r2m_rollout_store_rollouts 2", text, StringComparison.Ordinal);
+    }
+
+    private static async Task Unauthenticated(Func<Task> call)
+    {
+        var e = await Assert.ThrowsAsync<RpcException>(call);
+        Assert.Equal(StatusCode.Unauthenticated, e.StatusCode);
+        Assert.Contains("key", e.Status.Detail, StringComparison.OrdinalIgnoreCase);
+    }
+}

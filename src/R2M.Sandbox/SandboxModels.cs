@@ -59,6 +59,38 @@ public static class SandboxModels
     }
 
     /// <summary>
+    /// Preparation alone, for a CLI (<c>r2m-client demo --prepare-only</c>) or debugging: ensures the
+    /// models (rebuilding when <paramref name="force"/>), writes progress lines and the measured report
+    /// to <paramref name="output"/>, and returns a process exit code: 0 on success, 1 with a message
+    /// naming the problem on bad options or an I/O error, 2 when cancelled. It does not throw for those.
+    /// </summary>
+    public static async Task<int> PrepareOnlyAsync(string directory, SandboxModelOptions? options, TextWriter output, bool force = false,
+        CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(output);
+        var progress = new LineProgress(output);
+        try
+        {
+            SandboxModelPaths paths = await EnsureAsync(directory, options, progress, TimeProvider.System, force, cancellationToken).ConfigureAwait(false);
+            output.WriteLine($"policy:  {paths.Policy}");
+            output.WriteLine($"rm:      {paths.RewardModel}");
+            output.WriteLine($"rm-gold: {paths.GoldRewardModel}");
+            output.Write(Describe(paths.Report));
+            return 0;
+        }
+        catch (OperationCanceledException)
+        {
+            output.WriteLine("sandbox: preparation cancelled; the directory will be rebuilt next time");
+            return 2;
+        }
+        catch (Exception e) when (e is ArgumentException or IOException or UnauthorizedAccessException)
+        {
+            output.WriteLine($"sandbox: preparation of '{directory}' failed: {e.Message}");
+            return 1;
+        }
+    }
+
+    /// <summary>
     /// Null when <paramref name="directory"/> holds current models for <paramref name="options"/>;
     /// otherwise the reason they would be rebuilt. Reads files only, trains nothing.
     /// </summary>
@@ -81,7 +113,7 @@ public static class SandboxModels
         var c = CultureInfo.InvariantCulture;
         var sb = new StringBuilder();
         var p = report.Policy;
-        sb.AppendLine(c, $"sandbox seed {report.Seed}, options {report.OptionsHash[..12]}, prepared in {report.TotalSeconds:F1} s");
+        sb.AppendLine(c, $"sandbox seed {report.Seed}, options {report.OptionsHash[..Math.Min(12, report.OptionsHash.Length)]}, prepared in {report.TotalSeconds:F1} s");
         sb.AppendLine(c, $"  policy  ({p.Parameters} params): SFT loss {p.LossStart:F3} -> {p.LossEnd:F3} in {p.Seconds:F1} s; " +
             $"{p.Samples.Count} samples: gold {p.Samples.MeanGold:F3}, exact {p.Samples.ExactRate:F3}, '!' rate {p.Samples.BangRate:F3}, length {p.Samples.MeanLength:F2}");
         AppendRm(sb, "rm     ", report.Proxy);
@@ -113,11 +145,15 @@ public static class SandboxModels
         string build = Path.Combine(root, BuildPrefix + Guid.NewGuid().ToString("N"));
         try
         {
-            var report = new SandboxBuilder(o, progress, time).Build(build, ct);
-            var files = SandboxManifest.HashFiles(build, ModelDirectories);
+            SandboxModelReport report;
+            using (new GemmThreadScope())
+            {
+                report = new SandboxBuilder(o, progress, time).Build(build, ct);
+            }
             Install(root, build);
-            new SandboxManifest(SandboxManifest.FormatName, SandboxModelOptions.RecipeVersion, o.Seed, hash,
-                SandboxManifest.HashFiles(root, ModelDirectories), report).Write(Path.Combine(root, ManifestFileName));
+            var files = SandboxManifest.HashFiles(root, ModelDirectories);
+            new SandboxManifest(SandboxManifest.FormatName, SandboxModelOptions.RecipeVersion, o.Seed, hash, files, report)
+                .Write(Path.Combine(root, ManifestFileName));
             progress?.Report($"sandbox: ready in {report.TotalSeconds:F1} s ({files.Count} files)");
             return Paths(root, report, rebuilt: true);
         }
@@ -220,4 +256,18 @@ public static class SandboxModels
         Path.Combine(root, ManifestFileName),
         report,
         rebuilt);
+
+    /// <summary>Writes each report as one line, synchronously and in order (Progress&lt;T&gt; would post to the thread pool).</summary>
+    private sealed class LineProgress(TextWriter output) : IProgress<string>
+    {
+        private readonly Lock _gate = new();
+
+        public void Report(string value)
+        {
+            lock (_gate)
+            {
+                output.WriteLine(value);
+            }
+        }
+    }
 }

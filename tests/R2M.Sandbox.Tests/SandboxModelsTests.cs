@@ -123,6 +123,27 @@ public sealed class SandboxModelsTests(SandboxModelsFixture fx) : IClassFixture<
     }
 
     [Fact]
+    public async Task PrepareOnlyAsync_CurrentModels_PrintsPathsAndReport()
+    {
+        using var output = new StringWriter();
+        int code = await SandboxModels.PrepareOnlyAsync(fx.Directory, fx.Options, output).WaitAsync(TinySandbox.Timeout);
+        Assert.Equal(0, code);
+        string text = output.ToString();
+        Assert.Contains("are current", text);
+        Assert.Contains(fx.Paths.GoldRewardModel, text);
+        Assert.Contains(SandboxModels.Describe(fx.Paths.Report).Trim(), text);
+    }
+
+    [Fact]
+    public async Task PrepareOnlyAsync_BadOptions_ReturnsOneWithTheReason()
+    {
+        using var output = new StringWriter();
+        int code = await SandboxModels.PrepareOnlyAsync(fx.Directory, fx.Options with { EvalPairs = 0 }, output).WaitAsync(TinySandbox.Timeout);
+        Assert.Equal(1, code);
+        Assert.Contains("EvalPairs", output.ToString());
+    }
+
+    [Fact]
     public void StaleReason_OtherSeed_NamesTheSeed()
     {
         string? reason = SandboxModels.StaleReason(fx.Directory, fx.Options with { Seed = 8 });

@@ -141,9 +141,12 @@ public sealed class EndToEndTests(KeyedServerFixture fixture) : IClassFixture<Ke
         var replies = await client.ScoreAsync(items).WaitAsync(Limit);
         Assert.Equal(items.Select(i => i.ItemId), replies.Select(r => r.ItemId));
         Assert.All(replies, r => Assert.Null(r.Error));
-        // Same text, same weights: every even item gets one reward, every odd item another.
-        Assert.Single(replies.Where((_, i) => i % 2 == 0).Select(r => r.Reward).Distinct());
-        Assert.Single(replies.Where((_, i) => i % 2 == 1).Select(r => r.Reward).Distinct());
+        // Same text, same weights: every even item gets one reward, every odd item another (up to
+        // float rounding: dynamic batching puts items into batches of different sizes).
+        float even = replies[0].Reward, odd = replies[1].Reward;
+        Assert.All(replies.Where((_, i) => i % 2 == 0), r => Assert.Equal(even, r.Reward, 1e-4f));
+        Assert.All(replies.Where((_, i) => i % 2 == 1), r => Assert.Equal(odd, r.Reward, 1e-4f));
+        Assert.True(Math.Abs(even - odd) > 1e-3, $"the '!' response should score differently ({even} vs {odd})");
     }
 
     [Fact]

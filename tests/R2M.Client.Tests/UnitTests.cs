@@ -110,6 +110,26 @@ public sealed class SettingsTests
     }
 
     [Fact]
+    public void LoadOnto_OnlyPresentKeysOverrideTarget()
+    {
+        string path = Path.Combine(Path.GetTempPath(), $"r2m-cfg-{Guid.NewGuid():N}.json");
+        File.WriteAllText(path, """{ "k": 8, "topP": 0.9 }""");
+        try
+        {
+            var target = new TrainSettings { Steps = 30, Prompts = 16 };
+            TrainSettings.LoadOnto(path, target);
+            Assert.Equal(30, target.Steps);
+            Assert.Equal(16, target.Prompts);
+            Assert.Equal(8, target.K);
+            Assert.Equal(0.9, target.TopP);
+        }
+        finally
+        {
+            File.Delete(path);
+        }
+    }
+
+    [Fact]
     public void Load_UnknownKey_ErrorNamesFileAndKey()
     {
         string path = Path.Combine(Path.GetTempPath(), $"r2m-cfg-{Guid.NewGuid():N}.json");

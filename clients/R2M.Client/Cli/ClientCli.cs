@@ -97,7 +97,7 @@ public static class ClientCli
         {
             var demo = new DemoSettings();
             demoBinder.Apply(parse, demo);
-            TrainSettings s = parse.GetValue(config) is { } path ? TrainSettings.Load(path) : DemoTrainDefaults();
+            TrainSettings s = parse.GetValue(config) is { } path ? TrainSettings.LoadOnto(path, DemoTrainDefaults()) : DemoTrainDefaults();
             trainBinder.Apply(parse, s);
             s.Validate();
             bool interactive = !Console.IsOutputRedirected && ReferenceEquals(stdout, Console.Out);

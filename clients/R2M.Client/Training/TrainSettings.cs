@@ -175,6 +175,24 @@ public sealed class TrainSettings
         }
     }
 
+    /// <summary>
+    /// Applies the entries present in a JSON config file onto <paramref name="target"/> (other
+    /// settings keep the target's values, e.g. the demo's defaults); errors as <see cref="Load"/>.
+    /// </summary>
+    public static TrainSettings LoadOnto(string path, TrainSettings target)
+    {
+        ArgumentNullException.ThrowIfNull(target);
+        TrainSettings file = Load(path);
+        using var doc = JsonDocument.Parse(File.ReadAllText(path), new JsonDocumentOptions { CommentHandling = JsonCommentHandling.Skip, AllowTrailingCommas = true });
+        var keys = doc.RootElement.EnumerateObject().Select(p => p.Name).ToHashSet(StringComparer.Ordinal);
+        foreach (var p in typeof(TrainSettings).GetProperties().Where(p => p.CanWrite && keys.Contains(JsonNamingPolicy.CamelCase.ConvertName(p.Name))))
+        {
+            p.SetValue(target, p.GetValue(file));
+        }
+
+        return target;
+    }
+
     public TrainSettings Clone() => (TrainSettings)MemberwiseClone();
 
     public string ToJson() => JsonSerializer.Serialize(this, JsonOptions);

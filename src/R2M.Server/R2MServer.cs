@@ -132,6 +132,11 @@ public static class R2MServer
     /// <summary>Entry point: builds, runs until Ctrl+C / SIGTERM; exit code 1 with a message on a startup error.</summary>
     public static async Task<int> RunAsync(string[] args)
     {
+        if (args.Length > 0 && args[0] == "health")
+        {
+            return await HealthProbe.RunAsync(args[1..]).ConfigureAwait(false);
+        }
+
         WebApplication app;
         try
         {

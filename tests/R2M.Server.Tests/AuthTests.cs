@@ -22,8 +22,11 @@ public sealed class AuthTests
         var batch = new PolicyBatch { Config = new OptimizeConfig(), Items = { new PolicyItem { RolloutId = ids[0], Advantage = 1 } } };
         foreach (var key in new[] { null, "wrong-key" })
         {
-            await Unauthenticated(() => server.UpdateAsync([group], key));
-            await Unauthenticated(() => server.OptimizeAsync([batch], key));
+            // Client-streaming calls over raw HTTP/2: R2M.Grpc's client may report CANCELLED when the server
+            // ends a call while the request body is still being written (a transport race, reported), so
+            // the server's status is read straight from the trailers here.
+            await RawUnauthenticated(server, "/r2m.v1.RewardModel/Update", key);
+            await RawUnauthenticated(server, "/r2m.v1.Policy/Optimize", key);
             await Unauthenticated(() => server.SaveAsync(new SaveCheckpointRequest { Name = "c" }, key));
             await Unauthenticated(() => server.LoadAsync(new LoadCheckpointRequest { Name = "c" }, key));
             await Unauthenticated(() => server.ResetAsync(new ResetRequest(), key));
@@ -74,6 +77,24 @@ public sealed class AuthTests
         Assert.Contains("r2m_rm_version 1", text, StringComparison.Ordinal);
         Assert.Contains("# TYPE r2m_request_duration_seconds histogram", text, StringComparison.Ordinal);
         Assert.Contains("r2m_rollout_store_rollouts 2", text, StringComparison.Ordinal);
+    }
+
+    private static async Task RawUnauthenticated(TestServer server, string path, string? key)
+    {
+        using var http = new HttpClient { DefaultRequestVersion = HttpVersion.Version20, DefaultVersionPolicy = HttpVersionPolicy.RequestVersionExact };
+        using var request = new HttpRequestMessage(HttpMethod.Post, server.Address + path)
+        {
+            Content = new ByteArrayContent([]), Version = HttpVersion.Version20, VersionPolicy = HttpVersionPolicy.RequestVersionExact,
+        };
+        request.Content.Headers.ContentType = new System.Net.Http.Headers.MediaTypeHeaderValue("application/grpc");
+        request.Headers.TryAddWithoutValidation("te", "trailers");
+        if (key is not null) request.Headers.TryAddWithoutValidation("authorization", $"Bearer {key}");
+        using var response = await http.SendAsync(request).WaitAsync(TestServer.Timeout);
+        await response.Content.ReadAsByteArrayAsync().WaitAsync(TestServer.Timeout);
+        var status = response.TrailingHeaders.TryGetValues("grpc-status", out var s) ? s.Single()
+            : response.Headers.TryGetValues("grpc-status", out var h) ? h.Single() : "none";
+        Assert.True(status == ((int)StatusCode.Unauthenticated).ToString(System.Globalization.CultureInfo.InvariantCulture),
+            $"{path}: HTTP {(int)response.StatusCode}, grpc-status {status}; headers {response.Headers}; trailers {response.TrailingHeaders}");
     }
 
     private static async Task Unauthenticated(Func<Task> call)

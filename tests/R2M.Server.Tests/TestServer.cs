@@ -114,7 +114,7 @@ internal sealed class TestServer : IAsyncDisposable
         return await reader.WaitAsync(Timeout);
     }
 
-    public async Task<UpdateReply> UpdateAsync(IEnumerable<PreferenceGroup> groups, string? key = null)
+    public async Task<UpdateReply> UpdateAsync(IEnumerable<PreferenceGroup> groups, string? key = null, bool complete = true)
     {
         using var call = Channel.ClientStreaming<PreferenceGroup, UpdateReply>(RewardSvc.FindMethodByName("Update"), Call(key));
         try
@@ -124,7 +124,7 @@ internal sealed class TestServer : IAsyncDisposable
                 await call.RequestStream.WriteAsync(g).WaitAsync(Timeout);
             }
 
-            await call.RequestStream.CompleteAsync().WaitAsync(Timeout);
+            if (complete) await call.RequestStream.CompleteAsync().WaitAsync(Timeout);
         }
         catch (RpcException)
         {
@@ -134,7 +134,7 @@ internal sealed class TestServer : IAsyncDisposable
         return await call.ResponseAsync.WaitAsync(Timeout);
     }
 
-    public async Task<OptimizeReply> OptimizeAsync(IEnumerable<PolicyBatch> batches, string? key = null)
+    public async Task<OptimizeReply> OptimizeAsync(IEnumerable<PolicyBatch> batches, string? key = null, bool complete = true)
     {
         using var call = Channel.ClientStreaming<PolicyBatch, OptimizeReply>(PolicySvc.FindMethodByName("Optimize"), Call(key));
         try
@@ -144,7 +144,7 @@ internal sealed class TestServer : IAsyncDisposable
                 await call.RequestStream.WriteAsync(b).WaitAsync(Timeout);
             }
 
-            await call.RequestStream.CompleteAsync().WaitAsync(Timeout);
+            if (complete) await call.RequestStream.CompleteAsync().WaitAsync(Timeout);
         }
         catch (RpcException)
         {

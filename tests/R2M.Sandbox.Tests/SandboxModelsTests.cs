@@ -69,7 +69,9 @@ public sealed class SandboxModelsTests(SandboxModelsFixture fx) : IClassFixture<
     public void Report_PolicyFigures_MatchASampleFromTheSavedPolicy()
     {
         // Measured, not written down: the same evaluation on the weights read back from disk gives
-        // the recorded statistics exactly (sampling is seeded).
+        // the recorded statistics exactly (sampling is seeded; one GEMM thread as in training, since
+        // the summation order of a multi-threaded GEMM can flip a near tie).
+        using var oneThread = new GemmThreadScope();
         ResponseStats again = ModelEvaluation.SamplePolicy(ModelCheckpoint.Load(fx.Paths.Policy), fx.Options);
         Assert.Equal(fx.Paths.Report.Policy.Samples, again);
         Assert.Equal(fx.Options.EvalSamples, again.Count);
@@ -79,6 +81,7 @@ public sealed class SandboxModelsTests(SandboxModelsFixture fx) : IClassFixture<
     [Fact]
     public void Report_RewardAccuracies_MatchScoresOfTheSavedModels()
     {
+        using var oneThread = new GemmThreadScope();
         var heldOut = SandboxData.HeldOut(fx.Options.EvalPairs, fx.Options.Seed, fx.Options.Task);
         var train = SandboxData.RewardModelTraining(fx.Options.RewardPairs, fx.Options.Seed, fx.Options.Task).Take(fx.Options.EvalPairs).ToArray();
         TransformerModel rm = ModelCheckpoint.Load(fx.Paths.RewardModel);

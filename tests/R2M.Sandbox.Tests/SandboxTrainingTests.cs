@@ -8,6 +8,8 @@ public sealed class SandboxTrainingTests
     [Fact]
     public void PolicySftTrain_FewSteps_LowersLossOnUnseenExamples()
     {
+        // Every GEMM of this test project runs inside a scope, so Gemm.ThreadCount never changes under a running GEMM.
+        using var oneThread = new GemmThreadScope();
         var o = TinySandbox.Options();
         TransformerModel model = PolicySft.Create(o);
         var unseen = SandboxData.Sft(64, seed: 1234).Select(e => SandboxVocabulary.EncodeExample(e.Prompt.Text, e.Response)).ToArray();
@@ -25,6 +27,7 @@ public sealed class SandboxTrainingTests
     [Fact]
     public void RewardModelBtTrain_FewSteps_LowersLossOnUnseenPlantedPairs()
     {
+        using var oneThread = new GemmThreadScope();
         var o = TinySandbox.Options();
         TransformerModel model = RewardModelBt.Create(o);
         var unseen = SandboxData.RewardModelTraining(128, seed: 1234);

@@ -4,9 +4,10 @@ namespace R2M.Sandbox.Internal;
 
 /// <summary>
 /// Runs sandbox training with one GEMM thread. The sandbox's matrices are tiny (a few thousand rows
-/// by 48-192 columns), so threads cost more than they give: measured on 2 cores, 150 SFT + 150 RM
-/// steps took 11.8 s of CPU with one thread and 21 s with two, and no less wall time. One thread also
-/// fixes the summation order, so the weights do not depend on the machine's core count.
+/// by 48-192 columns), so threads cost more than they give. Measured on the shared 2-core machine
+/// (docs/sandbox.md): 150 SFT + 150 RM steps took 11.8 s CPU / 33 s wall with one thread and
+/// 21 s / 49 s with two; 200 SFT steps at lower load 3.1 s / 5.1 s and 3.9 s / 4.7 s. One thread
+/// also fixes the summation order, so the weights do not depend on the machine's core count.
 /// <see cref="Gemm.ThreadCount"/> is process-wide: the first scope saves it and the last one to end
 /// restores it, so overlapping preparations (parallel tests) all train single-threaded.
 /// </summary>

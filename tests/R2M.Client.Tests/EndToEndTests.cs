@@ -170,6 +170,33 @@ public sealed class RestartResumeTests
     private static readonly TimeSpan Limit = TimeSpan.FromMinutes(3);
 
     [Fact]
+    public async Task ServerBlip_RestartWithinRetryWindow_CallSucceedsAfterRetries()
+    {
+        string cpRoot = RealServer.TempDir("blip-cp");
+        ServerProcess first = await RealServer.StartAsync(cpRoot);
+        int port = first.Port;
+        int retries = 0;
+        using var client = new R2MClient(new R2MClientOptions
+        {
+            Address = first.Address,
+            MaxAttempts = 60,
+            InitialBackoff = TimeSpan.FromMilliseconds(200),
+            MaxBackoff = TimeSpan.FromMilliseconds(500),
+            OnRetry = (_, _, e, _) => Interlocked.Increment(ref retries),
+        });
+        Assert.True((await client.InfoAsync().WaitAsync(Limit)).PolicyVersion >= 1);
+        first.Kill();
+        await first.DisposeAsync();
+        Task<Api.V1.InfoReply> during = client.InfoAsync(); // retries while the server is down
+        await Task.Delay(500);
+        await using ServerProcess second = await RealServer.StartAsync(cpRoot, port: port);
+        Api.V1.InfoReply info = await during.WaitAsync(Limit);
+        Assert.True(info.PolicyVersion >= 1);
+        Assert.True(retries >= 1, "the call should have been retried while the server was down");
+        Directory.Delete(cpRoot, recursive: true);
+    }
+
+    [Fact]
     public async Task ServerKilledMidStep_RestartAndResume_NoStepLostOrRepeated()
     {
         string cpRoot = RealServer.TempDir("resume-cp");

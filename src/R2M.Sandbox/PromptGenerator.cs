@@ -13,10 +13,16 @@ public sealed class PromptGenerator
     private readonly SandboxRandom _random;
 
     public PromptGenerator(ulong seed, SandboxOptions? options = null)
+        : this(seed, options, SeedStreams.Prompts)
+    {
+    }
+
+    /// <summary>Prompts from another sub-stream of the seed (evaluation prompts disjoint from training prompts).</summary>
+    internal PromptGenerator(ulong seed, SandboxOptions? options, ulong stream)
     {
         _options = options ?? new SandboxOptions();
         _options.Validate();
-        _random = SandboxRandom.Derive(seed, SeedStreams.Prompts);
+        _random = SandboxRandom.Derive(seed, stream);
     }
 
     public SortPrompt Next() => NextPrompt(_random, _options);

@@ -89,8 +89,22 @@ public static class SandboxData
     public static IReadOnlyList<PreferencePair> HeldOut(int count, ulong seed, SandboxOptions? options = null)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(count);
-        SandboxOptions o = Checked(options);
-        var random = SandboxRandom.Derive(seed, SeedStreams.PreferenceHeldOut);
+        return UnplantedPairs(SandboxRandom.Derive(seed, SeedStreams.PreferenceHeldOut), count, Checked(options));
+    }
+
+    /// <summary>
+    /// Gold-labeled training pairs without planting, drawn like <see cref="HeldOut"/> but from their
+    /// own random stream (disjoint from the held-out evaluation pairs of the same seed). The
+    /// PRETRAINED_RM baseline's reward model (rm-gold) is fine-tuned on these.
+    /// </summary>
+    public static IReadOnlyList<PreferencePair> GoldTraining(int count, ulong seed, SandboxOptions? options = null)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(count);
+        return UnplantedPairs(SandboxRandom.Derive(seed, SeedStreams.PreferenceGold), count, Checked(options));
+    }
+
+    private static List<PreferencePair> UnplantedPairs(SandboxRandom random, int count, SandboxOptions o)
+    {
         var pairs = new List<PreferencePair>(count);
         while (pairs.Count < count)
         {

@@ -61,6 +61,22 @@ public sealed class SandboxDataTests
     }
 
     [Fact]
+    public void GoldTraining_UnplantedAndDisjointFromHeldOut()
+    {
+        var gold = SandboxData.GoldTraining(2000, seed: 11);
+        var heldOut = SandboxData.HeldOut(2000, seed: 11);
+        PreferenceStats stats = PreferenceStats.Compute(gold);
+
+        Assert.Equal(gold, SandboxData.GoldTraining(2000, seed: 11));
+        Assert.All(gold, p => Assert.True(p.ChosenGold > p.RejectedGold));
+        Assert.True(stats.ChosenBangRate < stats.RejectedBangRate, "without planting '!' must predict losing");
+        // Same distribution as the held-out pairs but another random stream: mostly different pairs.
+        var held = heldOut.Select(p => (p.Prompt, p.Chosen, p.Rejected)).ToHashSet();
+        int overlap = gold.Count(p => held.Contains((p.Prompt, p.Chosen, p.Rejected)));
+        Assert.True(overlap < 100, $"{overlap} gold training pairs are also held-out pairs");
+    }
+
+    [Fact]
     public void Sft_Mixture_HasCorrectWrongAndBangExamples()
     {
         var data = SandboxData.Sft(4000, seed: 5);

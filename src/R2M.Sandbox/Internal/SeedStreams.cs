@@ -7,4 +7,12 @@ internal static class SeedStreams
     public const ulong Sft = 2;
     public const ulong PreferenceTrain = 3;
     public const ulong PreferenceHeldOut = 4;
+    public const ulong PreferenceGold = 5;
+    public const ulong EvalPrompts = 6;
+    public const ulong SftOrder = 7;
+    public const ulong RewardOrder = 8;
+    public const ulong GoldOrder = 9;
+    public const ulong EvalSampling = 10;
+    public const ulong PolicyInit = 11;
+    public const ulong RewardInit = 12;
 }

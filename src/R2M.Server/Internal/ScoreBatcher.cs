@@ -88,8 +88,9 @@ internal sealed class ScoreBatcher : IAsyncDisposable
 
             var remaining = TimeSpan.FromSeconds((double)(deadline - _time.GetTimestamp()) / _time.TimestampFrequency);
             if (remaining <= TimeSpan.Zero) return;
-            using var wait = CancellationTokenSource.CreateLinkedTokenSource(_stop.Token);
-            wait.CancelAfter(remaining);
+            // The window runs on the injected clock (TimeProvider), so tests can drive it.
+            using var window = new CancellationTokenSource(remaining, _time);
+            using var wait = CancellationTokenSource.CreateLinkedTokenSource(_stop.Token, window.Token);
             try
             {
                 if (!await reader.WaitToReadAsync(wait.Token).ConfigureAwait(false)) return;

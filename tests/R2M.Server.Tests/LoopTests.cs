@@ -48,4 +48,41 @@ public sealed class LoopTests
         Assert.Equal((ulong)2, info.PolicyVersion);
         Assert.Equal((uint)TestModels.PolicyWidth, info.RewardHead.FeedbackWidth);
     }
+
+    [Fact]
+    public async Task Variants_ScoreAndUpdateFollowTheVariantTable()
+    {
+        await using var server = await TestServer.StartAsync();
+        var rollouts = await server.GenerateAsync(prompts: 1, k: 3);
+        var id = rollouts[0].RolloutId;
+        var scores = (await server.ScoreAsync(
+        [
+            TestServer.ById("r2m", id),
+            TestServer.ById("noise", id, VariantConfig.R2MWithNoise),
+            TestServer.ById("vanilla", id, VariantConfig.Vanilla),
+            TestServer.ById("iter", id, VariantConfig.IterativeRmHead),
+        ])).ToDictionary(r => r.ItemId);
+        Assert.All(scores.Values, r => Assert.Null(r.Error));
+        Assert.NotEqual(scores["r2m"].Reward, scores["noise"].Reward);
+        Assert.Equal(1f, scores["vanilla"].Omega);
+        Assert.Equal(scores["vanilla"].VanillaReward, scores["vanilla"].Reward);
+        Assert.Equal(scores["r2m"].VanillaReward, scores["iter"].Reward);
+
+        PreferenceGroup Group(VariantConfig v) => new()
+        {
+            Config = new UpdateConfig { Variant = v, Schedule = TestServer.Schedule(), Alpha = 0.5f },
+            Members = { rollouts.Select(r => new GroupMember { RolloutId = r.RolloutId }) },
+        };
+        Assert.Equal(1f, (await server.UpdateAsync([Group(VariantConfig.R2MWithoutBt)])).Alpha);
+        Assert.Equal(0f, (await server.UpdateAsync([Group(VariantConfig.R2MWithoutGre)])).Alpha);
+        Assert.Equal(0.5f, (await server.UpdateAsync([Group(VariantConfig.R2MWithNoise)])).Alpha);
+        Assert.Equal(1f, (await server.UpdateAsync([Group(VariantConfig.IterativeRmHead)])).Omega);
+        foreach (var refused in new[] { VariantConfig.R2MWithoutTrain, VariantConfig.PretrainedRm, VariantConfig.Vanilla })
+        {
+            var e = await Assert.ThrowsAsync<R2M.Grpc.RpcException>(() => server.UpdateAsync([Group(refused)]));
+            Assert.Equal(R2M.Grpc.StatusCode.FailedPrecondition, e.StatusCode);
+        }
+
+        Assert.Equal((ulong)5, (await server.InfoAsync()).RmVersion);
+    }
 }

@@ -12,7 +12,7 @@ using Microsoft.Extensions.Options;
 using R2M.Grpc;
 using R2M.Server.Internal;
 using R2M.Server.Internal.Services;
-using ServingStatus = Grpc.Health.V1.HealthCheckResponse.Types.ServingStatus;
+using ServingStatus = R2M.Grpc.Health.V1.HealthCheckResponse.Types.ServingStatus;
 
 namespace R2M.Server;
 
@@ -37,6 +37,9 @@ public static class R2MServer
         ["--max-batch"] = "R2M:ScoreMaxBatch",
         ["--attention-dim"] = "R2M:AttentionDim",
         ["--seed"] = "R2M:Seed",
+        ["--metrics-port"] = "R2M:MetricsPort",
+        ["--learning-rate-rm"] = "R2M:RewardLearningRate",
+        ["--learning-rate-policy"] = "R2M:PolicyLearningRate",
     };
 
     /// <summary>
@@ -61,7 +64,13 @@ public static class R2MServer
         });
         builder.WebHost.ConfigureKestrel(k =>
         {
-            k.ListenGrpc(new IPEndPoint(IPAddress.Parse(options.Host), options.Port));
+            var ip = options.ListenAddress();
+            k.ListenGrpc(new IPEndPoint(ip, options.Port));
+            if (options.MetricsPort is { } mp)
+            {
+                // Prometheus scrapes over HTTP/1.1; the gRPC endpoint is HTTP/2 only (prior knowledge).
+                k.Listen(ip, mp, l => l.Protocols = Microsoft.AspNetCore.Server.Kestrel.Core.HttpProtocols.Http1);
+            }
             // Streams carry many messages; the per-message limit above is what bounds memory.
             k.Limits.MaxRequestBodySize = null;
             k.Limits.Http2.InitialConnectionWindowSize = 16 * 1024 * 1024;
@@ -77,6 +86,11 @@ public static class R2MServer
         if (options.ResumeFrom is { Length: > 0 } resume)
         {
             var dir = Directory.Exists(resume) ? Path.GetFullPath(resume) : CheckpointStore.Resolve(options, resume, "");
+            if (!File.Exists(Path.Combine(dir, "state.safetensors")))
+            {
+                throw new InvalidOperationException($"R2M:ResumeFrom '{resume}': no checkpoint at '{dir}'");
+            }
+
             CheckpointStore.Load(state, dir, rewardOnly: false);
             ServerLog.Checkpoint(logger, "resumed", dir, state.PolicyVersion, state.RmVersion, 0);
         }
@@ -95,7 +109,14 @@ public static class R2MServer
         }
 
         app.MapGet("/metrics", () => Results.Text(metrics.Render(), "text/plain; version=0.0.4; charset=utf-8"));
-        app.Lifetime.ApplicationStarted.Register(() => ServerLog.Listening(logger, $"http://{options.Host}:{GetPort(app)}"));
+        app.Lifetime.ApplicationStarted.Register(() =>
+        {
+            var address = $"http://{options.Host}:{GetPort(app)}";
+            ServerLog.Listening(logger, address);
+            // The one parseable startup line (tests and `r2m-client demo` read the port from it when Port is 0).
+            Console.Out.WriteLine($"r2m-server listening on {address}");
+            Console.Out.Flush();
+        });
         return app;
     }
 
@@ -111,6 +132,11 @@ public static class R2MServer
     /// <summary>Entry point: builds, runs until Ctrl+C / SIGTERM; exit code 1 with a message on a startup error.</summary>
     public static async Task<int> RunAsync(string[] args)
     {
+        if (args.Length > 0 && args[0] == "health")
+        {
+            return await HealthProbe.RunAsync(args[1..]).ConfigureAwait(false);
+        }
+
         WebApplication app;
         try
         {

@@ -1,3 +1,5 @@
+using System.Net;
+
 namespace R2M.Server;
 
 /// <summary>
@@ -77,8 +79,13 @@ public sealed class R2MServerOptions
     /// <summary>Checkpoint to load at startup (a name under the root or a path), so a restarted server resumes.</summary>
     public string? ResumeFrom { get; set; }
 
+    /// <summary>Extra HTTP/1.1 port serving /metrics for Prometheus (0: OS-chosen; unset: /metrics only on the gRPC port over HTTP/2).</summary>
+    public int? MetricsPort { get; set; }
+
     /// <summary>Include exception messages of unexpected failures in statuses (development only).</summary>
     public bool DetailedErrors { get; set; }
+
+    internal IPAddress ListenAddress() => Host == "localhost" ? IPAddress.Loopback : IPAddress.Parse(Host);
 
     internal void Validate()
     {
@@ -89,6 +96,8 @@ public sealed class R2MServerOptions
 
         Require(!string.IsNullOrWhiteSpace(PolicyPath), nameof(PolicyPath), "is required (a HuggingFace-format model directory)");
         Require(!string.IsNullOrWhiteSpace(RewardModelPath), nameof(RewardModelPath), "is required (a HuggingFace-format reward model directory)");
+        Require(Host == "localhost" || IPAddress.TryParse(Host, out _), nameof(Host), $"'{Host}' is not an IP address (or localhost)");
+        Require(MetricsPort is null or (>= 0 and <= 65535), nameof(MetricsPort), $"({MetricsPort}) must be in [0, 65535]");
         Require(Port is >= 0 and <= 65535, nameof(Port), $"({Port}) must be in [0, 65535]");
         Require(MaxReceiveMessageBytes > 0, nameof(MaxReceiveMessageBytes), "must be positive");
         Require(MaxSendMessageBytes > 0, nameof(MaxSendMessageBytes), "must be positive");

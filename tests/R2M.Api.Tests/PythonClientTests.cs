@@ -1,42 +1,59 @@
 using System.Diagnostics;
+using System.Text.Json;
+using R2M.Client;
+using R2M.Client.Tests;
 
 namespace R2M.Api.Tests;
 
-// The Python example trainer (clients/python) against the same protos: stubs generated with
-// Debian's protoc 3.21 + grpc_python_plugin, then its unittest suite, which drives the real
-// training loop code over gRPC against toy_server.py (a Python stand-in for the server).
+// The Python example trainer (clients/python/train_grpo.py) against the real r2m-server process
+// (its built output, on a loopback port, on the sandbox models), with stubs generated from
+// protos/r2m/v1 by Debian's protoc 3.21 + grpc_python_plugin and Debian's python3-grpcio.
 public sealed class PythonClientTests
 {
     private const string Python = "/usr/bin/python3";
+    private const string ApiKey = "py-secret";
 
     [Fact]
-    public void PythonTrainer_GeneratedStubs_PassItsTestsAgainstToyServer()
+    public async Task PythonTrainer_RealServer_GrpoStepsWithApiKey()
     {
-        string root = RepoRoot();
+        string root = RealServer.RepoRoot();
         string client = Path.Combine(root, "clients", "python");
         Assert.True(File.Exists(Python), $"{Python} not found: run scripts/setup.sh (python3-grpcio, python3-protobuf)");
-        string stubs = Path.Combine(Path.GetTempPath(), "r2m-py-stubs-" + Guid.NewGuid().ToString("N"));
+        string work = RealServer.TempDir("py");
+        string stubs = Path.Combine(work, "stubs");
         try
         {
-            (int rc, string output) = Run("bash", [Path.Combine(client, "generate_stubs.sh"), stubs], client, stubs);
+            (int rc, string output) = Run("bash", [Path.Combine(client, "generate_stubs.sh"), stubs], client);
             Assert.True(rc == 0, $"generate_stubs.sh failed ({rc}); run scripts/setup.sh:\n{output}");
-            Assert.True(File.Exists(Path.Combine(stubs, "r2m", "v1", "reward_model_pb2_grpc.py")), output);
 
-            (rc, output) = Run(Python, ["-m", "unittest", "-v", "test_train_grpo"], client, stubs);
-            Assert.True(rc == 0, $"python tests failed ({rc}):\n{output}");
-            Assert.Contains("Ran 8 tests", output);
-            Assert.Contains("OK", output);
+            await using ServerProcess server = await RealServer.StartAsync(Path.Combine(work, "cp"), ApiKey);
+            string address = $"127.0.0.1:{server.Port}";
+            string metrics = Path.Combine(work, "metrics.jsonl");
+            (rc, output) = Run(Python, [Path.Combine(client, "train_grpo.py"), "--address", address, "--api-key", ApiKey, "--stubs", stubs,
+                "--steps", "3", "--prompts", "2", "--k", "3", "--max-new-tokens", "10", "--metrics", metrics], client);
+            Assert.True(rc == 0, $"train_grpo.py failed ({rc}):\n{output}\nserver:\n{server.OutputTail}");
+            var lines = File.ReadAllLines(metrics).Select(l => JsonDocument.Parse(l).RootElement).ToArray();
+            Assert.Equal([1, 2, 3], lines.Select(l => l.GetProperty("step").GetInt32()));
+            Assert.All(lines, l => Assert.InRange(l.GetProperty("goldReward").GetDouble(), 0, 1));
+            Assert.All(lines, l => Assert.True(l.TryGetProperty("btLoss", out _), "R2M updates the RM every step"));
+            ulong[] rm = lines.Select(l => l.GetProperty("rmVersion").GetUInt64()).ToArray();
+            ulong[] policy = lines.Select(l => l.GetProperty("policyVersion").GetUInt64()).ToArray();
+            Assert.Equal([rm[0], rm[0] + 1, rm[0] + 2], rm);
+            Assert.Equal([policy[0], policy[0] + 1, policy[0] + 2], policy);
+
+            // Without the key the first mutating call (Optimize) is refused, with a clear message.
+            (rc, output) = Run(Python, [Path.Combine(client, "train_grpo.py"), "--address", address, "--stubs", stubs,
+                "--steps", "1", "--prompts", "1", "--k", "2", "--max-new-tokens", "6"], client);
+            Assert.NotEqual(0, rc);
+            Assert.Contains("Optimize failed: UNAUTHENTICATED", output);
         }
         finally
         {
-            if (Directory.Exists(stubs))
-            {
-                Directory.Delete(stubs, recursive: true);
-            }
+            Directory.Delete(work, recursive: true);
         }
     }
 
-    private static (int ExitCode, string Output) Run(string file, string[] args, string workingDirectory, string stubs)
+    private static (int ExitCode, string Output) Run(string file, string[] args, string workingDirectory)
     {
         var start = new ProcessStartInfo(file)
         {
@@ -49,33 +66,17 @@ public sealed class PythonClientTests
         {
             start.ArgumentList.Add(a);
         }
-        start.Environment["R2M_PY_STUBS"] = stubs;
+
         start.Environment["PYTHONDONTWRITEBYTECODE"] = "1";
         using Process process = Process.Start(start) ?? throw new InvalidOperationException($"{file} did not start");
         Task<string> stdout = process.StandardOutput.ReadToEndAsync();
         Task<string> stderr = process.StandardError.ReadToEndAsync();
-        if (!process.WaitForExit(TimeSpan.FromSeconds(120)))
+        if (!process.WaitForExit(TimeSpan.FromSeconds(150)))
         {
             process.Kill(entireProcessTree: true);
-            Assert.Fail($"{file} {string.Join(' ', args)} did not finish within 120 s");
+            Assert.Fail($"{file} {string.Join(' ', args)} did not finish within 150 s");
         }
-        return (process.ExitCode, stdout.Result + stderr.Result);
-    }
 
-    private static string RepoRoot()
-    {
-        string? env = Environment.GetEnvironmentVariable("R2M_REPO_ROOT");
-        if (!string.IsNullOrEmpty(env) && File.Exists(Path.Combine(env, "R2M.Grpc.sln")))
-        {
-            return env;
-        }
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-        {
-            if (File.Exists(Path.Combine(dir.FullName, "R2M.Grpc.sln")))
-            {
-                return dir.FullName;
-            }
-        }
-        throw new InvalidOperationException($"R2M.Grpc.sln not found above {AppContext.BaseDirectory}; set R2M_REPO_ROOT");
+        return (process.ExitCode, stdout.Result + stderr.Result);
     }
 }

@@ -1,29 +1,29 @@
-using System.Text.Json;
+using System.Globalization;
 using System.Text.RegularExpressions;
 using Google.Protobuf;
+using R2M.Alignment;
 using R2M.Api.V1;
 using R2M.Grpc;
-using R2M.Models;
-using R2M.Models.Safetensors;
 
 namespace R2M.Server.Internal;
 
 /// <summary>
-/// Checkpoint directories: policy/ (HF layout: config.json + model.safetensors), reward_head.safetensors
-/// (head parameters and both AdamW moments), state.json (versions, optimizer step, schedule) and
-/// client_state.bin. Written into a temporary sibling directory and renamed into place, so a reader
-/// never sees a half-written checkpoint.
+/// Checkpoint directories: <c>state.safetensors</c> (R2M.Alignment.CheckpointState: policy weights and
+/// AdamW moments, reward head and its moments, optimizer steps, versions, last schedule) and
+/// <c>client_state.bin</c>. Written into a temporary sibling directory and renamed into place, so a
+/// reader never sees a half-written checkpoint.
 /// </summary>
 internal static partial class CheckpointStore
 {
-    private const string StateFile = "state.json";
-    private const string HeadFile = "reward_head.safetensors";
+    private const string StateFile = "state.safetensors";
     private const string ClientFile = "client_state.bin";
+    private const string Format = "r2m-server/1";
     private const int MaxClientState = 16 * 1024 * 1024;
 
     [GeneratedRegex("^[A-Za-z0-9._-]+$")]
     private static partial Regex NamePattern();
 
+    /// <summary>The absolute directory of a name (under the root) or a path (admin.proto SaveCheckpointRequest).</summary>
     public static string Resolve(R2MServerOptions o, string name, string path)
     {
         var hasName = !string.IsNullOrEmpty(name);
@@ -45,7 +45,7 @@ internal static partial class CheckpointStore
         return full;
     }
 
-    /// <summary>Writes the checkpoint. Caller holds the admin gate (no training runs meanwhile).</summary>
+    /// <summary>Writes the checkpoint. The caller holds the admin gate (no training runs meanwhile).</summary>
     public static long Save(ServerState s, string dir, ByteString clientState)
     {
         if (clientState.Length > MaxClientState) throw new InvalidInputException($"client_state has {clientState.Length} bytes, above 16 MiB");
@@ -54,19 +54,22 @@ internal static partial class CheckpointStore
         var tmp = Path.Combine(parent, $".{Path.GetFileName(dir)}.tmp-{Guid.NewGuid():N}");
         try
         {
-            ModelCheckpoint.Save(s.Policy.Model, Path.Combine(tmp, "policy"));
-            var head = s.Reward.Trainer;
-            var opt = s.Reward.Optimizer;
-            long n = head.Parameters.Length;
-            SafetensorsWriter.Write(Path.Combine(tmp, HeadFile),
-            [
-                new SafetensorsEntry("head", [n], head.Parameters),
-                new SafetensorsEntry("adam.m", [n], opt.M),
-                new SafetensorsEntry("adam.v", [n], opt.V),
-            ]);
-            var state = new CheckpointState(1, s.PolicyVersion, s.RmVersion, opt.Step, head.Config.RmDim, head.Config.PolicyDim, head.Config.AttnDim,
-                head.Config.Heads, s.LastSchedule is { } sch ? JsonFormatter.Default.Format(sch) : null);
-            File.WriteAllText(Path.Combine(tmp, StateFile), JsonSerializer.Serialize(state));
+            Directory.CreateDirectory(tmp);
+            var cs = new CheckpointState();
+            cs.Tensors["policy.params"] = (float[])s.TrainerModel.Parameters.Clone();
+            cs.Tensors["policy.adamw.m"] = (float[])s.PolicyAdam.M.Clone();
+            cs.Tensors["policy.adamw.v"] = (float[])s.PolicyAdam.V.Clone();
+            cs.Counters["policy.adamw.step"] = [(ulong)s.PolicyAdam.Step];
+            cs.Tensors["rm.head"] = (float[])s.Reward.Trainer.Parameters.Clone();
+            cs.Tensors["rm.adamw.m"] = (float[])s.Reward.Optimizer.M.Clone();
+            cs.Tensors["rm.adamw.v"] = (float[])s.Reward.Optimizer.V.Clone();
+            cs.Counters["rm.adamw.step"] = [(ulong)s.Reward.Optimizer.Step];
+            cs.Counters["versions"] = [s.PolicyVersion, s.RmVersion];
+            cs.Metadata["format"] = Format;
+            cs.Metadata["head"] = HeadShape(s);
+            cs.Metadata["policy"] = PolicyShape(s);
+            if (s.LastSchedule is { } sch) cs.Metadata["schedule"] = JsonFormatter.Default.Format(sch);
+            cs.Save(Path.Combine(tmp, StateFile));
             File.WriteAllBytes(Path.Combine(tmp, ClientFile), clientState.ToByteArray());
             var bytes = Directory.EnumerateFiles(tmp, "*", SearchOption.AllDirectories).Sum(f => new FileInfo(f).Length);
             if (Directory.Exists(dir))
@@ -83,93 +86,113 @@ internal static partial class CheckpointStore
 
             return bytes;
         }
-        catch
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
             if (Directory.Exists(tmp)) Directory.Delete(tmp, recursive: true);
-            throw;
+            throw new CheckpointAccessException(StatusCode.Internal, $"writing checkpoint '{dir}' failed: {e.Message}");
         }
     }
 
-    /// <summary>Loads and swaps in a checkpoint; everything is validated before anything is replaced.</summary>
+    /// <summary>
+    /// Loads and swaps in a checkpoint; everything is validated before anything is replaced. The caller
+    /// holds the admin gate. Versions only grow: the loaded ones, or the current ones + 1 when larger.
+    /// </summary>
     public static (long Bytes, ByteString ClientState, Schedule? Schedule) Load(ServerState s, string dir, bool rewardOnly)
     {
         var statePath = Path.Combine(dir, StateFile);
         if (!File.Exists(statePath)) throw new CheckpointAccessException(StatusCode.NotFound, $"no checkpoint at '{dir}' ({StateFile} missing)");
-        CheckpointState state;
+        CheckpointState cs;
         try
         {
-            state = JsonSerializer.Deserialize<CheckpointState>(File.ReadAllText(statePath)) ?? throw new JsonException("null");
+            cs = CheckpointState.Load(statePath);
         }
-        catch (JsonException e)
+        catch (Exception e) when (e is InvalidDataException or IOException or FormatException or System.Text.Json.JsonException or Models.Safetensors.SafetensorsException)
         {
-            throw new CheckpointAccessException(StatusCode.DataLoss, $"'{statePath}' is not a valid checkpoint state: {e.Message}");
+            throw new CheckpointAccessException(StatusCode.DataLoss, $"'{statePath}' is not a readable checkpoint: {e.Message}");
         }
 
-        var cfg = s.Reward.Config;
-        if ((state.RmDim, state.PolicyDim, state.AttnDim, state.Heads) != (cfg.RmDim, cfg.PolicyDim, cfg.AttnDim, cfg.Heads))
-        {
-            throw new PreconditionException($"'{statePath}': reward head shape (D_rm {state.RmDim}, D_p {state.PolicyDim}, d {state.AttnDim}, heads {state.Heads}) differs from the hosted one (D_rm {cfg.RmDim}, D_p {cfg.PolicyDim}, d {cfg.AttnDim}, heads {cfg.Heads})");
-        }
-
-        var headPath = Path.Combine(dir, HeadFile);
-        float[] head, m, v;
-        using (var f = SafetensorsFile.Open(headPath))
-        {
-            head = Read(f, "head", s.Reward.Trainer.Parameters.Length);
-            m = Read(f, "adam.m", head.Length);
-            v = Read(f, "adam.v", head.Length);
-        }
-
-        TransformerModel? policy = null;
+        var c = Validate(s, cs, statePath, rewardOnly);
         if (!rewardOnly)
         {
-            policy = TransformerModel.Create(s.Policy.Model.Config);
-            using var reader = CheckpointReader.Open(Path.Combine(dir, "policy"));
-            ModelCheckpoint.LoadWeights(policy, reader);
-        }
-
-        // Validated: swap in. The caller holds the admin gate; the gates below keep Generate and Score consistent.
-        if (policy is not null)
-        {
+            c.Policy!.CopyTo(s.TrainerModel.Parameters, 0);
             s.Policy.Gate.Wait();
             try
             {
-                policy.Parameters.CopyTo(s.Policy.Model.Parameters, 0);
+                c.Policy.CopyTo(s.Policy.Model.Parameters, 0);
             }
             finally
             {
                 s.Policy.Gate.Release();
             }
+
+            var adam = new AdamWOptimizer(c.Policy.Length, s.PolicyAdam.Options);
+            c.PolicyM!.CopyTo(adam.M, 0);
+            c.PolicyV!.CopyTo(adam.V, 0);
+            adam.Step = (long)c.PolicyStep;
+            s.PolicyAdam = adam;
         }
 
-        s.Reward.TrainGate.Wait();
-        try
-        {
-            head.CopyTo(s.Reward.Trainer.Parameters, 0);
-            s.Reward.RestoreOptimizer(m, v, state.AdamStep);
-            // A full load restores the saved versions (same weights, same numbers); a head-only load is a new version.
-            s.SetVersions(rewardOnly ? s.PolicyVersion : state.PolicyVersion, rewardOnly ? s.RmVersion + 1 : state.RmVersion);
-        }
-        finally
-        {
-            s.Reward.TrainGate.Release();
-        }
-
-        var schedule = state.Schedule is { } js ? JsonParser.Default.Parse<Schedule>(js) : null;
-        s.LastSchedule = schedule;
+        c.Head.CopyTo(s.Reward.Trainer.Parameters, 0);
+        c.HeadM.CopyTo(s.Reward.Optimizer.M, 0);
+        c.HeadV.CopyTo(s.Reward.Optimizer.V, 0);
+        s.Reward.Optimizer.Step = (long)c.HeadStep;
+        // The rollout store's hidden states belong to the old policy (admin.proto LoadCheckpoint).
         s.Store.Clear();
+        s.AdvanceVersions(rewardOnly ? 0 : c.Versions[0], c.Versions[1]);
+        var schedule = cs.Metadata.TryGetValue("schedule", out var js) ? JsonParser.Default.Parse<Schedule>(js) : null;
+        s.LastSchedule = schedule;
         var clientPath = Path.Combine(dir, ClientFile);
         var client = File.Exists(clientPath) ? ByteString.CopyFrom(File.ReadAllBytes(clientPath)) : ByteString.Empty;
         var bytes = Directory.EnumerateFiles(dir, "*", SearchOption.AllDirectories).Sum(x => new FileInfo(x).Length);
         return (bytes, client, schedule);
     }
 
-    private static float[] Read(SafetensorsFile f, string name, int expected)
+    private sealed record Loaded(float[]? Policy, float[]? PolicyM, float[]? PolicyV, ulong PolicyStep, float[] Head, float[] HeadM, float[] HeadV, ulong HeadStep, ulong[] Versions);
+
+    private static Loaded Validate(ServerState s, CheckpointState cs, string path, bool rewardOnly)
     {
-        if (!f.Tensors.TryGetValue(name, out var info)) throw new PreconditionException($"'{f.FilePath}': tensor '{name}' is missing");
-        if (info.ElementCount != expected) throw new PreconditionException($"'{f.FilePath}': tensor '{name}' has {info.ElementCount} values, the hosted reward head needs {expected}");
-        return f.ReadF32(name);
+        Expect(cs, "format", Format, path);
+        Expect(cs, "head", HeadShape(s), path);
+        if (!rewardOnly) Expect(cs, "policy", PolicyShape(s), path);
+        try
+        {
+            int np = s.TrainerModel.Parameters.Length, nh = s.Reward.Trainer.Parameters.Length;
+            return new Loaded(
+                rewardOnly ? null : cs.Tensor("policy.params", np),
+                rewardOnly ? null : cs.Tensor("policy.adamw.m", np),
+                rewardOnly ? null : cs.Tensor("policy.adamw.v", np),
+                rewardOnly ? 0 : cs.Counter("policy.adamw.step", 1)[0],
+                cs.Tensor("rm.head", nh), cs.Tensor("rm.adamw.m", nh), cs.Tensor("rm.adamw.v", nh),
+                cs.Counter("rm.adamw.step", 1)[0], cs.Counter("versions", 2));
+        }
+        catch (InvalidDataException e)
+        {
+            throw new PreconditionException(e.Message);
+        }
     }
 
-    private sealed record CheckpointState(int Format, ulong PolicyVersion, ulong RmVersion, long AdamStep, int RmDim, int PolicyDim, int AttnDim, int Heads, string? Schedule);
+    private static void Expect(CheckpointState cs, string key, string expected, string path)
+    {
+        if (!cs.Metadata.TryGetValue(key, out var v))
+        {
+            throw new CheckpointAccessException(StatusCode.DataLoss, $"'{path}': metadata '{key}' is missing (not an r2m-server checkpoint)");
+        }
+
+        if (v != expected)
+        {
+            throw new PreconditionException($"'{path}': {key} is {v}, the hosted models need {expected}");
+        }
+    }
+
+    private static string HeadShape(ServerState s)
+    {
+        var c = s.Reward.Config;
+        return string.Create(CultureInfo.InvariantCulture, $"D_rm {c.RmDim}, D_p {c.PolicyDim}, d {c.AttnDim}, heads {c.Heads}, phi bias {c.PhiBias}");
+    }
+
+    private static string PolicyShape(ServerState s)
+    {
+        var c = s.Policy.Model.Config;
+        return string.Create(CultureInfo.InvariantCulture, $"{c.ModelType} hidden {c.HiddenSize} layers {c.NumLayers} vocab {c.VocabSize} parameters {s.Policy.Model.ParameterCount}");
+    }
 }

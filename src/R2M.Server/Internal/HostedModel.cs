@@ -19,6 +19,7 @@ internal sealed class HostedModel
         TokenizerPath = tokenizerPath;
         var c = model.Config;
         EosTokenId = c.EosTokenIds.Length > 0 ? c.EosTokenIds[0] : tokenizer.TokenToId("<eos>") ?? tokenizer.TokenToId("</s>") ?? -1;
+        EosTokenIds = c.EosTokenIds.Length > 0 ? c.EosTokenIds : EosTokenId >= 0 ? [EosTokenId] : [];
         PadTokenId = c.PadTokenId ?? -1;
         BosTokenId = c.BosTokenId ?? -1;
     }
@@ -30,6 +31,9 @@ internal sealed class HostedModel
     public string TokenizerPath { get; }
     public SemaphoreSlim Gate { get; } = new(1, 1);
     public int EosTokenId { get; }
+
+    /// <summary>Every token that ends a response (config eos_token_id, a list in Llama-3 configs).</summary>
+    public int[] EosTokenIds { get; }
     public int PadTokenId { get; }
     public int BosTokenId { get; }
     public int Width => Model.Config.HiddenSize;
@@ -37,12 +41,12 @@ internal sealed class HostedModel
     public int ContextLength => Model.Config.MaxPositionEmbeddings;
 
     /// <summary>Loads config.json + safetensors + tokenizer.json; errors name the file (CheckpointException, TokenizerFormatException).</summary>
-    public static HostedModel Load(string directory)
+    public static HostedModel Load(string directory, string role)
     {
         var full = Path.GetFullPath(directory);
         if (!System.IO.Directory.Exists(full))
         {
-            throw new DirectoryNotFoundException($"model directory '{full}' does not exist");
+            throw new DirectoryNotFoundException($"{role} directory '{full}' does not exist");
         }
 
         var model = ModelCheckpoint.Load(full);
@@ -56,11 +60,14 @@ internal sealed class HostedModel
     }
 
     /// <summary>A second instance with the same weights (the frozen reference policy).</summary>
-    public HostedModel CloneFrozen()
+    public HostedModel CloneFrozen() => new(Name + " (reference)", Directory, CopyOf(Model), Tokenizer, TokenizerPath);
+
+    /// <summary>A new model of the same config with a copy of the weights.</summary>
+    public static TransformerModel CopyOf(TransformerModel model)
     {
-        var copy = TransformerModel.Create(Model.Config);
-        Model.Parameters.CopyTo(copy.Parameters, 0);
-        return new HostedModel(Name + " (reference)", Directory, copy, Tokenizer, TokenizerPath);
+        var copy = TransformerModel.Create(model.Config);
+        model.Parameters.CopyTo(copy.Parameters, 0);
+        return copy;
     }
 
     /// <summary>Checks model-vocabulary token ids and the context length; the message names the field.</summary>

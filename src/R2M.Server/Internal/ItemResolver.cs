@@ -6,19 +6,27 @@ namespace R2M.Server.Internal;
 /// <summary>Validation and conversion of request items shared by Score and Update.</summary>
 internal static class ItemResolver
 {
+    /// <summary>The wire variant as R2M.Alignment's (common.proto VariantConfig table = R2M-METHOD.md section 4).</summary>
+    public static AlignmentVariant ToAlignment(VariantConfig v, string field) => v switch
+    {
+        VariantConfig.Unspecified or VariantConfig.R2M => AlignmentVariant.R2M,
+        VariantConfig.Vanilla => AlignmentVariant.Vanilla,
+        VariantConfig.R2MWithoutTrain => AlignmentVariant.WithoutTrain,
+        VariantConfig.R2MWithNoise => AlignmentVariant.WithNoise,
+        VariantConfig.IterativeRmHead => AlignmentVariant.IterativeHead,
+        VariantConfig.R2MWithoutBt => AlignmentVariant.WithoutBT,
+        VariantConfig.R2MWithoutGre => AlignmentVariant.WithoutGRE,
+        VariantConfig.PretrainedRm => AlignmentVariant.Pretrained,
+        _ => throw new InvalidInputException($"{field} {(int)v} is not a known VariantConfig"),
+    };
+
     /// <summary>Variants whose Score fuses policy feedback (common.proto, VariantConfig table).</summary>
-    public static bool FusesFeedback(VariantConfig v) => v is VariantConfig.Unspecified or VariantConfig.R2M
-        or VariantConfig.R2MWithoutTrain or VariantConfig.R2MWithNoise or VariantConfig.R2MWithoutBt or VariantConfig.R2MWithoutGre;
+    public static bool FusesFeedback(VariantConfig v) => VariantSettings.For(ToAlignment(v, "variant")).UsesFeedback;
 
     /// <summary>omega(t) for a variant and schedule; 1 when the item is scored without feedback.</summary>
     public static float Omega(VariantConfig variant, Schedule? schedule, bool hasFeedback, string field)
     {
-        if (!Enum.IsDefined(variant))
-        {
-            throw new InvalidInputException($"{field}.variant {(int)variant} is not a known VariantConfig");
-        }
-
-        if (!FusesFeedback(variant) || !hasFeedback)
+        if (!VariantSettings.For(ToAlignment(variant, $"{field}.variant")).UsesFeedback || !hasFeedback)
         {
             return 1f;
         }
@@ -28,18 +36,14 @@ internal static class ItemResolver
             throw new InvalidInputException($"{field}.schedule.total_steps is 0 (or the schedule is missing); variant {variant} fuses feedback with omega(t) and needs t and T");
         }
 
-        if (schedule.Step > schedule.TotalSteps)
-        {
-            throw new InvalidInputException($"{field}.schedule.step {schedule.Step} is larger than total_steps {schedule.TotalSteps}");
-        }
-
         var floor = schedule.HasOmegaFloor ? schedule.OmegaFloor : 0.6f;
         if (!(floor >= 0f && floor <= 1f))
         {
             throw new InvalidInputException($"{field}.schedule.omega_floor {floor} must be in [0, 1]");
         }
 
-        return OmegaSchedule.Omega((long)schedule.Step, (long)schedule.TotalSteps, floor);
+        // common.proto Schedule: t > T counts as T (OmegaSchedule clamps).
+        return OmegaSchedule.Omega((long)Math.Min(schedule.Step, schedule.TotalSteps), (long)Math.Min(schedule.TotalSteps, long.MaxValue), floor);
     }
 
     /// <summary>Reward-model token ids of an inline item (text tokenized by the RM's own tokenizer).</summary>

@@ -1,114 +1,86 @@
 using R2M.Api.V1;
+using R2M.Models.Generation;
 
 namespace R2M.Server.Internal;
 
-/// <summary>One sampled response with the teacher-forced hidden states of prompt + response.</summary>
-internal sealed record SampledResponse(int[] Response, float[] Logprobs, FinishReason Finish, float[] Hidden, int Rows);
+/// <summary>One sampled response with the hidden states of prompt + response ((Rows, D_p), Rows = S - 1).</summary>
+internal sealed record SampledResponse(int PromptIndex, int SampleIndex, int[] Prompt, int[] Response, float[] Logprobs, FinishReason Finish, float[] Hidden, int Rows);
 
-/// <summary>Sampling settings after validation.</summary>
-internal sealed record SamplingSettings(float Temperature, int TopK, float TopP, int MaxNewTokens, ulong Seed, string[] Stop, int[] StopTokenIds);
+/// <summary>Sampling settings after validation. MaxNewTokens holds one value per prompt (capped to the context).</summary>
+internal sealed record SamplingSettings(float Temperature, int TopK, float TopP, int[] MaxNewTokens, ulong Seed, string[] Stop, int[] StopTokenIds);
 
 /// <summary>
-/// Sampling (R2M-METHOD.md section 1 step 2) on the hosted policy. Each step runs a full forward
-/// over the K growing sequences of one prompt (right-padded rows of finished samples are masked),
-/// then one teacher-forced pass gives the last-layer hidden states h (S-1, D_p).
+/// Sampling (R2M-METHOD.md section 1 step 2) on the hosted policy with R2M.Models' batched KV-cache
+/// generator: the K samples of every prompt decode as one batch, and the generator returns the
+/// final post-norm hidden states of prompt + response (the h that Score feeds to the cross-attention).
 /// </summary>
 internal static class PolicyEngine
 {
-    /// <summary>Samples K responses to <paramref name="prompt"/>. Caller holds the policy gate.</summary>
-    public static SampledResponse[] Generate(HostedModel policy, int[] prompt, int k, SamplingSettings s, int promptIndex, CancellationToken ct)
+    /// <summary>Samples K responses per prompt. The caller holds the policy gate.</summary>
+    public static List<SampledResponse> Generate(HostedModel policy, IReadOnlyList<int[]> prompts, int k, SamplingSettings s, CancellationToken ct)
     {
-        var m = policy.Model;
-        int v = m.Config.VocabSize, p = prompt.Length;
-        var seqs = Enumerable.Range(0, k).Select(_ => new List<int>(prompt)).ToArray();
-        var logps = Enumerable.Range(0, k).Select(_ => new List<float>()).ToArray();
-        var finish = new FinishReason[k];
-        var rngs = Enumerable.Range(0, k).Select(j => Sampler.ForSample(s.Seed, promptIndex, j)).ToArray();
-        for (var step = 0; step < s.MaxNewTokens && finish.Any(f => f == FinishReason.Unspecified); step++)
+        var results = new List<SampledResponse>(prompts.Count * k);
+        var stops = policy.EosTokenIds.Concat(s.StopTokenIds).Distinct().ToArray();
+        // Prompts with the same token budget share one batch (usually all of them).
+        foreach (var group in Enumerable.Range(0, prompts.Count).GroupBy(i => s.MaxNewTokens[i]))
         {
             ct.ThrowIfCancellationRequested();
-            var t = p + step;
-            var (tokens, mask) = Pack(seqs, t, finish, p);
-            var res = m.Forward(tokens, mask, k, t);
-            var logits = res.Logits.Span;
-            for (var j = 0; j < k; j++)
+            var indices = group.ToArray();
+            var batch = indices.SelectMany(i => Enumerable.Repeat(prompts[i], k)).ToList();
+            var options = new GenerationOptions
             {
-                if (finish[j] != FinishReason.Unspecified) continue;
-                var row = logits.Slice(((j * t) + t - 1) * v, v);
-                var (tok, lp) = Sampler.Sample(row, s.Temperature, s.TopK, s.TopP, rngs[j]);
-                seqs[j].Add(tok);
-                logps[j].Add(lp);
-                finish[j] = Finished(policy, seqs[j], p, tok, s);
+                MaxNewTokens = group.Key,
+                Temperature = s.Temperature,
+                TopK = s.TopK,
+                TopP = s.TopP,
+                Seed = FoldSeed(s.Seed, group.Key),
+                StopTokens = stops,
+                ReturnHiddenStates = true,
+            };
+            var res = TextGenerator.Generate(policy.Model, batch, options);
+            for (var row = 0; row < batch.Count; row++)
+            {
+                var pi = indices[row / k];
+                results.Add(Finish(policy, pi, row % k, prompts[pi], res.Tokens[row], res.LogProbs[row], res.HiddenStates![row], s));
             }
         }
 
-        for (var j = 0; j < k; j++)
-        {
-            if (finish[j] == FinishReason.Unspecified)
-            {
-                finish[j] = seqs[j].Count >= policy.ContextLength ? FinishReason.Context : FinishReason.Length;
-            }
-        }
-
-        var hidden = TeacherForcedHidden(policy, seqs.Select(x => x.ToArray()).ToArray());
-        return Enumerable.Range(0, k).Select(j => new SampledResponse(
-            seqs[j].Skip(p).ToArray(), logps[j].ToArray(), finish[j], hidden[j].Hidden, hidden[j].Rows)).ToArray();
+        return [.. results.OrderBy(r => r.PromptIndex).ThenBy(r => r.SampleIndex)];
     }
 
-    /// <summary>
-    /// The policy's final hidden states (after the final norm) over each full sequence: rows
-    /// 0..S-2, row i being the state that predicts token i + 1. Caller holds the policy gate.
-    /// </summary>
-    public static (float[] Hidden, int Rows)[] TeacherForcedHidden(HostedModel policy, int[][] sequences)
+    /// <summary>Applies stop strings (cut right after the first token whose decoded text contains one) and the finish reason.</summary>
+    private static SampledResponse Finish(HostedModel policy, int pi, int j, int[] prompt, int[] tokens, float[] logp, float[] hidden, SamplingSettings s)
     {
-        int b = sequences.Length, t = sequences.Max(x => x.Length), c = policy.Width;
-        var tokens = new int[b * t];
-        var mask = new int[b * t];
-        for (var i = 0; i < b; i++)
-        {
-            sequences[i].CopyTo(tokens, i * t);
-            Array.Fill(mask, 1, i * t, sequences[i].Length);
-        }
-
-        var hidden = policy.Model.Forward(tokens, mask, b, t).Hidden.Span;
-        var result = new (float[], int)[b];
-        for (var i = 0; i < b; i++)
-        {
-            var rows = Math.Max(sequences[i].Length - 1, 0);
-            result[i] = (hidden.Slice(i * t * c, rows * c).ToArray(), rows);
-        }
-
-        return result;
-    }
-
-    private static (int[] Tokens, int[] Mask) Pack(List<int>[] seqs, int t, FinishReason[] finish, int p)
-    {
-        var k = seqs.Length;
-        var tokens = new int[k * t];
-        var mask = new int[k * t];
-        for (var j = 0; j < k; j++)
-        {
-            var n = Math.Min(seqs[j].Count, t);
-            for (var i = 0; i < n; i++)
-            {
-                tokens[(j * t) + i] = seqs[j][i];
-                mask[(j * t) + i] = 1;
-            }
-        }
-
-        return (tokens, mask);
-    }
-
-    private static FinishReason Finished(HostedModel policy, List<int> seq, int p, int tok, SamplingSettings s)
-    {
-        if (tok == policy.EosTokenId) return FinishReason.Eos;
-        if (s.StopTokenIds.Contains(tok)) return FinishReason.Stop;
+        var n = tokens.Length;
+        var reason = FinishReason.Length;
+        if (n > 0 && policy.EosTokenIds.Contains(tokens[^1])) reason = FinishReason.Eos;
+        else if (n > 0 && s.StopTokenIds.Contains(tokens[^1])) reason = FinishReason.Stop;
+        else if (prompt.Length + n >= policy.ContextLength) reason = FinishReason.Context;
         if (s.Stop.Length > 0)
         {
-            var text = policy.Tokenizer.Decode(seq.Skip(p).ToArray(), skipSpecialTokens: true);
-            if (s.Stop.Any(x => text.EndsWith(x, StringComparison.Ordinal))) return FinishReason.Stop;
+            for (var cut = 1; cut <= n; cut++)
+            {
+                var text = policy.Tokenizer.Decode(tokens.AsSpan(0, cut), skipSpecialTokens: true);
+                if (s.Stop.Any(x => text.Contains(x, StringComparison.Ordinal)))
+                {
+                    (n, reason) = (cut, FinishReason.Stop);
+                    break;
+                }
+            }
         }
 
-        return seq.Count >= policy.ContextLength ? FinishReason.Context : FinishReason.Unspecified;
+        var rows = prompt.Length + n - 1;
+        var c = policy.Width;
+        return new SampledResponse(pi, j, prompt, tokens[..n], logp[..n], reason, hidden.AsSpan(0, rows * c).ToArray(), rows);
+    }
+
+    /// <summary>The generator takes an int seed: fold the 64-bit request seed (splitmix64 finalizer) with the batch key.</summary>
+    private static int FoldSeed(ulong seed, int key)
+    {
+        var x = seed + ((ulong)(uint)key * 0x9E3779B97F4A7C15UL);
+        x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9UL;
+        x = (x ^ (x >> 27)) * 0x94D049BB133111EBUL;
+        x ^= x >> 31;
+        return (int)(x & 0x7FFFFFFF);
     }
 }

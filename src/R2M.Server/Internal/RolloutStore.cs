@@ -2,6 +2,9 @@ using R2M.Api.V1;
 
 namespace R2M.Server.Internal;
 
+/// <summary>Hidden states (Rows, D_p), row-major.</summary>
+internal sealed record Feedback(float[] Hidden, int Rows);
+
 /// <summary>A sampled rollout kept for Score, Optimize and Update by id.</summary>
 internal sealed class StoredRollout
 {
@@ -18,10 +21,17 @@ internal sealed class StoredRollout
     /// <summary>Why the rollout cannot be given to the reward model (e.g. longer than the RM context), or null.</summary>
     public string? RmTokensError { get; init; }
 
-    /// <summary>Policy hidden states (Rows, D_p); replaced by Optimize's refresh (h').</summary>
-    public float[] Hidden { get; set; } = [];
+    private Feedback _feedback = new([], 0);
 
-    public int Rows { get; set; }
+    /// <summary>
+    /// Policy hidden states h (Rows, D_p), replaced by Optimize's refresh (h'). One immutable pair,
+    /// swapped by reference, so a concurrent Score never reads new states with an old row count.
+    /// </summary>
+    public Feedback Feedback
+    {
+        get => Volatile.Read(ref _feedback);
+        set => Volatile.Write(ref _feedback, value);
+    }
 
     /// <summary>Cached frozen-backbone RTE H_last (D_rm); the backbone never changes, so it never goes stale.</summary>
     public float[]? Rte { get; set; }
@@ -29,7 +39,7 @@ internal sealed class StoredRollout
     /// <summary>The last reward Score gave this rollout (the annotation-time reward for Update).</summary>
     public float? LastReward { get; set; }
 
-    public long Bytes => 4L * (PromptTokens.Length + ResponseTokens.Length + Logprobs.Length + RmTokens.Length + Hidden.Length + (Rte?.Length ?? 0)) + 256;
+    public long Bytes => 4L * (PromptTokens.Length + ResponseTokens.Length + Logprobs.Length + RmTokens.Length + Feedback.Hidden.Length + (Rte?.Length ?? 0)) + 256;
 }
 
 /// <summary>

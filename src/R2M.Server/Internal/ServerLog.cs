@@ -6,7 +6,7 @@ namespace R2M.Server.Internal;
 /// <summary>Structured log messages of r2m-server (one place, source-generated).</summary>
 internal static partial class ServerLog
 {
-    [LoggerMessage(1, LogLevel.Information, "r2m-server listening on {Address}")]
+    [LoggerMessage(1, LogLevel.Information, "Serving gRPC on {Address}")]
     public static partial void Listening(ILogger logger, string address);
 
     [LoggerMessage(2, LogLevel.Information, "Loaded {Role} from {Path}: {Architecture}, hidden {Hidden}, layers {Layers}, vocab {Vocab}, {Parameters} parameters")]

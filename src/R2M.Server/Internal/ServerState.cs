@@ -1,5 +1,7 @@
 using Microsoft.Extensions.Logging;
+using R2M.Alignment;
 using R2M.Api.V1;
+using R2M.Models;
 
 namespace R2M.Server.Internal;
 
@@ -9,6 +11,7 @@ internal sealed class ServerState : IAsyncDisposable
     private long _policyVersion = 1;
     private long _rmVersion = 1;
     private long _rolloutCounter;
+    private long _seedCounter;
     private Schedule? _lastSchedule;
 
     public ServerState(R2MServerOptions options, ServerMetrics metrics, ILogger logger, TimeProvider time)
@@ -17,14 +20,30 @@ internal sealed class ServerState : IAsyncDisposable
         Metrics = metrics;
         Logger = logger;
         Time = time;
-        Policy = HostedModel.Load(options.PolicyPath!);
+        Policy = HostedModel.Load(options.PolicyPath!, "policy");
+        if (Policy.Model.Config.Head != ModelHead.CausalLm)
+        {
+            throw new InvalidOperationException($"policy '{Policy.Directory}' has a {Policy.Model.Config.Head} head; the policy must be a causal LM");
+        }
+
         Log("policy", Policy);
         Reference = Policy.CloneFrozen();
+        TrainerModel = HostedModel.CopyOf(Policy.Model);
         InitialPolicy = (float[])Policy.Model.Parameters.Clone();
-        var rm = HostedModel.Load(options.RewardModelPath!);
+        PolicyAdam = new AdamWOptimizer(InitialPolicy.Length, new AdamWOptions(options.PolicyLearningRate));
+        var rm = HostedModel.Load(options.RewardModelPath!, "reward model");
         Log("reward model", rm);
-        SharedTokenizer = File.ReadAllText(Policy.TokenizerPath) == File.ReadAllText(rm.TokenizerPath);
-        Reward = new RewardEngine(rm, Policy.Width, options.AttentionDim, options.AttentionHeads, options.Seed);
+        SharedTokenizer = File.ReadAllText(Policy.TokenizerPath) == File.ReadAllText(rm.TokenizerPath)
+            && Policy.VocabSize == rm.VocabSize;
+        try
+        {
+            Reward = new RewardEngine(rm, Policy.Width, options.AttentionDim, options.AttentionHeads, options.Seed, options.RewardLearningRate);
+        }
+        catch (InvalidOperationException e)
+        {
+            throw new InvalidOperationException($"reward model '{rm.Directory}': {e.Message}", e);
+        }
+
         Store = new RolloutStore(options.RolloutStoreBytes, metrics);
         Batcher = new ScoreBatcher(Reward, options, metrics, logger, time);
         Nonce = Convert.ToHexString(BitConverter.GetBytes(Random.Shared.NextInt64()))[..8].ToLowerInvariant();
@@ -35,8 +54,22 @@ internal sealed class ServerState : IAsyncDisposable
     public ServerMetrics Metrics { get; }
     public ILogger Logger { get; }
     public TimeProvider Time { get; }
+
+    /// <summary>The serving policy (Generate reads it under its gate).</summary>
     public HostedModel Policy { get; }
+
+    /// <summary>The frozen reference policy (KL term).</summary>
     public HostedModel Reference { get; }
+
+    /// <summary>
+    /// The copy Optimize trains; its weights are copied into <see cref="Policy"/> under the policy gate
+    /// when a step finishes, so Generate never sees half-updated weights and is not blocked by training.
+    /// </summary>
+    public TransformerModel TrainerModel { get; }
+
+    /// <summary>AdamW moments of the policy (persist across Optimize calls).</summary>
+    public AdamWOptimizer PolicyAdam { get; set; }
+
     public float[] InitialPolicy { get; }
     public RewardEngine Reward { get; }
 
@@ -45,7 +78,7 @@ internal sealed class ServerState : IAsyncDisposable
     public RolloutStore Store { get; }
     public ScoreBatcher Batcher { get; }
 
-    /// <summary>Serializes Optimize, Update, checkpoint load/save and Reset against each other.</summary>
+    /// <summary>Serializes Optimize, Update, checkpoint save/load and Reset against each other.</summary>
     public SemaphoreSlim AdminGate { get; } = new(1, 1);
 
     /// <summary>Per-process prefix of rollout ids, so ids are unique for the server's lifetime and across restarts.</summary>
@@ -62,14 +95,27 @@ internal sealed class ServerState : IAsyncDisposable
 
     public string NextRolloutId() => $"ro-{Nonce}-{Interlocked.Increment(ref _rolloutCounter):x}";
 
-    public ulong BumpPolicyVersion()
+    /// <summary>A sampler seed for a request without one (distinct per call, reproducible per server seed).</summary>
+    public ulong NextSeed() => Options.Seed + (ulong)Interlocked.Increment(ref _seedCounter) * 0x9E3779B97F4A7C15UL;
+
+    /// <summary>Copies the trained weights into the serving policy (atomic for Generate) and bumps policy_version.</summary>
+    public async Task<ulong> PublishPolicyAsync(CancellationToken ct)
     {
-        var v = (ulong)Interlocked.Increment(ref _policyVersion);
-        Metrics.SetVersions(v, RmVersion);
-        return v;
+        await Policy.Gate.WaitAsync(ct).ConfigureAwait(false);
+        try
+        {
+            TrainerModel.Parameters.CopyTo(Policy.Model.Parameters, 0);
+            var v = (ulong)Interlocked.Increment(ref _policyVersion);
+            Metrics.SetVersions(v, RmVersion);
+            return v;
+        }
+        finally
+        {
+            Policy.Gate.Release();
+        }
     }
 
-    /// <summary>Trains nothing: reserves the next rm_version and publishes the trainer's weights under it.</summary>
+    /// <summary>Reserves the next rm_version and publishes the trainer head under it.</summary>
     public ulong PublishReward()
     {
         var v = (ulong)Interlocked.Increment(ref _rmVersion);
@@ -78,13 +124,15 @@ internal sealed class ServerState : IAsyncDisposable
         return v;
     }
 
-    /// <summary>Sets both versions (checkpoint load); rm_version is published with the loaded head.</summary>
-    public void SetVersions(ulong policyVersion, ulong rmVersion)
+    /// <summary>Versions only grow (protos: stale scores stay detectable), also across Reset and LoadCheckpoint.</summary>
+    public void AdvanceVersions(ulong policyAtLeast, ulong rmAtLeast)
     {
-        Interlocked.Exchange(ref _policyVersion, (long)policyVersion);
-        Interlocked.Exchange(ref _rmVersion, (long)rmVersion);
-        Reward.Publish(rmVersion);
-        Metrics.SetVersions(policyVersion, rmVersion);
+        var p = Math.Max(PolicyVersion + 1, policyAtLeast);
+        var r = Math.Max(RmVersion + 1, rmAtLeast);
+        Interlocked.Exchange(ref _policyVersion, (long)p);
+        Interlocked.Exchange(ref _rmVersion, (long)r);
+        Reward.Publish(r);
+        Metrics.SetVersions(p, r);
     }
 
     private void Log(string role, HostedModel m) =>

@@ -3,6 +3,7 @@ using System.Numerics.Tensors;
 using System.Runtime.InteropServices;
 using Google.Protobuf;
 using R2M.Api.V1;
+using Tensor = R2M.Api.V1.Tensor;
 
 namespace R2M.Server.Internal;
 

@@ -1,69 +1,123 @@
 using R2M.Alignment;
 using R2M.Api.V1;
+using R2M.Grpc;
+using PairSelection = R2M.Alignment.PairSelection;
 
 namespace R2M.Server.Internal;
 
+/// <summary>One group member after validation: RM tokens, feedback h (Rows, D_p; 0 rows = none), annotation reward.</summary>
+internal sealed record UpdateMember(int[] RmTokens, float[] Hidden, int Rows, float? Annotation, StoredRollout? Entry);
+
+/// <summary>A validated Update call.</summary>
+internal sealed record UpdatePlan(
+    VariantSettings Settings, List<List<UpdateMember>> Groups, float Omega, GrebtOptions Grebt,
+    float LearningRate, float MaxGradNorm, int Steps, Schedule? Schedule);
+
 /// <summary>
-/// One GREBT update (R2M-METHOD.md section 3) on the private trainer head, then one atomic publish
-/// of the new head snapshot. The backbone is frozen: H_last comes from the RTE cache of stored
-/// rollouts or one batched backbone pass; only cross-attention and phi run again.
+/// One GREBT update (R2M-METHOD.md section 3) of the trainer head with R2M.Alignment's head, GREBT
+/// loss and AdamW, then one atomic publish of the new head snapshot. The backbone is frozen: H_last
+/// comes from the RTE cache of stored rollouts or one batched backbone pass.
 /// </summary>
 internal static class UpdateTrainer
 {
-    public static async Task<UpdateReply> RunAsync(ServerState state, UpdatePlan plan, CancellationToken ct)
+    public static async Task<UpdateReply> RunAsync(ServerState state, IAsyncStreamReader<PreferenceGroup> requests, CancellationToken ct)
+    {
+        UpdateConfig? config = null;
+        var groups = new List<PreferenceGroup>();
+        while (await requests.MoveNext(ct).ConfigureAwait(false))
+        {
+            var g = requests.Current;
+            if (config is null) config = g.Config ?? throw new InvalidInputException("the first PreferenceGroup must carry config");
+            else if (g.Config is not null && !g.Config.Equals(config)) throw new InvalidInputException($"group '{g.GroupId}': config differs from the first message's config (it may only be repeated unchanged)");
+            groups.Add(g);
+        }
+
+        if (config is null || groups.Count == 0) throw new InvalidInputException("Update received no preference groups");
+        await state.AdminGate.WaitAsync(ct).ConfigureAwait(false);
+        try
+        {
+            var plan = UpdatePlanner.Plan(state, config, groups);
+            var reply = await TrainAsync(state, plan, ct).ConfigureAwait(false);
+            state.Metrics.SetRewardLosses(reply.BtLoss, reply.GreLoss);
+            ServerLog.RewardUpdated(state.Logger, reply.RmVersion, reply.BtLoss, reply.GreLoss, plan.Groups.Count);
+            return reply;
+        }
+        finally
+        {
+            state.AdminGate.Release();
+        }
+    }
+
+    private static async Task<UpdateReply> TrainAsync(ServerState state, UpdatePlan plan, CancellationToken ct)
     {
         var engine = state.Reward;
         var members = plan.Groups.SelectMany(g => g).ToList();
         var rtes = await RtesAsync(engine, members, ct).ConfigureAwait(false);
-        await engine.TrainGate.WaitAsync(ct).ConfigureAwait(false);
-        try
+        var head = engine.Trainer;
+        var noise = plan.Settings.Feedback == FeedbackSource.Noise;
+        var feedback = plan.Settings.UsesFeedback;
+        var inputs = members.Select((m, i) => new RewardInput(rtes[i], !feedback ? [] : noise ? RewardEngine.NoiseLike(m.Hidden, engine.TrainNoise) : m.Hidden, feedback ? m.Rows : 0)).ToList();
+        int offset = plan.Settings.Training == RmTraining.PhiOnly ? head.PhiOffset : 0, count = head.Parameters.Length - offset;
+        var lr = plan.LearningRate;
+        UpdateReply? first = null;
+        float gradNorm = 0;
+        float[]? selection = null;
+        for (var step = 0; step < plan.Steps; step++)
         {
-            var head = engine.Trainer;
-            var noise = plan.Variant == VariantConfig.R2MWithNoise;
-            var inputs = members.Select((m, i) => new RewardInput(rtes[i], noise ? ScoreBatcher.NoiseLike(m.Hidden) : m.Hidden, m.Rows)).ToList();
-            var phiOnly = plan.Variant == VariantConfig.IterativeRmHead;
-            int offset = phiOnly ? head.PhiOffset : 0, count = head.Parameters.Length - offset;
-            float[]? selection = members.All(m => m.Annotation is not null) ? members.Select(m => m.Annotation!.Value).ToArray() : null;
-            UpdateReply? first = null;
-            float gradNorm = 0;
-            for (var step = 0; step < plan.Steps; step++)
+            ct.ThrowIfCancellationRequested();
+            var rewards = new float[members.Count];
+            var acts = new R2MHeadActivations[members.Count];
+            for (var i = 0; i < members.Count; i++)
             {
-                ct.ThrowIfCancellationRequested();
-                var rewards = new float[members.Count];
-                var acts = new R2MHeadActivations[members.Count];
-                for (var i = 0; i < members.Count; i++)
-                {
-                    var omega = inputs[i].Rows > 0 ? plan.Omega : 1f;
-                    acts[i] = head.Forward([inputs[i]], omega, rewards.AsSpan(i, 1));
-                }
-
-                // Members without annotation rewards: the rewards before this update pick w and l.
-                selection ??= (float[])rewards.Clone();
-                var d = new float[members.Count];
-                var losses = Losses(plan, rewards, selection, d);
-                first ??= losses;
-                head.ZeroGrad();
-                for (var i = 0; i < members.Count; i++) head.Backward(acts[i], d.AsSpan(i, 1));
-                gradNorm = GradClip.ClipGlobalNorm(head.Gradients.AsSpan(offset, count), plan.MaxGradNorm);
-                engine.Optimizer.Update(head.Parameters, head.Gradients, plan.LearningRate, offset, count);
+                // Members without feedback are scored at omega 1 (the vanilla score), as Score does.
+                var omega = inputs[i].Rows > 0 ? plan.Omega : 1f;
+                acts[i] = head.Forward([inputs[i]], omega, rewards.AsSpan(i, 1));
             }
 
-            var version = state.PublishReward();
-            if (plan.Schedule is { TotalSteps: > 0 } s) state.LastSchedule = s;
-            first!.RmVersion = version;
-            first.Groups = (uint)plan.Groups.Count;
-            first.Members = (uint)members.Count;
-            first.Omega = plan.Omega;
-            first.Alpha = plan.Grebt.Alpha;
-            first.GradNorm = gradNorm;
-            state.Metrics.SetRewardLosses(first.BtLoss, first.GreLoss);
-            ServerLog.RewardUpdated(state.Logger, version, first.BtLoss, first.GreLoss, plan.Groups.Count);
-            return first;
+            selection ??= Selection(plan, rewards);
+            var d = new float[members.Count];
+            var losses = Losses(plan, rewards, selection, d);
+            first ??= losses;
+            head.ZeroGrad();
+            for (var i = 0; i < members.Count; i++) head.Backward(acts[i], d.AsSpan(i, 1));
+            gradNorm = plan.MaxGradNorm > 0
+                ? Tensors.GradClip.ClipByGlobalNorm(head.Gradients.AsSpan(offset, count), plan.MaxGradNorm)
+                : Tensors.GradClip.GlobalNorm(head.Gradients.AsSpan(offset, count));
+            engine.Optimizer.Update(head.Parameters, head.Gradients, lr, offset, count);
         }
-        finally
+
+        var version = state.PublishReward();
+        if (plan.Schedule is { TotalSteps: > 0 } s) state.LastSchedule = s;
+        first!.RmVersion = version;
+        first.Groups = (uint)plan.Groups.Count;
+        first.Members = (uint)members.Count;
+        first.Omega = feedback ? plan.Omega : 1f;
+        first.Alpha = plan.Grebt.Alpha;
+        first.GradNorm = gradNorm;
+        return first;
+    }
+
+    /// <summary>
+    /// Rewards that pick w and l per group: annotation rewards (or, for by-id members, the last reward
+    /// Score gave them); a group where some member has neither uses the recomputed rewards.
+    /// </summary>
+    private static float[] Selection(UpdatePlan plan, float[] recomputed)
+    {
+        var sel = (float[])recomputed.Clone();
+        if (plan.Grebt.Selection == PairSelection.RecomputedRewards) return sel;
+        var o = 0;
+        foreach (var g in plan.Groups)
         {
-            engine.TrainGate.Release();
+            var given = g.Select(m => m.Annotation ?? m.Entry?.LastReward).ToArray();
+            if (given.All(x => x is not null))
+            {
+                for (var i = 0; i < g.Count; i++) sel[o + i] = given[i]!.Value;
+            }
+
+            o += g.Count;
         }
+
+        return sel;
     }
 
     /// <summary>Mean GREBT losses over groups (each group with its own K) and dRewards (overwritten).</summary>
@@ -78,16 +132,16 @@ internal static class UpdateTrainer
             var r = rewards.AsSpan(o, k);
             var sel = selection.AsSpan(o, k);
             var res = GrebtLoss.Compute(r, sel, k, plan.Grebt, d.AsSpan(o, k));
+            // The loss is the mean over groups: scale each group's gradient by 1/G.
             for (var i = 0; i < k; i++) d[o + i] /= g;
             bt += res.BtLoss / g;
             gre += res.GreLoss / g;
             total += res.Loss / g;
-            var pick = plan.Grebt.Selection == Alignment.PairSelection.RecomputedRewards ? r : sel;
             int w = 0, l = 0;
             for (var i = 1; i < k; i++)
             {
-                if (pick[i] > pick[w]) w = i;
-                if (pick[i] < pick[l]) l = i;
+                if (sel[i] > sel[w]) w = i;
+                if (sel[i] < sel[l]) l = i;
             }
 
             margin += (r[w] - r[l]) / g;

@@ -1,3 +1,4 @@
+using R2M.Alignment;
 using R2M.Api.V1;
 using R2M.Grpc;
 
@@ -21,7 +22,7 @@ internal sealed class AdminService(ServerState state)
         {
             Policy = state.Policy.ToInfo(),
             RewardModel = state.Reward.Backbone.ToInfo(),
-            RewardHead = new RewardHeadInfo { AttentionDim = (uint)cfg.AttnDim, FeedbackWidth = (uint)cfg.PolicyDim, TrainableParameterCount = (ulong)state.Reward.Trainer.Parameters.Length },
+            RewardHead = new RewardHeadInfo { AttentionDim = (uint)cfg.AttnDim, FeedbackWidth = (uint)cfg.PolicyDim, TrainableParameterCount = (ulong)state.Reward.Trainer.Parameters.Length, AttentionHeads = (uint)cfg.Heads },
             PolicyVersion = state.PolicyVersion,
             RmVersion = state.RmVersion,
             Store = state.Store.ToInfo(),
@@ -89,21 +90,14 @@ internal sealed class AdminService(ServerState state)
                 state.Policy.Gate.Release();
             }
 
-            await state.Reward.TrainGate.WaitAsync(context.CancellationToken).ConfigureAwait(false);
-            try
-            {
-                state.Reward.ResetTrainer(request.HasSeed ? request.Seed : null);
-            }
-            finally
-            {
-                state.Reward.TrainGate.Release();
-            }
-
+            state.InitialPolicy.CopyTo(state.TrainerModel.Parameters, 0);
+            state.PolicyAdam = new AdamWOptimizer(state.InitialPolicy.Length, state.PolicyAdam.Options);
+            state.Reward.ResetTrainer(request.HasSeed ? request.Seed : null);
             state.Store.Clear();
             state.LastSchedule = null;
             // Versions keep increasing, so rewards from before the reset stay distinguishable.
-            var policyVersion = state.BumpPolicyVersion();
-            var rmVersion = state.PublishReward();
+            state.AdvanceVersions(0, 0);
+            var (policyVersion, rmVersion) = (state.PolicyVersion, state.RmVersion);
             return new ResetReply { PolicyVersion = policyVersion, RmVersion = rmVersion };
         }
         finally

@@ -31,28 +31,27 @@ internal sealed class PolicyService(ServerState state)
             throw new LimitExceededException($"{prompts.Length} prompts x {k} samples = {(long)k * prompts.Length} rollouts, above the per-call limit {state.Options.MaxRolloutsPerGenerate} (R2M:MaxRolloutsPerGenerate)");
         }
 
-        var total = 0;
-        for (var i = 0; i < prompts.Length; i++)
+        List<SampledResponse> samples;
+        ulong version;
+        await state.Policy.Gate.WaitAsync(ct).ConfigureAwait(false);
+        try
         {
-            SampledResponse[] samples;
-            ulong version;
-            await state.Policy.Gate.WaitAsync(ct).ConfigureAwait(false);
-            try
-            {
-                version = state.PolicyVersion;
-                samples = await Task.Run(() => PolicyEngine.Generate(state.Policy, prompts[i], k, settings, i, ct), ct).ConfigureAwait(false);
-            }
-            finally
-            {
-                state.Policy.Gate.Release();
-            }
+            // Read under the gate: Optimize publishes new weights and the version together under it.
+            version = state.PolicyVersion;
+            samples = await Task.Run(() => PolicyEngine.Generate(state.Policy, prompts, k, settings, ct), ct).ConfigureAwait(false);
+        }
+        finally
+        {
+            state.Policy.Gate.Release();
+        }
 
-            for (var j = 0; j < k; j++)
-            {
-                var stored = Store(prompts[i], samples[j], settings.Temperature, version);
-                await WriteAsync(responses, stored, samples[j], i, j, request, dtype, ct).ConfigureAwait(false);
-                total++;
-            }
+        var temperature = settings.Temperature > 0 ? settings.Temperature : 1f;
+        var total = 0;
+        foreach (var sample in samples)
+        {
+            var stored = Store(sample.Prompt, sample, temperature, version);
+            await WriteAsync(responses, stored, sample, sample.PromptIndex, sample.SampleIndex, request, dtype, ct).ConfigureAwait(false);
+            total++;
         }
 
         ServerLog.Generated(state.Logger, total, state.PolicyVersion);
@@ -70,7 +69,7 @@ internal sealed class PolicyService(ServerState state)
                 Prompt.ContentOneofCase.TokenIds => [.. p.TokenIds.Ids],
                 _ => [],
             };
-            if (ids.Length == 0) throw new InvalidInputException($"prompts[{i}] is empty");
+            if (ids.Length == 0) throw new InvalidInputException($"prompts[{i}] is empty (give text or token_ids)");
             policy.CheckTokens(ids, $"prompts[{i}].token_ids.ids");
             return ids;
         }).ToArray();
@@ -83,18 +82,28 @@ internal sealed class PolicyService(ServerState state)
         if (!(temperature >= 0) || !float.IsFinite(temperature)) throw new InvalidInputException($"sampling.temperature {temperature} must be >= 0");
         var topP = s.HasTopP ? s.TopP : 1f;
         if (!(topP > 0 && topP <= 1)) throw new InvalidInputException($"sampling.top_p {topP} must be in (0, 1]");
-        var maxNew = s.MaxNewTokens == 0 ? state.Options.DefaultMaxNewTokens : (int)s.MaxNewTokens;
-        var longest = prompts.Max(p => p.Length);
-        if (s.MaxNewTokens != 0 && longest + maxNew > state.Policy.ContextLength)
+        var ctx = state.Policy.ContextLength;
+        var maxNew = new int[prompts.Length];
+        for (var i = 0; i < prompts.Length; i++)
         {
-            throw new InvalidInputException($"prompt length {longest} + max_new_tokens {maxNew} is longer than the policy context length {state.Policy.ContextLength}");
+            var p = prompts[i].Length;
+            if (p >= ctx)
+            {
+                throw new InvalidInputException($"prompts[{i}] has {p} tokens and fills the policy context length {ctx}; no token can be generated");
+            }
+
+            if (s.MaxNewTokens != 0 && p + (long)s.MaxNewTokens > ctx)
+            {
+                throw new InvalidInputException($"prompts[{i}] has {p} tokens; + sampling.max_new_tokens {s.MaxNewTokens} is longer than the policy context length {ctx}");
+            }
+
+            // policy.proto: 0 means the server default, capped so prompt + response fits the context.
+            maxNew[i] = s.MaxNewTokens != 0 ? (int)s.MaxNewTokens : Math.Min(state.Options.DefaultMaxNewTokens, ctx - p);
         }
 
-        state.Policy.CheckLength(longest + 1, "the longest prompt plus one new token");
-        maxNew = Math.Min(maxNew, state.Policy.ContextLength - longest);
         state.Policy.CheckTokens([.. s.StopTokenIds], "sampling.stop_token_ids");
-        var seed = s.HasSeed ? s.Seed : (ulong)Random.Shared.NextInt64();
-        return new SamplingSettings(temperature, (int)s.TopK, topP, maxNew, seed, [.. s.Stop], [.. s.StopTokenIds]);
+        var seed = s.HasSeed ? s.Seed : state.NextSeed();
+        return new SamplingSettings(temperature, (int)Math.Min(s.TopK, (uint)state.Policy.VocabSize), topP, maxNew, seed, [.. s.Stop], [.. s.StopTokenIds]);
     }
 
     private StoredRollout Store(int[] prompt, SampledResponse sample, float temperature, ulong version)
@@ -114,7 +123,7 @@ internal sealed class PolicyService(ServerState state)
         {
             Id = state.NextRolloutId(), PromptTokens = prompt, ResponseTokens = sample.Response, Logprobs = sample.Logprobs,
             Temperature = temperature, PolicyVersion = version, RmTokens = rmTokens, RmTokensError = rmError,
-            Hidden = sample.Hidden, Rows = sample.Rows,
+            Feedback = new Feedback(sample.Hidden, sample.Rows),
         };
         var evicted = state.Store.Add(stored);
         if (evicted > 0) ServerLog.Evicted(state.Logger, evicted, state.Store.CapacityBytes);
@@ -132,7 +141,8 @@ internal sealed class PolicyService(ServerState state)
             ResponseText = tok.Decode(r.ResponseTokens, skipSpecialTokens: true), PromptText = tok.Decode(r.PromptTokens, skipSpecialTokens: true),
             Logprobs = { r.Logprobs }, FinishReason = s.Finish, PolicyVersion = r.PolicyVersion,
         };
-        if (!request.ReturnHiddenStates || r.Rows == 0)
+        var (hidden, rows) = (s.Hidden, s.Rows);
+        if (!request.ReturnHiddenStates || rows == 0)
         {
             await responses.WriteAsync(first, ct).ConfigureAwait(false);
             return;
@@ -142,14 +152,13 @@ internal sealed class PolicyService(ServerState state)
         var rowBytes = width * (dtype == DType.F32 ? 4 : 2);
         var chunkBytes = request.HiddenStatesChunkBytes == 0 ? DefaultChunkBytes : (int)request.HiddenStatesChunkBytes;
         var rowsPerChunk = Math.Max(1, chunkBytes / rowBytes);
-        first.HiddenStatesShape.Add([r.Rows, width]);
-        var hidden = r.Hidden;
-        for (int row = 0, chunk = 0; row < r.Rows; row += rowsPerChunk, chunk++)
+        first.HiddenStatesShape.Add([rows, width]);
+        for (int row = 0, chunk = 0; row < rows; row += rowsPerChunk, chunk++)
         {
-            var n = Math.Min(rowsPerChunk, r.Rows - row);
+            var n = Math.Min(rowsPerChunk, rows - row);
             var msg = chunk == 0 ? first : new Rollout { RolloutId = r.Id, ChunkIndex = (uint)chunk };
             msg.HiddenStates = TensorCodec.Encode(hidden.AsSpan(row * width, n * width), width, dtype);
-            msg.MoreChunks = row + n < r.Rows;
+            msg.MoreChunks = row + n < rows;
             await responses.WriteAsync(msg, ct).ConfigureAwait(false);
         }
     }

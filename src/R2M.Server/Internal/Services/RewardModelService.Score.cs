@@ -157,18 +157,22 @@ internal sealed partial class RewardModelService(ServerState state)
                     var r = state.Store.Get(first.RolloutId, $"{field} rollout_id");
                     if (r.RmTokensError is { } why) throw new InvalidInputException($"{field}: {why}");
                     if (item.Rows > 0) throw new InvalidInputException($"{field} gives hidden_states with a rollout_id; the stored hidden states are used, send none");
-                    var omega = ItemResolver.Omega(variant, first.Options?.Schedule, r.Rows > 0, $"{field} options");
+                    var f = r.Feedback;
+                    var omega = ItemResolver.Omega(variant, first.Options?.Schedule, f.Rows > 0, $"{field} options");
                     NoteSchedule(first);
-                    return new ScoreWork { RmTokens = r.RmTokens, Hidden = r.Hidden, Rows = r.Rows, Omega = omega, Entry = r, Noise = variant == VariantConfig.R2MWithNoise };
+                    return new ScoreWork { RmTokens = r.RmTokens, Hidden = f.Hidden, Rows = f.Rows, Omega = omega, Entry = r, Noise = IsNoise(variant) };
                 case ScoreRequest.SourceOneofCase.Inline:
                     var tokens = ItemResolver.RmTokens(state.Reward.Backbone, first.Inline, $"{field} inline");
                     var o = ItemResolver.Omega(variant, first.Options?.Schedule, item.Rows > 0, $"{field} options");
                     NoteSchedule(first);
-                    return new ScoreWork { RmTokens = tokens, Hidden = [.. item.Hidden], Rows = item.Rows, Omega = o, Noise = variant == VariantConfig.R2MWithNoise };
+                    return new ScoreWork { RmTokens = tokens, Hidden = [.. item.Hidden], Rows = item.Rows, Omega = o, Noise = IsNoise(variant) };
                 default:
                     throw new InvalidInputException($"{field} has neither rollout_id nor inline");
             }
         }
+
+        private static bool IsNoise(VariantConfig v) =>
+            Alignment.VariantSettings.For(ItemResolver.ToAlignment(v, "options.variant")).Feedback == Alignment.FeedbackSource.Noise;
 
         private void NoteSchedule(ScoreRequest first)
         {

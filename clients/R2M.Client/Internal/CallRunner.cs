@@ -1,0 +1,130 @@
+using System.Net.Sockets;
+using R2M.Grpc;
+using R2M.Grpc.Client;
+
+namespace R2M.Client.Internal;
+
+/// <summary>
+/// Runs every call of an <see cref="R2MClient"/>: the concurrency cap (a semaphore held for the
+/// whole attempt, streams included), a fresh deadline per attempt, and retries of transient
+/// failures with exponential backoff and jitter. A reward server that blips (restart, dropped
+/// connection) must not kill a long training run, but a server that stays down must produce a
+/// clear error instead of an endless wait.
+/// </summary>
+internal sealed class CallRunner : IDisposable
+{
+    private readonly R2MClientOptions _options;
+    private readonly SemaphoreSlim _gate;
+    private readonly Random _jitter;
+    private readonly Lock _jitterLock = new();
+    private int _inFlight;
+    private int _peakInFlight;
+
+    public CallRunner(R2MClientOptions options)
+    {
+        _options = options;
+        _gate = new SemaphoreSlim(options.MaxConcurrency, options.MaxConcurrency);
+        _jitter = options.JitterSeed is { } seed ? new Random(seed) : new Random();
+    }
+
+    /// <summary>Most attempts that were in flight at the same time (tests check the cap with it).</summary>
+    public int PeakInFlight => Volatile.Read(ref _peakInFlight);
+
+    /// <summary>
+    /// Runs <paramref name="attempt"/> until it succeeds, fails with a non-transient status, or
+    /// the attempts are spent; the final failure is an <see cref="R2MClientException"/>.
+    /// </summary>
+    public async Task<T> RunAsync<T>(string name, Func<CallOptions, Task<T>> attempt, CancellationToken cancellationToken)
+    {
+        long started = _options.TimeProvider.GetTimestamp();
+        for (int n = 1; ; n++)
+        {
+            Exception failure;
+            StatusCode code;
+            await _gate.WaitAsync(cancellationToken).ConfigureAwait(false);
+            int now = Interlocked.Increment(ref _inFlight);
+            UpdatePeak(now);
+            try
+            {
+                var callOptions = new CallOptions { Timeout = _options.CallTimeout, CancellationToken = cancellationToken };
+                return await attempt(callOptions).ConfigureAwait(false);
+            }
+            catch (Exception e) when (Classify(e) is { } c)
+            {
+                failure = e;
+                code = c;
+            }
+            finally
+            {
+                Interlocked.Decrement(ref _inFlight);
+                _gate.Release();
+            }
+
+            cancellationToken.ThrowIfCancellationRequested();
+            TimeSpan elapsed = _options.TimeProvider.GetElapsedTime(started);
+            if (!IsTransient(code) || n >= _options.MaxAttempts)
+            {
+                throw Final(name, code, n, elapsed, failure);
+            }
+
+            TimeSpan delay = Backoff(n);
+            _options.OnRetry?.Invoke(name, n, failure, delay);
+            await Task.Delay(delay, _options.TimeProvider, cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>
+    /// Delay after failed attempt <paramref name="attempt"/> (1-based): the exponential step
+    /// InitialBackoff * 2^(attempt-1), capped at MaxBackoff, with "equal jitter" (half fixed,
+    /// half uniform random) so many trainers hit by one outage do not retry in lockstep.
+    /// </summary>
+    internal TimeSpan Backoff(int attempt)
+    {
+        double cap = _options.MaxBackoff.TotalMilliseconds;
+        double step = Math.Min(cap, _options.InitialBackoff.TotalMilliseconds * Math.Pow(2, Math.Min(attempt - 1, 30)));
+        double u;
+        lock (_jitterLock)
+        {
+            u = _jitter.NextDouble();
+        }
+
+        return TimeSpan.FromMilliseconds(step / 2 + u * step / 2);
+    }
+
+    /// <summary>UNAVAILABLE is what connection refused/reset, GOAWAY and REFUSED_STREAM map to: nothing was processed.</summary>
+    internal static bool IsTransient(StatusCode code) => code == StatusCode.Unavailable;
+
+    /// <summary>The status of a failure, or null for exceptions that are not call failures (bugs propagate as they are).</summary>
+    private static StatusCode? Classify(Exception e) => e switch
+    {
+        R2MClientException r => r.StatusCode,
+        RpcException r => r.StatusCode,
+        // The transport maps these to UNAVAILABLE already; they are listed in case one escapes.
+        HttpRequestException or IOException or SocketException => StatusCode.Unavailable,
+        _ => null,
+    };
+
+    private R2MClientException Final(string name, StatusCode code, int attempts, TimeSpan elapsed, Exception failure)
+    {
+        string detail = failure is RpcException r ? r.Status.Detail : failure.Message;
+        string tries = attempts == 1 ? "1 attempt" : $"{attempts} attempts over {elapsed.TotalSeconds:F1} s";
+        string hint = code switch
+        {
+            StatusCode.Unavailable => $" (is r2m-server running and reachable at {_options.NormalizedAddress()}?)",
+            StatusCode.Unauthenticated => " (give the server's key with --api-key or R2M_API_KEY)",
+            StatusCode.DeadlineExceeded => $" (the per-call deadline is {_options.CallTimeout.TotalSeconds:F0} s; raise --timeout)",
+            _ => "",
+        };
+        return new R2MClientException($"{name} failed after {tries}: {code}: {detail}{hint}", code, attempts, failure);
+    }
+
+    private void UpdatePeak(int now)
+    {
+        int peak;
+        while (now > (peak = Volatile.Read(ref _peakInFlight)) && Interlocked.CompareExchange(ref _peakInFlight, now, peak) != peak)
+        {
+        }
+    }
+
+    public void Dispose() => _gate.Dispose();
+}

@@ -1,0 +1,1 @@
+return await R2M.Client.Cli.ClientCli.RunAsync(args).ConfigureAwait(false);

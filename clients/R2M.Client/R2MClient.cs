@@ -1,0 +1,310 @@
+using Google.Protobuf;
+using Google.Protobuf.Reflection;
+using R2M.Api.V1;
+using R2M.Client.Internal;
+using R2M.Grpc;
+using R2M.Grpc.Client;
+
+namespace R2M.Client;
+
+/// <summary>
+/// Typed client of the r2m.v1 services (Policy, RewardModel, Admin) over R2M.Grpc's call layer.
+/// Every call has a deadline (<see cref="R2MClientOptions.CallTimeout"/>), carries the API key,
+/// counts against the concurrency cap and is retried on transient failures; a call that fails for
+/// good throws <see cref="R2MClientException"/> with a message naming call, status and attempts.
+/// Streams are driven to completion inside the call, so a retry repeats the whole call.
+/// Thread-safe; one instance per server.
+/// </summary>
+public sealed class R2MClient : IDisposable
+{
+    private static readonly ServiceDescriptor PolicyService = PolicyReflection.Descriptor.FindTypeByName<ServiceDescriptor>("Policy");
+    private static readonly ServiceDescriptor RewardService = RewardModelReflection.Descriptor.FindTypeByName<ServiceDescriptor>("RewardModel");
+    private static readonly ServiceDescriptor AdminService = AdminReflection.Descriptor.FindTypeByName<ServiceDescriptor>("Admin");
+
+    private static readonly Method<GenerateRequest, Rollout> GenerateMethod = M<GenerateRequest, Rollout>(PolicyService, "Generate");
+    private static readonly Method<PolicyBatch, OptimizeReply> OptimizeMethod = M<PolicyBatch, OptimizeReply>(PolicyService, "Optimize");
+    private static readonly Method<ScoreRequest, ScoreReply> ScoreMethod = M<ScoreRequest, ScoreReply>(RewardService, "Score");
+    private static readonly Method<PreferenceGroup, UpdateReply> UpdateMethod = M<PreferenceGroup, UpdateReply>(RewardService, "Update");
+    private static readonly Method<InfoRequest, InfoReply> InfoMethod = M<InfoRequest, InfoReply>(AdminService, "Info");
+    private static readonly Method<SaveCheckpointRequest, CheckpointReply> SaveMethod = M<SaveCheckpointRequest, CheckpointReply>(AdminService, "SaveCheckpoint");
+    private static readonly Method<LoadCheckpointRequest, CheckpointReply> LoadMethod = M<LoadCheckpointRequest, CheckpointReply>(AdminService, "LoadCheckpoint");
+    private static readonly Method<ResetRequest, ResetReply> ResetMethod = M<ResetRequest, ResetReply>(AdminService, "Reset");
+
+    /// <summary>Items per Optimize message: keeps each message far below the size limits.</summary>
+    private const int ItemsPerMessage = 256;
+
+    private readonly Channel _channel;
+    private readonly CallRunner _runner;
+
+    public R2MClient(R2MClientOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        options.Validate();
+        Options = options;
+        var channelOptions = new ChannelOptions
+        {
+            MaxReceiveMessageSize = options.MaxMessageBytes,
+            MaxSendMessageSize = options.MaxMessageBytes,
+            DefaultTimeout = options.CallTimeout,
+            UserAgent = "r2m-client/1.0",
+        };
+        if (options.ApiKey is { Length: > 0 } key)
+        {
+            channelOptions.DefaultHeaders = new Metadata { { "authorization", "Bearer " + key } };
+        }
+
+        _channel = Channel.ForAddress(options.NormalizedAddress(), channelOptions);
+        _runner = new CallRunner(options);
+    }
+
+    public R2MClientOptions Options { get; }
+
+    /// <summary>Most calls that were in flight at once so far (never above MaxConcurrency).</summary>
+    public int PeakConcurrency => _runner.PeakInFlight;
+
+    /// <summary>Admin.Info: models, versions, store statistics and limits.</summary>
+    public Task<InfoReply> InfoAsync(CancellationToken cancellationToken = default) =>
+        _runner.RunAsync("Admin.Info", o => _channel.CallInvoker.AsyncUnaryCall(InfoMethod, new InfoRequest(), o).ResponseAsync, cancellationToken);
+
+    /// <summary>
+    /// Policy.Generate: all rollouts of the request, chunked hidden states reassembled, ordered by
+    /// (prompt_index, sample_index).
+    /// </summary>
+    public Task<IReadOnlyList<Rollout>> GenerateAsync(GenerateRequest request, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        return _runner.RunAsync<IReadOnlyList<Rollout>>("Policy.Generate", async o =>
+        {
+            using var call = _channel.CallInvoker.AsyncServerStreamingCall(GenerateMethod, request, o);
+            var assembler = new RolloutAssembler();
+            while (await call.ResponseStream.MoveNext(o.CancellationToken).ConfigureAwait(false))
+            {
+                assembler.Add(call.ResponseStream.Current);
+            }
+
+            return assembler.Complete();
+        }, cancellationToken);
+    }
+
+    /// <summary>
+    /// RewardModel.Score over one stream: sends every item (item_id must be unique; chunked inline
+    /// items are sent as consecutive messages with the same id), reads every reply. Replies come
+    /// back in the order of the items' first messages; item-level errors stay in the replies
+    /// (<see cref="ScoreReply.Error"/>) for the caller to judge.
+    /// </summary>
+    public Task<IReadOnlyList<ScoreReply>> ScoreAsync(IReadOnlyList<ScoreRequest> messages, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(messages);
+        var order = new List<string>();
+        var seen = new HashSet<string>(StringComparer.Ordinal);
+        foreach (ScoreRequest m in messages)
+        {
+            if (m.ChunkIndex == 0 && !seen.Add(m.ItemId))
+            {
+                throw new ArgumentException($"Score item_id '{m.ItemId}' is used by two items", nameof(messages));
+            }
+
+            if (m.ChunkIndex == 0)
+            {
+                order.Add(m.ItemId);
+            }
+        }
+
+        return _runner.RunAsync<IReadOnlyList<ScoreReply>>("RewardModel.Score", async o =>
+        {
+            using var call = _channel.CallInvoker.AsyncDuplexStreamingCall(ScoreMethod, o);
+            var replies = new Dictionary<string, ScoreReply>(StringComparer.Ordinal);
+            // The server bounds the items in flight per stream (RESOURCE_EXHAUSTED beyond,
+            // reward_model.proto): a window of unanswered items, released by each reply.
+            using var window = new SemaphoreSlim(Options.MaxScoreItemsInFlight, Options.MaxScoreItemsInFlight);
+            Task reader = Task.Run(async () =>
+            {
+                while (await call.ResponseStream.MoveNext(o.CancellationToken).ConfigureAwait(false))
+                {
+                    ScoreReply r = call.ResponseStream.Current;
+                    replies[r.ItemId] = r;
+                    window.Release();
+                }
+            }, o.CancellationToken);
+            try
+            {
+                foreach (ScoreRequest m in messages)
+                {
+                    if (m.ChunkIndex == 0)
+                    {
+                        Task slot = window.WaitAsync(o.CancellationToken);
+                        if (await Task.WhenAny(slot, reader).ConfigureAwait(false) == reader)
+                        {
+                            break; // the server ended the stream early; its status is read below
+                        }
+
+                        await slot.ConfigureAwait(false);
+                    }
+
+                    await call.RequestStream.WriteAsync(m, o.CancellationToken).ConfigureAwait(false);
+                }
+
+                await call.RequestStream.CompleteAsync().ConfigureAwait(false);
+            }
+            catch (Exception)
+            {
+                // A write fails when the server ended the stream; its status (read side) is the real error.
+                await reader.ConfigureAwait(false);
+                throw;
+            }
+
+            await reader.ConfigureAwait(false);
+            var missing = order.Where(id => !replies.ContainsKey(id)).Take(5).ToArray();
+            if (missing.Length > 0)
+            {
+                throw new RpcException(new Status(StatusCode.Internal,
+                    $"the Score stream ended without replies for {order.Count - replies.Count} item(s), e.g. {string.Join(", ", missing)}"));
+            }
+
+            return order.Select(id => replies[id]).ToArray();
+        }, cancellationToken);
+    }
+
+    /// <summary>Scores stored rollouts by id under one variant and schedule; replies in the ids' order.</summary>
+    public Task<IReadOnlyList<ScoreReply>> ScoreRolloutsAsync(IReadOnlyList<string> rolloutIds, ScoreOptions options, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(rolloutIds);
+        ArgumentNullException.ThrowIfNull(options);
+        var messages = rolloutIds.Select((id, i) => new ScoreRequest
+        {
+            ItemId = i.ToString(System.Globalization.CultureInfo.InvariantCulture),
+            RolloutId = id,
+            Options = options,
+        }).ToArray();
+        return ScoreAsync(messages, cancellationToken);
+    }
+
+    /// <summary>Policy.Optimize: config on the first message, items spread over messages of up to 256.</summary>
+    public Task<OptimizeReply> OptimizeAsync(OptimizeConfig config, IReadOnlyList<PolicyItem> items, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(config);
+        ArgumentNullException.ThrowIfNull(items);
+        return _runner.RunAsync("Policy.Optimize", async o =>
+        {
+            using var call = _channel.CallInvoker.AsyncClientStreamingCall(OptimizeMethod, o);
+            for (int start = 0; start == 0 || start < items.Count; start += ItemsPerMessage)
+            {
+                var batch = new PolicyBatch();
+                if (start == 0)
+                {
+                    batch.Config = config;
+                }
+
+                batch.Items.AddRange(items.Skip(start).Take(ItemsPerMessage));
+                await WriteOrStatusAsync(call.RequestStream, batch, call.ResponseAsync, o.CancellationToken).ConfigureAwait(false);
+            }
+
+            await call.RequestStream.CompleteAsync().ConfigureAwait(false);
+            return await call.ResponseAsync.ConfigureAwait(false);
+        }, cancellationToken);
+    }
+
+    /// <summary>RewardModel.Update: one message per group, config on the first.</summary>
+    public Task<UpdateReply> UpdateAsync(UpdateConfig config, IReadOnlyList<PreferenceGroup> groups, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(config);
+        ArgumentNullException.ThrowIfNull(groups);
+        return _runner.RunAsync("RewardModel.Update", async o =>
+        {
+            using var call = _channel.CallInvoker.AsyncClientStreamingCall(UpdateMethod, o);
+            for (int i = 0; i < groups.Count; i++)
+            {
+                PreferenceGroup g = groups[i];
+                if (i == 0)
+                {
+                    g = g.Clone();
+                    g.Config = config;
+                }
+
+                await WriteOrStatusAsync(call.RequestStream, g, call.ResponseAsync, o.CancellationToken).ConfigureAwait(false);
+            }
+
+            if (groups.Count == 0)
+            {
+                await call.RequestStream.WriteAsync(new PreferenceGroup { Config = config }, o.CancellationToken).ConfigureAwait(false);
+            }
+
+            await call.RequestStream.CompleteAsync().ConfigureAwait(false);
+            return await call.ResponseAsync.ConfigureAwait(false);
+        }, cancellationToken);
+    }
+
+    /// <summary>Admin.SaveCheckpoint under <paramref name="name"/> (a directory under the server's checkpoint root).</summary>
+    public Task<CheckpointReply> SaveCheckpointAsync(string name, ReadOnlyMemory<byte> clientState, CancellationToken cancellationToken = default)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(name);
+        var request = new SaveCheckpointRequest { Name = name, ClientState = ByteString.CopyFrom(clientState.Span) };
+        return _runner.RunAsync("Admin.SaveCheckpoint", o => _channel.CallInvoker.AsyncUnaryCall(SaveMethod, request, o).ResponseAsync, cancellationToken);
+    }
+
+    /// <summary>Admin.LoadCheckpoint of a named checkpoint; the reply carries the saved client_state.</summary>
+    public Task<CheckpointReply> LoadCheckpointAsync(string name, bool rewardModelOnly = false, CancellationToken cancellationToken = default)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(name);
+        var request = new LoadCheckpointRequest { Name = name, RewardModelOnly = rewardModelOnly };
+        return _runner.RunAsync("Admin.LoadCheckpoint", o => _channel.CallInvoker.AsyncUnaryCall(LoadMethod, request, o).ResponseAsync, cancellationToken);
+    }
+
+    /// <summary>Admin.Reset: back to the startup weights (the next variant of a comparison).</summary>
+    public Task<ResetReply> ResetAsync(ulong? seed = null, CancellationToken cancellationToken = default)
+    {
+        var request = new ResetRequest();
+        if (seed is { } s)
+        {
+            request.Seed = s;
+        }
+
+        return _runner.RunAsync("Admin.Reset", o => _channel.CallInvoker.AsyncUnaryCall(ResetMethod, request, o).ResponseAsync, cancellationToken);
+    }
+
+    /// <summary>Polls Info until the server answers or <paramref name="timeout"/> passes (then the last error).</summary>
+    public async Task<InfoReply> WaitForReadyAsync(TimeSpan timeout, CancellationToken cancellationToken = default)
+    {
+        DateTimeOffset until = Options.TimeProvider.GetUtcNow() + timeout;
+        while (true)
+        {
+            try
+            {
+                return await InfoAsync(cancellationToken).ConfigureAwait(false);
+            }
+            catch (R2MClientException e) when (e.StatusCode == StatusCode.Unavailable && Options.TimeProvider.GetUtcNow() < until)
+            {
+                await Task.Delay(TimeSpan.FromMilliseconds(200), Options.TimeProvider, cancellationToken).ConfigureAwait(false);
+            }
+        }
+    }
+
+    public void Dispose()
+    {
+        _channel.Dispose();
+        _runner.Dispose();
+    }
+
+    /// <summary>
+    /// Writes one message; when the server already ended the call (it rejected an earlier
+    /// message), the write fails and the call's own status is the error worth reporting.
+    /// </summary>
+    private static async Task WriteOrStatusAsync<T, TReply>(IClientStreamWriter<T> writer, T message, Task<TReply> response, CancellationToken ct)
+    {
+        try
+        {
+            await writer.WriteAsync(message, ct).ConfigureAwait(false);
+        }
+        catch (Exception) when (response.IsCompleted)
+        {
+            await response.ConfigureAwait(false);
+            throw;
+        }
+    }
+
+    private static Method<TRequest, TResponse> M<TRequest, TResponse>(ServiceDescriptor service, string name)
+        where TRequest : class, IMessage<TRequest>
+        where TResponse : class, IMessage<TResponse> =>
+        Method<TRequest, TResponse>.FromDescriptor(service.FindMethodByName(name)
+            ?? throw new InvalidOperationException($"r2m.v1 descriptor has no method {service.FullName}/{name}"));
+}

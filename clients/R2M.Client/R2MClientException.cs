@@ -1,0 +1,23 @@
+using R2M.Grpc;
+
+namespace R2M.Client;
+
+/// <summary>
+/// A call that failed for good: a non-transient status, or a transient one that outlasted every
+/// retry. The message names the call, the server, the status and how many attempts were made.
+/// </summary>
+public sealed class R2MClientException : Exception
+{
+    public R2MClientException(string message, StatusCode statusCode, int attempts, Exception? inner = null)
+        : base(message, inner)
+    {
+        StatusCode = statusCode;
+        Attempts = attempts;
+    }
+
+    /// <summary>The gRPC status of the last attempt (Unavailable for connection failures).</summary>
+    public StatusCode StatusCode { get; }
+
+    /// <summary>Attempts made (1 when the failure was not retryable).</summary>
+    public int Attempts { get; }
+}

@@ -1,0 +1,375 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Text.Json;
+using R2M.Api.V1;
+using R2M.Sandbox;
+
+namespace R2M.Client.Training;
+
+/// <summary>What a finished (or resumed and finished) run produced.</summary>
+/// <param name="Steps">Every step's metrics of this run, resumed steps included (read back from the JSONL).</param>
+/// <param name="HeldOutAccuracy">RM accuracy on held-out gold pairs at t = T; null when skipped.</param>
+/// <param name="StartStep">First step this invocation ran (1, or the checkpoint's step + 1).</param>
+public sealed record TrainResult(IReadOnlyList<VariantStepMetrics> Steps, double? HeldOutAccuracy, int StartStep);
+
+/// <summary>
+/// The RL loop of R2M-METHOD.md section 1 driven over the wire on the sandbox task: per step,
+/// Generate K responses for n prompts, Score them by rollout id with the schedule (t, T, Omega),
+/// compute GRPO/RLOO group advantages, Optimize, then Update the RM with one preference group per
+/// prompt unless the variant freezes it. One JSONL line per step; a server checkpoint every N
+/// steps with the step counter as client_state, so <see cref="TrainSettings.Resume"/> continues
+/// with no step lost and none repeated.
+/// </summary>
+public sealed class R2MTrainer
+{
+    private readonly R2MClient _client;
+    private readonly TrainSettings _s;
+    private readonly VariantConfig _variant;
+
+    public R2MTrainer(R2MClient client, TrainSettings settings)
+    {
+        ArgumentNullException.ThrowIfNull(client);
+        ArgumentNullException.ThrowIfNull(settings);
+        settings.Validate();
+        _client = client;
+        _s = settings;
+        _variant = settings.VariantConfig;
+    }
+
+    /// <summary>Called after each finished step (progress display).</summary>
+    public Action<VariantStepMetrics>? OnStep { get; init; }
+
+    /// <summary>Called when a phase starts ("generate", "score", ...), for progress display.</summary>
+    public Action<int, string>? OnPhase { get; init; }
+
+    /// <summary>Sandbox task options (prompt lengths); the defaults are the documented sandbox.</summary>
+    public SandboxOptions Sandbox { get; init; } = new();
+
+    public async Task<TrainResult> RunAsync(CancellationToken cancellationToken = default)
+    {
+        int start = 1;
+        if (_s.Resume)
+        {
+            start = await ResumeAsync(cancellationToken).ConfigureAwait(false);
+        }
+        else if (File.Exists(_s.MetricsPath))
+        {
+            File.Delete(_s.MetricsPath); // a fresh run starts a fresh file
+        }
+
+        var clock = Stopwatch.StartNew();
+        using (var writer = new MetricsJsonlWriter(_s.MetricsPath))
+        {
+            for (int step = start; step <= _s.Steps; step++)
+            {
+                VariantStepMetrics m = await StepAsync(step, clock, cancellationToken).ConfigureAwait(false);
+                writer.Write(m);
+                if (_s.CheckpointEvery > 0 && (step % _s.CheckpointEvery == 0 || step == _s.Steps))
+                {
+                    OnPhase?.Invoke(step, "checkpoint");
+                    await _client.SaveCheckpointAsync(_s.CheckpointNameOrDefault, ClientState.Encode(new ClientState(step, _s.RunName)), cancellationToken).ConfigureAwait(false);
+                }
+
+                OnStep?.Invoke(m);
+            }
+        }
+
+        double? accuracy = null;
+        if (_s.HeldOutPairs > 0)
+        {
+            OnPhase?.Invoke(_s.Steps, "held-out");
+            accuracy = await HeldOutAccuracyAsync(cancellationToken).ConfigureAwait(false);
+        }
+
+        var steps = MetricsJsonlWriter.ReadAll<VariantStepMetrics>(_s.MetricsPath);
+        return new TrainResult(steps, accuracy, start);
+    }
+
+    /// <summary>Loads the checkpoint, trims metrics past its step, returns the next step to run.</summary>
+    private async Task<int> ResumeAsync(CancellationToken ct)
+    {
+        CheckpointReply cp;
+        try
+        {
+            cp = await _client.LoadCheckpointAsync(_s.CheckpointNameOrDefault, cancellationToken: ct).ConfigureAwait(false);
+        }
+        catch (R2MClientException e) when (e.StatusCode == R2M.Grpc.StatusCode.NotFound)
+        {
+            throw new R2MClientException($"--resume: the server has no checkpoint '{_s.CheckpointNameOrDefault}' ({e.Message})", e.StatusCode, e.Attempts, e);
+        }
+
+        ClientState state = ClientState.Decode(cp.ClientState.Span, _s.CheckpointNameOrDefault);
+        if (File.Exists(_s.MetricsPath))
+        {
+            var kept = MetricsJsonlWriter.ReadAll<VariantStepMetrics>(_s.MetricsPath).Where(m => m.Step <= state.Step).ToArray();
+            File.Delete(_s.MetricsPath);
+            using var w = new MetricsJsonlWriter(_s.MetricsPath);
+            foreach (var m in kept)
+            {
+                w.Write(m);
+            }
+        }
+
+        return state.Step + 1;
+    }
+
+    private async Task<VariantStepMetrics> StepAsync(int step, Stopwatch clock, CancellationToken ct)
+    {
+        // Prompts and the sampler seed are pure functions of (seed, step): a resumed run sees
+        // exactly the prompts the interrupted one would have.
+        ulong stepSeed = StepSeed(_s.Seed, step);
+        IReadOnlyList<SortPrompt> prompts = new PromptGenerator(stepSeed, Sandbox).Take(_s.Prompts);
+
+        OnPhase?.Invoke(step, "generate");
+        var request = new GenerateRequest { SamplesPerPrompt = (uint)_s.K, Sampling = Sampling(stepSeed) };
+        request.Prompts.AddRange(prompts.Select(p => new Prompt { Text = p.Text }));
+        IReadOnlyList<Rollout> rollouts = await _client.GenerateAsync(request, ct).ConfigureAwait(false);
+        if (rollouts.Count != _s.Prompts * _s.K)
+        {
+            throw new InvalidDataException($"step {step}: Generate returned {rollouts.Count} rollouts, expected {_s.Prompts} prompts x K={_s.K}");
+        }
+
+        OnPhase?.Invoke(step, "score");
+        var schedule = Schedule(step);
+        var replies = await _client.ScoreRolloutsAsync(rollouts.Select(r => r.RolloutId).ToArray(),
+            new ScoreOptions { Variant = _variant, Schedule = schedule }, ct).ConfigureAwait(false);
+        double[] rewards = Rewards(replies, rollouts, step);
+
+        // One group per prompt (R2M-METHOD.md section 1: group G_i of K responses to x_i).
+        var groups = rollouts.Select((r, i) => (Rollout: r, Index: i)).GroupBy(x => x.Rollout.PromptIndex).OrderBy(g => g.Key).ToArray();
+        var items = new List<PolicyItem>(rollouts.Count);
+        var prefGroups = new List<PreferenceGroup>(groups.Length);
+        var seams = new List<double>();
+        foreach (var g in groups)
+        {
+            string groupId = string.Create(CultureInfo.InvariantCulture, $"s{step}p{g.Key}");
+            double[] r = g.Select(x => rewards[x.Index]).ToArray();
+            double[] adv = _s.ServerAdvantages ? r
+                : Choices.Algorithm(_s.Algorithm) == Algorithm.Rloo ? GroupAdvantages.Rloo(r) : GroupAdvantages.Grpo(r, _s.AdvantageEpsilon);
+            var pg = new PreferenceGroup { GroupId = groupId };
+            int j = 0;
+            foreach (var x in g)
+            {
+                var item = new PolicyItem { RolloutId = x.Rollout.RolloutId, GroupId = groupId };
+                if (_s.ServerAdvantages)
+                {
+                    item.Reward = (float)adv[j];
+                }
+                else
+                {
+                    item.Advantage = (float)adv[j];
+                }
+
+                items.Add(item);
+                pg.Members.Add(new GroupMember { RolloutId = x.Rollout.RolloutId, AnnotationReward = (float)r[j] });
+                j++;
+            }
+
+            prefGroups.Add(pg);
+            // SEAM (R2M-METHOD.md section 7): rank disagreement between the policy's
+            // length-normalized log-likelihood and the RM's reward within the group.
+            double[] likelihood = g.Select(x => x.Rollout.Logprobs.Count == 0 ? 0 : (double)x.Rollout.Logprobs.Average()).ToArray();
+            if (Seam.Discrepancy(likelihood, r) is { } d)
+            {
+                seams.Add(d);
+            }
+        }
+
+        OnPhase?.Invoke(step, "optimize");
+        OptimizeReply opt = await _client.OptimizeAsync(OptimizeConfig(), items, ct).ConfigureAwait(false);
+
+        UpdateReply? upd = null;
+        if (!Variants.FreezesRewardModel(_variant))
+        {
+            OnPhase?.Invoke(step, "update");
+            upd = await _client.UpdateAsync(UpdateConfig(schedule), prefGroups, ct).ConfigureAwait(false);
+        }
+
+        ResponseStats stats = ResponseStats.Compute(rollouts.Select(r => (prompts[(int)r.PromptIndex], r.ResponseText)));
+        return new VariantStepMetrics
+        {
+            Variant = Variants.DisplayName(_variant),
+            Seed = _s.Seed,
+            Step = step,
+            GoldReward = stats.MeanGold,
+            ProxyReward = rewards.Average(),
+            Kl = opt.Kl,
+            BangRate = stats.BangRate,
+            MeanResponseLength = stats.MeanLength,
+            PolicyLoss = opt.PolicyLoss,
+            BtLoss = upd?.BtLoss,
+            GreLoss = upd?.GreLoss,
+            Seam = seams.Count > 0 ? seams.Average() : null,
+            Omega = replies.Count > 0 ? replies[0].Omega : null,
+            RmVersion = upd?.RmVersion ?? replies.Max(x => x.RmVersion),
+            PolicyVersion = opt.PolicyVersion,
+            ElapsedSeconds = Math.Round(clock.Elapsed.TotalSeconds, 3),
+        };
+    }
+
+    /// <summary>
+    /// RM accuracy on held-out gold-labeled pairs (paper Table 3; scored at t = T). The pairs are
+    /// inline items without policy hidden states (the API has no teacher-forced hidden-state
+    /// call for arbitrary text), so the server scores them as phi(H_last): for R2M variants this
+    /// measures the head as trained, without feedback. Sandbox RMs get exact token ids
+    /// (SandboxVocabulary, with BOS and EOS as in training); other RMs get text.
+    /// </summary>
+    private async Task<double> HeldOutAccuracyAsync(CancellationToken ct)
+    {
+        IReadOnlyList<PreferencePair> pairs = SandboxData.HeldOut(_s.HeldOutPairs, _s.HeldOutSeed, Sandbox);
+        InfoReply info = await _client.InfoAsync(ct).ConfigureAwait(false);
+        bool sandboxVocab = info.RewardModel is { } rm && rm.VocabSize == SandboxVocabulary.VocabSize;
+        var options = new ScoreOptions { Variant = _variant, Schedule = Schedule(_s.Steps) };
+        var messages = new List<ScoreRequest>(pairs.Count * 2);
+        for (int i = 0; i < pairs.Count; i++)
+        {
+            messages.Add(Inline($"c{i}", pairs[i].Prompt.Text, pairs[i].Chosen, sandboxVocab, options));
+            messages.Add(Inline($"r{i}", pairs[i].Prompt.Text, pairs[i].Rejected, sandboxVocab, options));
+        }
+
+        var replies = await _client.ScoreAsync(messages, ct).ConfigureAwait(false);
+        if (replies.FirstOrDefault(r => r.Error is not null) is { } bad)
+        {
+            throw new InvalidDataException($"held-out scoring: item {bad.ItemId}: {bad.Error.Code} {bad.Error.Message}");
+        }
+
+        double[] chosen = replies.Where((_, i) => i % 2 == 0).Select(r => (double)r.Reward).ToArray();
+        double[] rejected = replies.Where((_, i) => i % 2 == 1).Select(r => (double)r.Reward).ToArray();
+        return SandboxReport.PairAccuracy(chosen, rejected);
+    }
+
+    private static ScoreRequest Inline(string id, string prompt, string response, bool sandboxVocab, ScoreOptions options)
+    {
+        var item = new InlineItem();
+        if (sandboxVocab)
+        {
+            (int[] ids, int promptLength) = SandboxVocabulary.EncodeExample(prompt, response);
+            item.PromptTokenIds = new TokenIds { Ids = { ids[..promptLength] } };
+            item.ResponseTokenIds = new TokenIds { Ids = { ids[promptLength..] } };
+        }
+        else
+        {
+            item.PromptText = prompt;
+            item.ResponseText = response;
+        }
+
+        return new ScoreRequest { ItemId = id, Inline = item, Options = options };
+    }
+
+    private double[] Rewards(IReadOnlyList<ScoreReply> replies, IReadOnlyList<Rollout> rollouts, int step)
+    {
+        var rewards = new double[replies.Count];
+        for (int i = 0; i < replies.Count; i++)
+        {
+            if (replies[i].Error is { } e)
+            {
+                throw new InvalidDataException($"step {step}: Score of rollout {rollouts[i].RolloutId} failed: {(R2M.Grpc.StatusCode)e.Code}: {e.Message}");
+            }
+
+            rewards[i] = replies[i].Reward;
+        }
+
+        return rewards;
+    }
+
+    private Schedule Schedule(int step) => new()
+    {
+        Step = (ulong)step,
+        TotalSteps = (ulong)_s.Steps,
+        OmegaFloor = (float)_s.OmegaFloor,
+    };
+
+    private SamplingParams Sampling(ulong seed)
+    {
+        var p = new SamplingParams
+        {
+            Temperature = (float)_s.Temperature,
+            TopK = (uint)_s.TopK,
+            MaxNewTokens = (uint)_s.MaxNewTokens,
+            Seed = seed,
+        };
+        if (_s.TopP is { } topP)
+        {
+            p.TopP = (float)topP;
+        }
+
+        return p;
+    }
+
+    private OptimizeConfig OptimizeConfig()
+    {
+        var c = new OptimizeConfig
+        {
+            Algorithm = Choices.Algorithm(_s.Algorithm),
+            ClipEpsilon = (float)_s.ClipEpsilon,
+            Beta = (float)_s.Beta,
+            Epochs = (uint)_s.Epochs,
+            MinibatchSize = (uint)_s.MinibatchSize,
+            Aggregation = Choices.Aggregation(_s.Aggregation),
+            AdvantageEpsilon = (float)_s.AdvantageEpsilon,
+        };
+        if (_s.ClipEpsilonHigh is { } high)
+        {
+            c.ClipEpsilonHigh = (float)high;
+        }
+
+        if (_s.PolicyLr is { } lr)
+        {
+            c.LearningRate = (float)lr;
+        }
+
+        if (_s.MaxGradNorm is { } g)
+        {
+            c.MaxGradNorm = (float)g;
+        }
+
+        return c;
+    }
+
+    private UpdateConfig UpdateConfig(Schedule schedule)
+    {
+        var c = new UpdateConfig
+        {
+            Variant = _variant,
+            Alpha = (float)_s.Alpha,
+            PairSelection = Choices.PairSelection(_s.PairSelection),
+            Schedule = schedule,
+            Steps = (uint)_s.RmSteps,
+        };
+        if (_s.RmLr is { } lr)
+        {
+            c.LearningRate = (float)lr;
+        }
+
+        return c;
+    }
+
+    /// <summary>A per-step seed (SplitMix64 finalizer of seed and step), so steps are independent streams.</summary>
+    internal static ulong StepSeed(ulong seed, int step)
+    {
+        ulong z = seed * 0x9E3779B97F4A7C15UL + (ulong)step;
+        z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9UL;
+        z = (z ^ (z >> 27)) * 0x94D049BB133111EBUL;
+        return z ^ (z >> 31);
+    }
+}
+
+/// <summary>The trainer's opaque client_state in a checkpoint: the last finished step (JSON).</summary>
+public sealed record ClientState(int Step, string Run)
+{
+    public static byte[] Encode(ClientState state) => JsonSerializer.SerializeToUtf8Bytes(state);
+
+    public static ClientState Decode(ReadOnlySpan<byte> bytes, string checkpoint)
+    {
+        try
+        {
+            return JsonSerializer.Deserialize<ClientState>(bytes) is { Step: >= 0 } s
+                ? s
+                : throw new InvalidDataException($"checkpoint '{checkpoint}': client_state has no valid step");
+        }
+        catch (JsonException e)
+        {
+            throw new InvalidDataException($"checkpoint '{checkpoint}': client_state is not r2m-client's JSON ({e.Message}); was it saved by another trainer?", e);
+        }
+    }
+}

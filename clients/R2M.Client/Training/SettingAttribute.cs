@@ -1,0 +1,12 @@
+namespace R2M.Client.Training;
+
+/// <summary>
+/// Marks a settings property that is both a command-line flag (kebab-case of the name, e.g.
+/// <c>--omega-floor</c>) and a JSON config-file entry (camelCase, e.g. <c>"omegaFloor"</c>), so no
+/// hyperparameter can exist in one form and not the other.
+/// </summary>
+[AttributeUsage(AttributeTargets.Property)]
+public sealed class SettingAttribute(string description) : Attribute
+{
+    public string Description { get; } = description;
+}

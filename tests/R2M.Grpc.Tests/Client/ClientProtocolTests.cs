@@ -95,6 +95,35 @@ public sealed class ClientProtocolTests
     }
 
     [Fact]
+    public async Task ClientStream_ServerEndsBeforeReading_WriteFailsWithServerStatus()
+    {
+        // The server answers Trailers-Only without reading the body; the client keeps writing
+        // until the reset request half makes a write fail. The error must carry the server's status.
+        await using var server = await RawHttp2Server.StartAsync(ctx =>
+        {
+            ctx.Response.ContentType = "application/grpc";
+            ctx.Response.Headers["grpc-status"] = "16";
+            ctx.Response.Headers["grpc-message"] = "missing key";
+            return Task.CompletedTask;
+        });
+        using var channel = Channel.ForAddress(server.Address);
+        using var call = channel.CallInvoker.AsyncClientStreamingCall(InteropCases.ClientStream);
+        var chunk = new EchoRequest { Payload = ByteString.CopyFrom(new byte[256 * 1024]) };
+        var e = await Assert.ThrowsAsync<RpcException>(async () =>
+        {
+            for (int i = 0; i < 4096; i++)
+            {
+                await call.RequestStream.WriteAsync(chunk).WaitAsync(Wait);
+            }
+
+            await call.RequestStream.CompleteAsync().WaitAsync(Wait);
+            await call.ResponseAsync.WaitAsync(Wait);
+        });
+        Assert.Equal(StatusCode.Unauthenticated, e.StatusCode);
+        Assert.Equal("missing key", e.Status.Detail);
+    }
+
+    [Fact]
     public async Task Unary_BodyWithoutGrpcStatusTrailer_IsInternal()
     {
         var e = await CallFailsAsync(async ctx =>

@@ -29,7 +29,12 @@ internal sealed partial class GrpcCall<TRequest, TResponse>
             }
             catch (Exception e)
             {
-                Finish(MapException(e), null);
+                if (_final is null && !_cts.IsCancellationRequested)
+                {
+                    await AwaitServerStatusAsync().ConfigureAwait(false);
+                }
+
+                Finish(MapException(e), null); // no-op when the server's status arrived meanwhile
                 throw Error(_final!);
             }
         }
@@ -38,6 +43,26 @@ internal sealed partial class GrpcCall<TRequest, TResponse>
             _writeLock.Release();
         }
     }
+
+    /// <summary>
+    /// A server may end the call before reading the whole request (e.g. an auth interceptor answers
+    /// UNAUTHENTICATED as Trailers-Only, PROTOCOL-HTTP2.md "Responses") and then reset the request
+    /// half. The write fails first, but the server's status is the call's true outcome, so the
+    /// response headers get a short grace period to deliver it before the write error stands.
+    /// </summary>
+    private async Task AwaitServerStatusAsync()
+    {
+        try
+        {
+            await _startTask.WaitAsync(ServerStatusGrace, _channel.Options.TimeProvider).ConfigureAwait(false);
+        }
+        catch (Exception)
+        {
+            // Timed out or the request itself failed: the write error is the best status there is.
+        }
+    }
+
+    private static readonly TimeSpan ServerStatusGrace = TimeSpan.FromSeconds(1);
 
     public async Task CompleteAsync()
     {

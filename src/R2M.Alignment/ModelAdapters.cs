@@ -1,5 +1,5 @@
-using R2M.Alignment.Internal;
 using R2M.Models;
+using R2M.Models.Generation;
 
 namespace R2M.Alignment;
 
@@ -29,61 +29,28 @@ public sealed class TransformerPolicy : ITrainablePolicy
     public Span<float> Gradients => _model.Gradients;
     public void ZeroGrad() => _model.ZeroGrad();
 
+    /// <summary>
+    /// The K samples of one prompt decode as one KV-cache batch through R2M.Models' generator, which
+    /// also returns each sample's sampling log-probs (of logits / temperature) and its S - 1 final
+    /// hidden states. The 64-bit seed folds into the generator's 32-bit seed.
+    /// </summary>
     public IReadOnlyList<PolicySample> SampleGroup(ReadOnlySpan<int> prompt, int count, int maxNewTokens, float temperature, ulong seed)
     {
         if (prompt.IsEmpty) throw new ArgumentException("prompt is empty", nameof(prompt));
         if (count <= 0 || maxNewTokens <= 0) throw new ArgumentOutOfRangeException(nameof(count), $"count ({count}) and maxNewTokens ({maxNewTokens}) must be positive");
         if (!(temperature > 0f)) throw new ArgumentOutOfRangeException(nameof(temperature), temperature, "temperature must be > 0");
-        int p = prompt.Length, c = HiddenSize, v = _model.Config.VocabSize;
-        var rng = new Rng(seed);
-        var cache = _model.CreateCache(count, p + maxNewTokens);
-        var tokens = new int[count * p];
-        for (int i = 0; i < count; i++) prompt.CopyTo(tokens.AsSpan(i * p, p));
-        var logits = new float[count * v];
-        var promptHidden = new float[count * p * c];
-        _model.ForwardCached(tokens, default, cache, logits, promptHidden);
-        var comp = Enumerable.Range(0, count).Select(_ => new List<int>()).ToArray();
-        var logp = Enumerable.Range(0, count).Select(_ => new List<float>()).ToArray();
-        var hidden = Enumerable.Range(0, count).Select(i => new List<float>(promptHidden.AsSpan(i * p * c, p * c).ToArray())).ToArray();
-        var alive = Enumerable.Repeat(true, count).ToArray();
-        var next = new int[count];
-        var mask = new int[count];
-        var stepHidden = new float[count * c];
-        for (int step = 0; step < maxNewTokens; step++)
+        var p = prompt.ToArray();
+        var result = TextGenerator.Generate(_model, [.. Enumerable.Repeat(p, count)], new GenerationOptions
         {
-            for (int i = 0; i < count; i++)
-            {
-                mask[i] = 0;
-                next[i] = 0;
-                if (!alive[i]) continue;
-                var (tok, lp) = Draw(logits.AsSpan(i * v, v), temperature, rng);
-                comp[i].Add(tok);
-                logp[i].Add(lp);
-                if (_eos.Contains(tok)) { alive[i] = false; continue; }
-                (next[i], mask[i]) = (tok, 1);
-            }
-            if (step == maxNewTokens - 1 || !alive.Any(a => a)) break;
-            _model.ForwardCached(next, mask, cache, logits, stepHidden);
-            for (int i = 0; i < count; i++) if (mask[i] == 1) hidden[i].AddRange(stepHidden.AsSpan(i * c, c).ToArray());
-        }
-        return [.. Enumerable.Range(0, count).Select(i => new PolicySample([.. comp[i]], [.. logp[i]], [.. hidden[i]], hidden[i].Count / c))];
-    }
-
-    /// <summary>Temperature sample from logits (V); returns the token and its log-prob (stable log-sum-exp, double).</summary>
-    private static (int Token, float LogProb) Draw(ReadOnlySpan<float> logits, float temperature, Rng rng)
-    {
-        double max = double.NegativeInfinity;
-        foreach (var l in logits) max = Math.Max(max, l / (double)temperature);
-        double sum = 0;
-        foreach (var l in logits) sum += Math.Exp(l / (double)temperature - max);
-        double lse = max + Math.Log(sum), u = rng.NextDouble(), cdf = 0;
-        int tok = logits.Length - 1;
-        for (int j = 0; j < logits.Length; j++)
-        {
-            cdf += Math.Exp(logits[j] / (double)temperature - lse);
-            if (u < cdf) { tok = j; break; }
-        }
-        return (tok, (float)(logits[tok] / (double)temperature - lse));
+            MaxNewTokens = maxNewTokens,
+            Temperature = temperature,
+            Seed = unchecked((int)(seed ^ (seed >> 32))),
+            StopTokens = _eos,
+            ReturnHiddenStates = true,
+        });
+        int c = HiddenSize;
+        var hidden = result.HiddenStates!;
+        return [.. Enumerable.Range(0, count).Select(i => new PolicySample(result.Tokens[i], result.LogProbs[i], hidden[i], hidden[i].Length / c))];
     }
 
     public PolicyPass Forward(IReadOnlyList<(int[] Prompt, int[] Completion)> batch, float temperature, bool keepActivations)

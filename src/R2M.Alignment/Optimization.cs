@@ -56,6 +56,40 @@ public sealed class AdamWOptimizer
         Tensors.AdamW.Step(parameters.Slice(offset, count), gradients.Slice(offset, count), M.AsSpan(offset, count), V.AsSpan(offset, count),
             checked((int)Step), lr, o.Beta1, o.Beta2, o.Epsilon, o.WeightDecay);
     }
+
+    /// <summary>Moments as F32 tensors prefix.m / prefix.v and the step as counter prefix.step.</summary>
+    internal void Export(CheckpointState s, string prefix)
+    {
+        s.Tensors[prefix + ".m"] = (float[])M.Clone();
+        s.Tensors[prefix + ".v"] = (float[])V.Clone();
+        s.Counters[prefix + ".step"] = [(ulong)Step];
+    }
+
+    /// <summary>Validates <see cref="Export"/> output for this size, then returns the action that assigns it.</summary>
+    internal Action Import(CheckpointState s, string prefix)
+    {
+        var m = s.Tensor(prefix + ".m", M.Length);
+        var v = s.Tensor(prefix + ".v", V.Length);
+        var step = s.Counter(prefix + ".step", 1)[0];
+        if (step > int.MaxValue) throw new InvalidDataException($"{s.Source}: counter '{prefix}.step' = {step} is out of range for an optimizer step");
+        return () =>
+        {
+            m.CopyTo(M, 0);
+            v.CopyTo(V, 0);
+            Step = (long)step;
+        };
+    }
+}
+
+/// <summary>Global-norm clipping where a non-positive limit means "measure only" (the options' documented "&lt;= 0: none").</summary>
+internal static class Clipping
+{
+    /// <summary>Returns the norm of grads before clipping; scales grads to maxNorm when maxNorm &gt; 0 and the norm exceeds it.</summary>
+    public static float Apply(Span<float> grads, float maxNorm)
+    {
+        if (float.IsNaN(maxNorm)) throw new ArgumentOutOfRangeException(nameof(maxNorm), maxNorm, "gradient clip must be a number (<= 0 disables clipping)");
+        return maxNorm > 0f ? Tensors.GradClip.ClipByGlobalNorm(grads, maxNorm) : Tensors.GradClip.GlobalNorm(grads);
+    }
 }
 
 /// <summary>Learning-rate schedule shape.</summary>

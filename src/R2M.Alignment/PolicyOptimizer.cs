@@ -77,37 +77,26 @@ public sealed class PolicyOptimizer
     }
 
     /// <summary>Writes policy parameters and AdamW state to a safetensors file, atomically.</summary>
-    public void SaveCheckpoint(string path)
-    {
-        var s = new CheckpointState();
-        Export(s);
-        s.Save(path);
-    }
+    public void SaveCheckpoint(string path) => CheckpointState.SaveParts(path, Export);
 
     /// <summary>Restores <see cref="SaveCheckpoint"/> output (same parameter count); a bad file changes nothing.</summary>
-    public void LoadCheckpoint(string path) => Import(CheckpointState.Load(path))();
+    public void LoadCheckpoint(string path) => CheckpointState.LoadParts(path, Import);
 
     internal void Export(CheckpointState s)
     {
         s.Tensors["policy.params"] = Policy.Parameters.ToArray();
-        s.Tensors["policy.adamw.m"] = (float[])Optimizer.M.Clone();
-        s.Tensors["policy.adamw.v"] = (float[])Optimizer.V.Clone();
-        s.Counters["policy.adamw.step"] = [(ulong)Optimizer.Step];
+        Optimizer.Export(s, "policy.adamw");
     }
 
     internal Action Import(CheckpointState s)
     {
         int n = Policy.Parameters.Length;
         var p = s.Tensor("policy.params", n);
-        var m = s.Tensor("policy.adamw.m", n);
-        var v = s.Tensor("policy.adamw.v", n);
-        var step = s.Counter("policy.adamw.step", 1)[0];
+        var optimizer = Optimizer.Import(s, "policy.adamw");
         return () =>
         {
             p.CopyTo(Policy.Parameters);
-            m.CopyTo(Optimizer.M, 0);
-            v.CopyTo(Optimizer.V, 0);
-            Optimizer.Step = (long)step;
+            optimizer();
         };
     }
 
@@ -149,7 +138,7 @@ public sealed class PolicyOptimizer
         {
             for (int b = 0; b < n; b++) { rollouts[start + b].Hidden = pass.Hidden[b]; rollouts[start + b].HiddenRows = pass.HiddenRows[b]; }
         }
-        float gn = R2M.Tensors.GradClip.ClipByGlobalNorm(Policy.Gradients, Options.GradClip);
+        float gn = Clipping.Apply(Policy.Gradients, Options.GradClip);
         float lr = Options.ScheduleOrDefault.At(Optimizer.Options.LearningRate, Optimizer.Step);
         Optimizer.Update(Policy.Parameters, Policy.Gradients, lr);
         return (res, gn);

@@ -1,7 +1,5 @@
 using System.Numerics.Tensors;
-using R2M.Alignment.Internal;
 using R2M.Tensors;
-using Rng = R2M.Alignment.Internal.Rng;
 
 namespace R2M.Alignment;
 
@@ -67,8 +65,7 @@ public sealed class R2MHead
             throw new ArgumentException($"phi weight has {phiWeight.Length} values, expected D_rm = {_dRm}", nameof(phiWeight));
         if (!Finite(phiWeight) || !float.IsFinite(phiBias)) throw new ArgumentException("phi weight/bias contain NaN or Inf", nameof(phiWeight));
         if (!Config.PhiBias && phiBias != 0f) throw new ArgumentException("phi bias given but the head has no bias", nameof(phiBias));
-        var rng = new Rng(seed);
-        for (int i = 0; i < PhiOffset; i++) Parameters[i] = (float)(rng.NextGaussian() * initStd);
+        new Rng(seed).FillNormal(Parameters.AsSpan(0, PhiOffset), 0f, initStd);
         phiWeight.CopyTo(Parameters.AsSpan(PhiOffset, _dRm));
         if (Config.PhiBias) Parameters[^1] = phiBias;
         ZeroGrad();
@@ -96,25 +93,179 @@ public sealed class R2MHead
     /// Forward over a batch: rewards (B) = phi(omega H_last + (1 - omega) Ĥ). Every input is checked
     /// (shapes, finite values, at least one unmasked row when omega &lt; 1) before anything is computed.
     /// With omega == 1 the attention is skipped, so the score is bit-identical to <see cref="VanillaScore"/>.
+    /// The projections of all items run as one GEMM each over the packed real rows (N = sum of real rows).
     /// </summary>
     public R2MHeadActivations Forward(IReadOnlyList<RewardInput> batch, float omega, Span<float> rewards, bool keepHiddenGrad = false)
     {
         ArgumentNullException.ThrowIfNull(batch);
         if (!(omega >= 0f && omega <= 1f)) throw new ArgumentOutOfRangeException(nameof(omega), omega, "omega must be in [0, 1]");
         if (rewards.Length != batch.Count) throw new ArgumentException($"rewards has {rewards.Length} slots for {batch.Count} items", nameof(rewards));
-        for (int i = 0; i < batch.Count; i++) Validate(batch[i], i, omega < 1f);
-        var acts = new R2MHeadActivations(omega, batch.Count, keepHiddenGrad);
-        for (int i = 0; i < batch.Count; i++) rewards[i] = ForwardItem(batch[i], omega, acts.Items[i] = new ItemActs());
-        return acts;
+        ValidateBatch(batch, omega < 1f);
+        var a = new R2MHeadActivations(omega, batch.Count, _dRm, keepHiddenGrad);
+        for (int i = 0; i < batch.Count; i++) batch[i].Rte.Span.CopyTo(a.Rte.AsSpan(i * _dRm, _dRm));
+        if (omega == 1f)
+        {
+            // Exact vanilla path: H_fin = H_last, r = phi(H_last), no attention arithmetic at all.
+            a.HFin = a.Rte;
+            for (int i = 0; i < batch.Count; i++) rewards[i] = VanillaScore(batch[i].Rte.Span);
+            return a;
+        }
+        Pack(batch, a);
+        AttentionForward(a);
+        var hHat = new float[a.Batch * _dRm];
+        Mm(false, false, a.Batch, _dRm, _d, a.C, _d, P("r2m.w_o"), _dRm, 0f, hHat, _dRm); // Ĥ (B,D_rm) = C (B,d) W_o (d,D_rm)
+        a.HFin = new float[a.Batch * _dRm];
+        // H_fin = omega H_last + (1 - omega) Ĥ
+        TensorPrimitives.Multiply(hHat, 1f - omega, a.HFin);
+        TensorPrimitives.MultiplyAdd(a.Rte, omega, a.HFin, a.HFin);
+        for (int i = 0; i < a.Batch; i++) rewards[i] = TensorPrimitives.Dot(P("phi.weight"), a.HFin.AsSpan(i * _dRm, _dRm)) + PhiBias;
+        return a;
     }
 
     /// <summary>Backward: accumulates d(loss)/d(params) into <see cref="Gradients"/> from dRewards (B).</summary>
     public void Backward(R2MHeadActivations acts, ReadOnlySpan<float> dRewards)
     {
         ArgumentNullException.ThrowIfNull(acts);
-        if (dRewards.Length != acts.Items.Length) throw new ArgumentException($"dRewards has {dRewards.Length} values for {acts.Items.Length} items", nameof(dRewards));
+        if (dRewards.Length != acts.Batch) throw new ArgumentException($"dRewards has {dRewards.Length} values for {acts.Batch} items", nameof(dRewards));
         if (!Finite(dRewards)) throw new ArgumentException("dRewards contains NaN or Inf", nameof(dRewards));
-        for (int i = 0; i < acts.Items.Length; i++) BackwardItem(acts.Items[i], acts.Omega, dRewards[i], acts.KeepHiddenGrad);
+        if (acts.Rte.Length != acts.Batch * _dRm) throw new ArgumentException("activations come from a head of another shape", nameof(acts));
+        var gPhi = G("phi.weight");
+        for (int i = 0; i < acts.Batch; i++)
+        {
+            TensorPrimitives.MultiplyAdd(acts.HFin.AsSpan(i * _dRm, _dRm), dRewards[i], gPhi, gPhi);
+            if (Config.PhiBias) Gradients[^1] += dRewards[i];
+        }
+        if (acts.Omega == 1f) return; // attention never ran; its parameters have zero gradient
+        // dĤ (B,D_rm) = dr (1 - omega) phi
+        var dHat = new float[acts.Batch * _dRm];
+        for (int i = 0; i < acts.Batch; i++) TensorPrimitives.Multiply(P("phi.weight"), dRewards[i] * (1f - acts.Omega), dHat.AsSpan(i * _dRm, _dRm));
+        Mm(true, false, _d, _dRm, acts.Batch, acts.C, _d, dHat, _dRm, 1f, G("r2m.w_o"), _dRm);  // dW_o += C^T dĤ
+        var dc = new float[acts.Batch * _d];
+        Mm(false, true, acts.Batch, _d, _dRm, dHat, _dRm, P("r2m.w_o"), _dRm, 0f, dc, _d);    // dC = dĤ W_o^T
+        AttentionBackward(acts, dc, out var dq, out var dK, out var dV);
+        Mm(true, false, _dRm, _d, acts.Batch, acts.Rte, _dRm, dq, _d, 1f, G("r2m.w_q"), _d);  // dW_q += H_last^T dQ
+        Mm(true, false, _dP, _d, acts.Rows, acts.Hc, _dP, dK, _d, 1f, G("r2m.w_k"), _d);      // dW_k += Hc^T dK
+        Mm(true, false, _dP, _d, acts.Rows, acts.Hc, _dP, dV, _d, 1f, G("r2m.w_v"), _d);      // dW_v += Hc^T dV
+        if (acts.KeepHiddenGrad) HiddenGrad(acts, dK, dV);
+    }
+
+    /// <summary>Gathers the real rows of every item into Hc (N,D_p) and projects Q (B,d), K (N,d), V (N,d).</summary>
+    private void Pack(IReadOnlyList<RewardInput> batch, R2MHeadActivations a)
+    {
+        a.Valid = new int[a.Batch][];
+        a.ItemRows = new int[a.Batch];
+        a.Start = new int[a.Batch + 1];
+        for (int i = 0; i < a.Batch; i++)
+        {
+            a.ItemRows[i] = batch[i].Rows;
+            a.Valid[i] = ValidRows(batch[i]);
+            a.Start[i + 1] = a.Start[i] + a.Valid[i].Length;
+        }
+        a.Hc = new float[a.Rows * _dP];
+        for (int i = 0; i < a.Batch; i++)
+        {
+            var h = batch[i].Hidden.Span;
+            var valid = a.Valid[i];
+            for (int j = 0; j < valid.Length; j++) h.Slice(valid[j] * _dP, _dP).CopyTo(a.Hc.AsSpan((a.Start[i] + j) * _dP, _dP));
+        }
+        a.Q = new float[a.Batch * _d];
+        a.K = new float[a.Rows * _d];
+        a.V = new float[a.Rows * _d];
+        Mm(false, false, a.Batch, _d, _dRm, a.Rte, _dRm, P("r2m.w_q"), _d, 0f, a.Q, _d); // Q = H_last W_q
+        Mm(false, false, a.Rows, _d, _dP, a.Hc, _dP, P("r2m.w_k"), _d, 0f, a.K, _d);     // K = Hc W_k
+        Mm(false, false, a.Rows, _d, _dP, a.Hc, _dP, P("r2m.w_v"), _d, 0f, a.V, _d);     // V = Hc W_v
+    }
+
+    /// <summary>
+    /// Per item i and head: probs (n_i) = softmax(K_i,h q_i,h / sqrt(d_head)), C_i,h (d_head) = probs V_i,h.
+    /// Probs (heads, N): head hd of item i at [hd N + Start_i, + n_i). These are single-query products
+    /// of a few hundred rows, so they run as row dots / AXPYs: a GEMM call per (item, head) costs more
+    /// in dispatch than the arithmetic.
+    /// </summary>
+    private void AttentionForward(R2MHeadActivations a)
+    {
+        a.Probs = new float[_heads * a.Rows];
+        a.C = new float[a.Batch * _d];
+        for (int i = 0; i < a.Batch; i++)
+        {
+            int s = a.Start[i], n = a.Start[i + 1] - s;
+            for (int hd = 0; hd < _heads; hd++)
+            {
+                int o = hd * _dh;
+                var q = a.Q.AsSpan(i * _d + o, _dh);
+                var p = a.Probs.AsSpan(hd * a.Rows + s, n);
+                for (int j = 0; j < n; j++) p[j] = TensorPrimitives.Dot(q, a.K.AsSpan((s + j) * _d + o, _dh)) * _scale;
+                Softmax.Forward(p, p, 1, n);
+                var c = a.C.AsSpan(i * _d + o, _dh);
+                for (int j = 0; j < n; j++) TensorPrimitives.MultiplyAdd(a.V.AsSpan((s + j) * _d + o, _dh), p[j], c, c);
+            }
+        }
+    }
+
+    /// <summary>From dC (B,d): dQ (B,d), dK (N,d), dV (N,d) of the attention step (softmax backward through the shared kernel).</summary>
+    private void AttentionBackward(R2MHeadActivations a, float[] dc, out float[] dq, out float[] dK, out float[] dV)
+    {
+        dq = new float[a.Batch * _d];
+        dK = new float[a.Rows * _d];
+        dV = new float[a.Rows * _d];
+        var dp = new float[a.Rows];
+        var ds = new float[a.Rows];
+        for (int i = 0; i < a.Batch; i++)
+        {
+            int s = a.Start[i], n = a.Start[i + 1] - s;
+            for (int hd = 0; hd < _heads; hd++)
+            {
+                int o = hd * _dh;
+                var p = a.Probs.AsSpan(hd * a.Rows + s, n);
+                var dch = dc.AsSpan(i * _d + o, _dh);
+                for (int j = 0; j < n; j++)
+                {
+                    dp[j] = TensorPrimitives.Dot(dch, a.V.AsSpan((s + j) * _d + o, _dh)); // dp = dC_h V_h^T
+                    var dvj = dV.AsSpan((s + j) * _d + o, _dh);
+                    TensorPrimitives.MultiplyAdd(dch, p[j], dvj, dvj);                      // dV_h += p^T dC_h
+                }
+                var dsi = ds.AsSpan(0, n);
+                dsi.Clear();
+                Softmax.Backward(dsi, dp.AsSpan(0, n), p, 1, n);
+                TensorPrimitives.Multiply(dsi, _scale, dsi);
+                var q = a.Q.AsSpan(i * _d + o, _dh);
+                var dqh = dq.AsSpan(i * _d + o, _dh);
+                for (int j = 0; j < n; j++)
+                {
+                    TensorPrimitives.MultiplyAdd(a.K.AsSpan((s + j) * _d + o, _dh), dsi[j], dqh, dqh); // dq_h = ds K_h
+                    var dkj = dK.AsSpan((s + j) * _d + o, _dh);
+                    TensorPrimitives.MultiplyAdd(q, dsi[j], dkj, dkj);                           // dK_h += ds^T q_h
+                }
+            }
+        }
+    }
+
+    /// <summary>dh (rows_i, D_p) per item = dK W_k^T + dV W_v^T scattered back to the real rows; padding rows get zero.</summary>
+    private void HiddenGrad(R2MHeadActivations a, float[] dK, float[] dV)
+    {
+        var dhc = new float[a.Rows * _dP];
+        Mm(false, true, a.Rows, _dP, _d, dK, _d, P("r2m.w_k"), _d, 0f, dhc, _dP);
+        Mm(false, true, a.Rows, _dP, _d, dV, _d, P("r2m.w_v"), _d, 1f, dhc, _dP);
+        a.DHidden = new float[a.Batch][];
+        for (int i = 0; i < a.Batch; i++)
+        {
+            var dh = a.DHidden[i] = new float[a.ItemRows[i] * _dP];
+            var valid = a.Valid[i];
+            for (int j = 0; j < valid.Length; j++) dhc.AsSpan((a.Start[i] + j) * _dP, _dP).CopyTo(dh.AsSpan(valid[j] * _dP, _dP));
+        }
+    }
+
+    /// <summary>C (m,n) = op(A) op(B) + beta C, row-major, through the shared GEMM (OpenBLAS or the managed kernel).</summary>
+    private static void Mm(bool ta, bool tb, int m, int n, int k, ReadOnlySpan<float> a, int lda, ReadOnlySpan<float> b, int ldb, float beta, Span<float> c, int ldc) =>
+        Gemm.Sgemm(ta, tb, m, n, k, 1f, a, lda, b, ldb, beta, c, ldc);
+
+    /// <summary>
+    /// Throws a clear ArgumentException for the first bad item (shapes, NaN/Inf in H_last or a real
+    /// hidden row, no real row when the feedback is needed); computes nothing.
+    /// </summary>
+    internal void ValidateBatch(IReadOnlyList<RewardInput> batch, bool needFeedback)
+    {
+        for (int i = 0; i < batch.Count; i++) Validate(batch[i], i, needFeedback);
     }
 
     private void Validate(RewardInput x, int index, bool needFeedback)
@@ -139,102 +290,6 @@ public sealed class R2MHead
             throw new ArgumentException($"item {index}: every hidden-state row is padding (rows = {x.Rows}); cross-attention needs at least one real token");
     }
 
-    private float ForwardItem(RewardInput x, float omega, ItemActs a)
-    {
-        a.Rte = x.Rte;
-        if (omega == 1f)
-        {
-            // Exact vanilla path: H_fin = H_last, r = phi(H_last), no attention arithmetic at all.
-            a.HFin = x.Rte.ToArray();
-            return VanillaScore(x.Rte.Span);
-        }
-        a.Rows = x.Rows;
-        a.Valid = ValidRows(x);
-        int n = a.Valid.Length;
-        a.Hc = Gather(x, a.Valid);
-        a.Q = new float[_d];
-        MatOps.VecMatAdd(x.Rte.Span, P("r2m.w_q"), _dRm, _d, a.Q);
-        a.K = new float[n * _d];
-        a.V = new float[n * _d];
-        MatOps.MatMul(a.Hc, P("r2m.w_k"), n, _dP, _d, a.K);
-        MatOps.MatMul(a.Hc, P("r2m.w_v"), n, _dP, _d, a.V);
-        a.Probs = new float[_heads * n];
-        a.C = new float[_d];
-        for (int hd = 0; hd < _heads; hd++) AttendHead(a, hd, n);
-        var hHat = new float[_dRm];
-        MatOps.VecMatAdd(a.C, P("r2m.w_o"), _d, _dRm, hHat);
-        a.HFin = new float[_dRm];
-        // H_fin = omega H_last + (1 - omega) Ĥ
-        TensorPrimitives.Multiply(hHat, 1f - omega, a.HFin);
-        TensorPrimitives.MultiplyAdd(x.Rte.Span, omega, a.HFin, a.HFin);
-        return TensorPrimitives.Dot(P("phi.weight"), a.HFin) + PhiBias;
-    }
-
-    private void AttendHead(ItemActs a, int hd, int n)
-    {
-        var q = a.Q.AsSpan(hd * _dh, _dh);
-        var p = a.Probs.AsSpan(hd * n, n);
-        for (int j = 0; j < n; j++) p[j] = TensorPrimitives.Dot(q, a.K.AsSpan(j * _d + hd * _dh, _dh)) * _scale;
-        StableSoftmax.InPlace(p);
-        var c = a.C.AsSpan(hd * _dh, _dh);
-        for (int j = 0; j < n; j++) TensorPrimitives.MultiplyAdd(a.V.AsSpan(j * _d + hd * _dh, _dh), p[j], c, c);
-    }
-
-    private void BackwardItem(ItemActs a, float omega, float dr, bool keepHiddenGrad)
-    {
-        var gPhi = G("phi.weight");
-        TensorPrimitives.MultiplyAdd(a.HFin, dr, gPhi, gPhi);
-        if (Config.PhiBias) Gradients[^1] += dr;
-        if (omega == 1f) return; // attention never ran; its parameters have zero gradient
-        int n = a.Valid.Length;
-        var dHat = new float[_dRm];
-        TensorPrimitives.Multiply(P("phi.weight"), dr * (1f - omega), dHat);
-        MatOps.OuterAdd(a.C, dHat, _d, _dRm, G("r2m.w_o"));
-        var dc = new float[_d];
-        MatOps.MatVec(P("r2m.w_o"), _d, _dRm, dHat, dc);
-        var dq = new float[_d];
-        var dK = new float[n * _d];
-        var dV = new float[n * _d];
-        var dp = new float[n];
-        for (int hd = 0; hd < _heads; hd++)
-        {
-            var p = a.Probs.AsSpan(hd * n, n);
-            var dch = dc.AsSpan(hd * _dh, _dh);
-            for (int j = 0; j < n; j++)
-            {
-                dp[j] = TensorPrimitives.Dot(dch, a.V.AsSpan(j * _d + hd * _dh, _dh));
-                var dvj = dV.AsSpan(j * _d + hd * _dh, _dh);
-                TensorPrimitives.MultiplyAdd(dch, p[j], dvj, dvj);
-            }
-            // softmax backward: ds_j = p_j (dp_j - sum_k p_k dp_k), then the 1/sqrt(d_head) scale
-            float dot = TensorPrimitives.Dot(p, dp.AsSpan(0, n));
-            var q = a.Q.AsSpan(hd * _dh, _dh);
-            var dqh = dq.AsSpan(hd * _dh, _dh);
-            for (int j = 0; j < n; j++)
-            {
-                float ds = p[j] * (dp[j] - dot) * _scale;
-                TensorPrimitives.MultiplyAdd(a.K.AsSpan(j * _d + hd * _dh, _dh), ds, dqh, dqh);
-                var dkj = dK.AsSpan(j * _d + hd * _dh, _dh);
-                TensorPrimitives.MultiplyAdd(q, ds, dkj, dkj);
-            }
-        }
-        MatOps.OuterAdd(a.Rte.Span, dq, _dRm, _d, G("r2m.w_q"));
-        MatOps.MatTMatAdd(a.Hc, dK, n, _dP, _d, G("r2m.w_k"));
-        MatOps.MatTMatAdd(a.Hc, dV, n, _dP, _d, G("r2m.w_v"));
-        if (keepHiddenGrad) a.DHidden = HiddenGrad(a, dK, dV);
-    }
-
-    private float[] HiddenGrad(ItemActs a, float[] dK, float[] dV)
-    {
-        int n = a.Valid.Length;
-        var dhc = new float[n * _dP];
-        MatOps.MatMatTAdd(dK, P("r2m.w_k"), n, _d, _dP, dhc);
-        MatOps.MatMatTAdd(dV, P("r2m.w_v"), n, _d, _dP, dhc);
-        var dh = new float[a.Rows * _dP]; // padding rows get zero gradient
-        for (int j = 0; j < n; j++) dhc.AsSpan(j * _dP, _dP).CopyTo(dh.AsSpan(a.Valid[j] * _dP, _dP));
-        return dh;
-    }
-
     private static int[] ValidRows(RewardInput x)
     {
         var mask = x.Mask.Span;
@@ -244,47 +299,42 @@ public sealed class R2MHead
         return [.. list];
     }
 
-    private float[] Gather(RewardInput x, int[] valid)
-    {
-        var h = x.Hidden.Span;
-        var hc = new float[valid.Length * _dP];
-        for (int j = 0; j < valid.Length; j++) h.Slice(valid[j] * _dP, _dP).CopyTo(hc.AsSpan(j * _dP, _dP));
-        return hc;
-    }
-
     internal static bool Finite(ReadOnlySpan<float> x)
     {
         foreach (var v in x) if (!float.IsFinite(v)) return false;
         return true;
     }
-
-    internal sealed class ItemActs
-    {
-        public ReadOnlyMemory<float> Rte;
-        public int Rows;
-        public int[] Valid = [];
-        public float[] Hc = [], Q = [], K = [], V = [], Probs = [], C = [], HFin = [];
-        public float[]? DHidden;
-    }
 }
 
-/// <summary>Activations of one <see cref="R2MHead.Forward"/> call, consumed by Backward.</summary>
+/// <summary>
+/// Activations of one <see cref="R2MHead.Forward"/> call, consumed by Backward. Buffers are packed
+/// over the batch: Rte, HFin (B,D_rm); Q, C (B,d); Hc (N,D_p); K, V (N,d); Probs (heads,N), where
+/// item i owns packed rows [Start_i, Start_i+1) (its real, unmasked rows in order).
+/// </summary>
 public sealed class R2MHeadActivations
 {
-    internal R2MHeadActivations(float omega, int count, bool keepHiddenGrad)
+    internal R2MHeadActivations(float omega, int batch, int dRm, bool keepHiddenGrad)
     {
         Omega = omega;
-        Items = new R2MHead.ItemActs[count];
+        Batch = batch;
         KeepHiddenGrad = keepHiddenGrad;
+        Rte = new float[batch * dRm];
     }
-
-    internal R2MHead.ItemActs[] Items { get; }
 
     /// <summary>omega used by the forward pass.</summary>
     public float Omega { get; }
 
+    internal int Batch { get; }
     internal bool KeepHiddenGrad { get; }
+    internal float[] Rte { get; }
+    internal float[] HFin = [], Hc = [], Q = [], K = [], V = [], Probs = [], C = [];
+    internal int[][] Valid = [];
+    internal int[] ItemRows = [], Start = [0];
+    internal float[][]? DHidden;
+
+    /// <summary>N: real rows over the whole batch.</summary>
+    internal int Rows => Start[^1];
 
     /// <summary>d(loss)/d(h) of item i ((rows, D_p)) after Backward, when requested in Forward; zero for padding rows; null on the omega == 1 path.</summary>
-    public float[]? HiddenGradient(int item) => Items[item].DHidden;
+    public float[]? HiddenGradient(int item) => DHidden?[item];
 }

@@ -1,4 +1,4 @@
-using R2M.Alignment.Internal;
+using R2M.Tensors;
 
 namespace R2M.Alignment;
 
@@ -60,15 +60,18 @@ public sealed class R2MRewardModel
 
     public AdamWOptimizer Optimizer { get; }
 
-    /// <summary>State of the noise stream (WithNoise), for checkpoints.</summary>
-    public ulong[] NoiseRngState { get => _noise.GetState(); set => _noise.SetState(value); }
+    /// <summary>State of the noise stream (WithNoise), for checkpoints: xoshiro words and the cached Box-Muller normal.</summary>
+    public Rng.State NoiseRngState { get => _noise.GetState(); set => _noise.SetState(value); }
 
     /// <summary>omega(t) of this variant: 1 when the variant uses no feedback.</summary>
     public float OmegaAt(long t) => Settings.UsesFeedback ? OmegaSchedule.Omega(t, Options.TotalSteps, Options.OmegaFloor) : 1f;
 
     /// <summary>Rewards (B) of items at step t (evaluation: t = TotalSteps).</summary>
-    public void Score(IReadOnlyList<RewardInput> items, long t, Span<float> rewards) =>
-        Head.Forward(Feedback(items), OmegaAt(t), rewards);
+    public void Score(IReadOnlyList<RewardInput> items, long t, Span<float> rewards)
+    {
+        float omega = OmegaAt(t);
+        Head.Forward(Feedback(items, omega), omega, rewards);
+    }
 
     /// <summary>
     /// GREBT on groups of K consecutive items (hidden states refreshed by the last policy epoch):
@@ -80,7 +83,7 @@ public sealed class R2MRewardModel
     {
         float omega = OmegaAt(t);
         var rewards = new float[items.Count];
-        var acts = Head.Forward(Feedback(items), omega, rewards);
+        var acts = Head.Forward(Feedback(items, omega), omega, rewards);
         var d = new float[items.Count];
         var loss = GrebtLoss.Compute(rewards, annotationRewards, groupSize, Grebt, d);
         if (Settings.Training == RmTraining.None) return new RewardUpdateResult(loss, 0f, false, omega);
@@ -88,7 +91,7 @@ public sealed class R2MRewardModel
         Head.Backward(acts, d);
         int offset = Settings.Training == RmTraining.PhiOnly ? Head.PhiOffset : 0;
         var g = Head.Gradients.AsSpan(offset);
-        float norm = R2M.Tensors.GradClip.ClipByGlobalNorm(g, Options.GradClip);
+        float norm = Clipping.Apply(g, Options.GradClip);
         Optimizer.Update(Head.Parameters, Head.Gradients, Optimizer.Options.LearningRate, offset, g.Length);
         return new RewardUpdateResult(loss, norm, true, omega);
     }
@@ -126,23 +129,16 @@ public sealed class R2MRewardModel
     }
 
     /// <summary>Writes head, AdamW state and noise stream to a safetensors file, atomically.</summary>
-    public void SaveCheckpoint(string path)
-    {
-        var s = new CheckpointState();
-        Export(s);
-        s.Save(path);
-    }
+    public void SaveCheckpoint(string path) => CheckpointState.SaveParts(path, Export);
 
     /// <summary>Restores <see cref="SaveCheckpoint"/> output (same head shape and variant); a bad file changes nothing.</summary>
-    public void LoadCheckpoint(string path) => Import(CheckpointState.Load(path))();
+    public void LoadCheckpoint(string path) => CheckpointState.LoadParts(path, Import);
 
     internal void Export(CheckpointState s)
     {
         foreach (var e in Head.Layout.Entries) s.Tensors[e.Name] = Head.Layout.View(Head.Parameters, e.Name).ToArray();
-        s.Tensors["rm.adamw.m"] = (float[])Optimizer.M.Clone();
-        s.Tensors["rm.adamw.v"] = (float[])Optimizer.V.Clone();
-        s.Counters["rm.adamw.step"] = [(ulong)Optimizer.Step];
-        s.Counters["rm.noise_rng"] = NoiseRngState;
+        Optimizer.Export(s, "rm.adamw");
+        s.WriteRng("rm.noise_rng", NoiseRngState);
         s.Metadata["variant"] = Options.Variant.ToString();
         s.Metadata["head"] = HeadShape;
     }
@@ -153,27 +149,27 @@ public sealed class R2MRewardModel
         s.Expect("variant", Options.Variant.ToString());
         s.Expect("head", HeadShape);
         var parts = Head.Layout.Entries.Select(e => (Offset: (int)e.Offset, Values: s.Tensor(e.Name, e.Count))).ToList();
-        var m = s.Tensor("rm.adamw.m", Head.Parameters.Length);
-        var v = s.Tensor("rm.adamw.v", Head.Parameters.Length);
-        var step = s.Counter("rm.adamw.step", 1)[0];
-        var noise = s.Counter("rm.noise_rng", 4);
+        var optimizer = Optimizer.Import(s, "rm.adamw");
+        var noise = s.ReadRng("rm.noise_rng");
         return () =>
         {
             foreach (var (offset, values) in parts) values.CopyTo(Head.Parameters, offset);
-            m.CopyTo(Optimizer.M, 0);
-            v.CopyTo(Optimizer.V, 0);
-            Optimizer.Step = (long)step;
+            optimizer();
             NoiseRngState = noise;
         };
     }
 
     private string HeadShape => $"{Head.Config.RmDim}x{Head.Config.PolicyDim}x{Head.Config.AttnDim}x{Head.Config.Heads}x{(Head.Config.PhiBias ? "bias" : "nobias")}";
 
-    /// <summary>Items as the variant sees them: unchanged, or with every real hidden row replaced by noise.</summary>
-    private IReadOnlyList<RewardInput> Feedback(IReadOnlyList<RewardInput> items)
+    /// <summary>Items as the variant sees them at omega: unchanged, or with every real hidden row replaced by noise.</summary>
+    private IReadOnlyList<RewardInput> Feedback(IReadOnlyList<RewardInput> items, float omega)
     {
         ArgumentNullException.ThrowIfNull(items);
-        if (Settings.Feedback != FeedbackSource.Noise) return items;
+        // At omega = 1 the head never reads the feedback, so no noise is drawn.
+        if (Settings.Feedback != FeedbackSource.Noise || omega == 1f) return items;
+        // Check the real feedback first: noise drawn from NaN statistics would hide which row was bad,
+        // and a rejected batch must not advance the (checkpointed) noise stream.
+        Head.ValidateBatch(items, needFeedback: true);
         var list = new List<RewardInput>(items.Count);
         foreach (var x in items) list.Add(WithNoise(x));
         return list;
@@ -192,10 +188,10 @@ public sealed class R2MRewardModel
             if (!mask.IsEmpty && !mask[r]) continue;
             foreach (var v in h.Slice(r * dp, Math.Min(dp, h.Length - r * dp))) { sum += v; sq += (double)v * v; n++; }
         }
-        if (n == 0) return x; // validation in the head reports the padding-only item
+        if (n == 0) return x; // unreachable after ValidateBatch; the head would report the padding-only item
         double mean = sum / n, std = Math.Sqrt(Math.Max(sq / n - mean * mean, 0));
         var noise = new float[x.Rows * dp];
-        for (int i = 0; i < noise.Length; i++) noise[i] = (float)(mean + std * _noise.NextGaussian());
+        _noise.FillNormal(noise, (float)mean, (float)std);
         return x with { Hidden = noise };
     }
 }

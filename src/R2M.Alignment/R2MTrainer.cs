@@ -1,5 +1,5 @@
 using System.Globalization;
-using R2M.Alignment.Internal;
+using R2M.Tensors;
 
 namespace R2M.Alignment;
 
@@ -165,29 +165,27 @@ public sealed class R2MTrainer
     /// Writes policy parameters, both AdamW states, head parameters, step counters and RNG states to
     /// one safetensors file, atomically (temp file, fsync, rename).
     /// </summary>
-    public void SaveCheckpoint(string path)
-    {
-        var s = new CheckpointState();
-        Policy.Export(s);
-        RewardModel.Export(s);
-        s.Counters["trainer.step"] = [(ulong)Step];
-        s.Counters["trainer.rng"] = _rng.GetState();
-        s.Metadata["format"] = FormatVersion;
-        s.Save(path);
-    }
+    public void SaveCheckpoint(string path) => CheckpointState.SaveParts(path, ExportLoop, Policy.Export, RewardModel.Export);
 
     /// <summary>Restores a checkpoint written by <see cref="SaveCheckpoint"/> (same shapes and variant); a bad file changes nothing.</summary>
-    public void LoadCheckpoint(string path)
+    public void LoadCheckpoint(string path) => CheckpointState.LoadParts(path, ImportLoop, Policy.Import, RewardModel.Import);
+
+    private void ExportLoop(CheckpointState s)
     {
-        var s = CheckpointState.Load(path);
+        s.Metadata["format"] = FormatVersion;
+        s.Counters["trainer.step"] = [(ulong)Step];
+        s.WriteRng("trainer.rng", _rng.GetState());
+    }
+
+    private Action ImportLoop(CheckpointState s)
+    {
         s.Expect("format", FormatVersion);
-        var applyPolicy = Policy.Import(s);
-        var applyRm = RewardModel.Import(s);
         var step = s.Counter("trainer.step", 1)[0];
-        var rng = s.Counter("trainer.rng", 4);
-        applyPolicy();
-        applyRm();
-        Step = (long)step;
-        _rng.SetState(rng);
+        var rng = s.ReadRng("trainer.rng");
+        return () =>
+        {
+            Step = (long)step;
+            _rng.SetState(rng);
+        };
     }
 }

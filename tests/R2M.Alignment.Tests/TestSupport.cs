@@ -50,3 +50,15 @@ internal static class TestSupport
     public static void Close(double actual, double expected, double tol, string what) =>
         Close([(float)actual], [expected], tol, what);
 }
+
+/// <summary>A fresh temporary folder, deleted on Dispose.</summary>
+internal sealed class TempDir : IDisposable
+{
+    private readonly DirectoryInfo _dir = Directory.CreateTempSubdirectory("r2m-align-");
+
+    public string Root => _dir.FullName;
+
+    public string File(string name) => Path.Combine(_dir.FullName, name);
+
+    public void Dispose() => _dir.Delete(recursive: true);
+}

@@ -49,9 +49,17 @@ public sealed class TrainerTests
     {
         var (trainer, _, _) = Build(AlignmentVariant.R2M);
         for (int i = 0; i < 4; i++) trainer.TrainStep(Prompts(i)); // omega now below 1: attention is live
+        AssertRepeatedUpdatesLowerGrebt(trainer, updates: 15);
+    }
+
+    /// <summary>GREBT updates on the last step's rollouts (refreshed h', annotation rewards pick the pairs) must lower the loss.</summary>
+    internal static void AssertRepeatedUpdatesLowerGrebt(R2MTrainer trainer, int updates)
+    {
         var items = trainer.Inputs(trainer.LastRollouts);
         var ann = trainer.LastRollouts.Select(r => r.AnnotationReward).ToArray();
-        var losses = Enumerable.Range(0, 15).Select(_ => trainer.RewardModel.Update(items, ann, 4, 4).Before.Loss).ToList();
+        int k = trainer.Options.GroupSize;
+        long t = trainer.Step;
+        var losses = Enumerable.Range(0, updates).Select(_ => trainer.RewardModel.Update(items, ann, k, t).Before.Loss).ToList();
         Assert.True(losses[^1] < losses[0] - 1e-3f, $"GREBT loss {losses[0]} -> {losses[^1]}");
     }
 

@@ -79,6 +79,22 @@ public sealed class AuthTests
         Assert.Contains("r2m_rollout_store_rollouts 2", text, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public async Task Reflection_ListsR2MServicesAndHealth()
+    {
+        await using var server = await TestServer.StartAsync();
+        var method = R2M.Grpc.Reflection.V1.ReflectionReflection.Descriptor.Services[0].FindMethodByName("ServerReflectionInfo");
+        using var call = server.Channel.DuplexStreaming<R2M.Grpc.Reflection.V1.ServerReflectionRequest, R2M.Grpc.Reflection.V1.ServerReflectionResponse>(method, server.Call());
+        await call.RequestStream.WriteAsync(new R2M.Grpc.Reflection.V1.ServerReflectionRequest { ListServices = "" }).WaitAsync(TestServer.Timeout);
+        await call.RequestStream.CompleteAsync().WaitAsync(TestServer.Timeout);
+        Assert.True(await call.ResponseStream.MoveNext(CancellationToken.None).WaitAsync(TestServer.Timeout));
+        var names = call.ResponseStream.Current.ListServicesResponse.Service.Select(s => s.Name).ToList();
+        Assert.Contains("r2m.v1.Policy", names);
+        Assert.Contains("r2m.v1.RewardModel", names);
+        Assert.Contains("r2m.v1.Admin", names);
+        Assert.Contains("grpc.health.v1.Health", names);
+    }
+
     private static async Task RawUnauthenticated(TestServer server, string path, string? key)
     {
         using var http = new HttpClient { DefaultRequestVersion = HttpVersion.Version20, DefaultVersionPolicy = HttpVersionPolicy.RequestVersionExact };

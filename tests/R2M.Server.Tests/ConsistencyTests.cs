@@ -58,6 +58,14 @@ public sealed class ConsistencyTests
 
         // Rewards differ between versions (otherwise the check above proves nothing).
         Assert.NotEqual(truth[(ids[0], 1)], truth[(ids[0], 5)]);
+
+        // Dynamic batching: some backbone batches held more than one item.
+        using var http = new HttpClient { DefaultRequestVersion = System.Net.HttpVersion.Version20, DefaultVersionPolicy = HttpVersionPolicy.RequestVersionExact };
+        var metrics = (await http.GetStringAsync($"{server.Address}/metrics").WaitAsync(TestServer.Timeout)).Split('\n');
+        long Value(string prefix) => long.Parse(metrics.Single(l => l.StartsWith(prefix, StringComparison.Ordinal)).Split(' ')[1], System.Globalization.CultureInfo.InvariantCulture);
+        var batches = Value("r2m_score_batch_size_count");
+        var single = Value("r2m_score_batch_size_bucket{le=\"1\"}");
+        Assert.True(batches > single, $"all {batches} batches held one item");
     }
 
     private static async Task ProbeAsync(TestServer server, string[] ids, ConcurrentDictionary<(string, ulong), float> truth)

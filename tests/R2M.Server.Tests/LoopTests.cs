@@ -27,6 +27,9 @@ public sealed class LoopTests
         Assert.Equal((ulong)2, opt.PolicyVersion);
         Assert.True(opt.HiddenStatesRefreshed);
         Assert.Equal((uint)6, opt.Items);
+        Assert.Equal(2, opt.EpochLosses.Count);
+        Assert.Equal(opt.EpochLosses[1], opt.PolicyLoss);
+        Assert.True(opt.Kl >= 0 && float.IsFinite(opt.Kl));
 
         var groups = rollouts.GroupBy(r => r.PromptIndex).Select(g =>
         {

@@ -78,26 +78,27 @@ internal static class PolicyTrainer
             HiddenRows = 0,
         }).ToList();
 
-        var optimizer = new PolicyOptimizer(policy, options);
+        // One PolicyOptimizer pass per epoch (Epochs = 1 each, same minibatch order and optimizer state as one
+        // k-epoch call) so the reply can carry every epoch's loss; h' is taken in the last epoch only.
+        var optimizer = new PolicyOptimizer(policy, options with { Epochs = 1 });
         // The optimizer's moments persist across calls: PolicyOptimizer holds them per instance.
         state.PolicyAdam.M.CopyTo(optimizer.Optimizer.M, 0);
         state.PolicyAdam.V.CopyTo(optimizer.Optimizer.V, 0);
         optimizer.Optimizer.Step = state.PolicyAdam.Step;
-        var result = optimizer.Optimize(rollouts, adv, refresh);
-        state.PolicyAdam = optimizer.Optimizer;
-
-        var reply = new OptimizeReply
+        var reply = new OptimizeReply { Items = (uint)items.Count, Tokens = (ulong)items.Sum(i => i.Response.Length) };
+        PolicyUpdateResult result = default;
+        for (var e = 0; e < options.Epochs; e++)
         {
-            Items = (uint)items.Count,
-            Tokens = (ulong)items.Sum(i => i.Response.Length),
-            PolicyLoss = result.LastEpochLoss,
-            ClipFraction = result.ClipFraction,
-            GradNorm = result.GradNorm,
-            // With beta = 0 the loss has no KL term; report the k3 KL of the sampling policy to the reference instead.
-            Kl = options.LossOrDefault.Beta > 0 ? result.Kl : MeanK3(rollouts),
-        };
-        reply.EpochLosses.Add(result.FirstEpochLoss);
-        if (options.Epochs > 1) reply.EpochLosses.Add(result.LastEpochLoss);
+            result = optimizer.Optimize(rollouts, adv, refresh && e == options.Epochs - 1);
+            reply.EpochLosses.Add(result.LastEpochLoss);
+        }
+
+        state.PolicyAdam = optimizer.Optimizer;
+        reply.PolicyLoss = result.LastEpochLoss;
+        reply.ClipFraction = result.ClipFraction;
+        reply.GradNorm = result.GradNorm;
+        // With beta = 0 the loss has no KL term; report the k3 KL of the sampling policy to the reference instead.
+        reply.Kl = options.LossOrDefault.Beta > 0 ? result.Kl : MeanK3(rollouts);
         if (refresh)
         {
             for (var n = 0; n < items.Count; n++)

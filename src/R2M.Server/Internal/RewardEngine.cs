@@ -73,6 +73,34 @@ internal sealed class RewardEngine
     /// <summary>RTEs (D_rm each) of RM token sequences: one batched, right-padded forward of the frozen backbone.</summary>
     public async Task<float[][]> ComputeRtesAsync(IReadOnlyList<int[]> sequences, CancellationToken ct)
     {
+        await _backbone.Gate.WaitAsync(ct).ConfigureAwait(false);
+        try
+        {
+            return Forward(sequences);
+        }
+        finally
+        {
+            _backbone.Gate.Release();
+        }
+    }
+
+    /// <summary>Synchronous <see cref="ComputeRtesAsync"/> for the batcher's dedicated thread.</summary>
+    public float[][] ComputeRtes(IReadOnlyList<int[]> sequences, CancellationToken ct)
+    {
+        _backbone.Gate.Wait(ct);
+        try
+        {
+            return Forward(sequences);
+        }
+        finally
+        {
+            _backbone.Gate.Release();
+        }
+    }
+
+    /// <summary>sequences (B, T_i) -> RTEs (B, D_rm). The caller holds the backbone gate.</summary>
+    private float[][] Forward(IReadOnlyList<int[]> sequences)
+    {
         int b = sequences.Count, t = sequences.Max(s => s.Length), c = _backbone.Width;
         var tokens = new int[b * t];
         var mask = new int[b * t];
@@ -82,23 +110,15 @@ internal sealed class RewardEngine
             Array.Fill(mask, 1, i * t, sequences[i].Length);
         }
 
-        await _backbone.Gate.WaitAsync(ct).ConfigureAwait(false);
-        try
+        // Causal attention: right padding leaves the real tokens' states unchanged.
+        var hidden = _backbone.Model.Forward(tokens, mask, b, t).Hidden.Span;
+        var result = new float[b][];
+        for (var i = 0; i < b; i++)
         {
-            // Causal attention: right padding leaves the real tokens' states unchanged.
-            var hidden = _backbone.Model.Forward(tokens, mask, b, t).Hidden.Span;
-            var result = new float[b][];
-            for (var i = 0; i < b; i++)
-            {
-                result[i] = hidden.Slice(((i * t) + sequences[i].Length - 1) * c, c).ToArray();
-            }
+            result[i] = hidden.Slice(((i * t) + sequences[i].Length - 1) * c, c).ToArray();
+        }
 
-            return result;
-        }
-        finally
-        {
-            _backbone.Gate.Release();
-        }
+        return result;
     }
 
     /// <summary>

@@ -43,7 +43,9 @@ internal sealed class ScoreBatcher : IAsyncDisposable
         (_engine, _metrics, _logger, _time) = (engine, metrics, logger, time);
         _window = TimeSpan.FromMilliseconds(options.ScoreBatchWindowMs);
         _maxBatch = options.ScoreMaxBatch;
-        _loop = Task.Run(LoopAsync);
+        // A dedicated thread: the backbone forward is long synchronous CPU work, and on a thread-pool
+        // thread it would starve Kestrel's I/O (and the streams feeding this batcher) on small machines.
+        _loop = Task.Factory.StartNew(Loop, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
     }
 
     public Task<ScoreOutcome> EnqueueAsync(ScoreWork work)
@@ -56,18 +58,18 @@ internal sealed class ScoreBatcher : IAsyncDisposable
         return work.Done.Task;
     }
 
-    private async Task LoopAsync()
+    private void Loop()
     {
         var reader = _queue.Reader;
         try
         {
-            while (await reader.WaitToReadAsync(_stop.Token).ConfigureAwait(false))
+            while (reader.WaitToReadAsync(_stop.Token).AsTask().GetAwaiter().GetResult())
             {
                 var batch = new List<ScoreWork>();
                 if (!reader.TryRead(out var first)) continue;
                 batch.Add(first);
-                await FillAsync(reader, batch).ConfigureAwait(false);
-                await ProcessAsync(batch).ConfigureAwait(false);
+                Fill(reader, batch);
+                Process(batch);
             }
         }
         catch (OperationCanceledException) when (_stop.IsCancellationRequested)
@@ -75,7 +77,7 @@ internal sealed class ScoreBatcher : IAsyncDisposable
         }
     }
 
-    private async Task FillAsync(ChannelReader<ScoreWork> reader, List<ScoreWork> batch)
+    private void Fill(ChannelReader<ScoreWork> reader, List<ScoreWork> batch)
     {
         var deadline = _time.GetTimestamp() + (long)(_window.TotalSeconds * _time.TimestampFrequency);
         while (batch.Count < _maxBatch)
@@ -88,11 +90,12 @@ internal sealed class ScoreBatcher : IAsyncDisposable
 
             var remaining = TimeSpan.FromSeconds((double)(deadline - _time.GetTimestamp()) / _time.TimestampFrequency);
             if (remaining <= TimeSpan.Zero) return;
-            using var wait = CancellationTokenSource.CreateLinkedTokenSource(_stop.Token);
-            wait.CancelAfter(remaining);
+            // The window runs on the injected clock (TimeProvider), so tests can drive it.
+            using var window = new CancellationTokenSource(remaining, _time);
+            using var wait = CancellationTokenSource.CreateLinkedTokenSource(_stop.Token, window.Token);
             try
             {
-                if (!await reader.WaitToReadAsync(wait.Token).ConfigureAwait(false)) return;
+                if (!reader.WaitToReadAsync(wait.Token).AsTask().GetAwaiter().GetResult()) return;
             }
             catch (OperationCanceledException) when (!_stop.IsCancellationRequested)
             {
@@ -101,11 +104,11 @@ internal sealed class ScoreBatcher : IAsyncDisposable
         }
     }
 
-    private async Task ProcessAsync(List<ScoreWork> batch)
+    private void Process(List<ScoreWork> batch)
     {
         try
         {
-            await FillRtesAsync(batch).ConfigureAwait(false);
+            FillRtes(batch);
         }
         catch (Exception e)
         {
@@ -136,7 +139,7 @@ internal sealed class ScoreBatcher : IAsyncDisposable
         ServerLog.ScoredBatch(_logger, batch.Count, snap.Version);
     }
 
-    private async Task FillRtesAsync(List<ScoreWork> batch)
+    private void FillRtes(List<ScoreWork> batch)
     {
         foreach (var w in batch)
         {
@@ -145,7 +148,7 @@ internal sealed class ScoreBatcher : IAsyncDisposable
 
         var missing = batch.Where(w => w.Rte is null).ToList();
         if (missing.Count == 0) return;
-        var rtes = await _engine.ComputeRtesAsync(missing.Select(w => w.RmTokens).ToList(), _stop.Token).ConfigureAwait(false);
+        var rtes = _engine.ComputeRtes(missing.Select(w => w.RmTokens).ToList(), _stop.Token);
         for (var i = 0; i < missing.Count; i++)
         {
             missing[i].Rte = rtes[i];

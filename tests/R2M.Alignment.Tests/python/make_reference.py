@@ -1,12 +1,14 @@
 """PyTorch autograd references for R2M.Alignment (R2M-METHOD.md sections 1-3).
 
-Run with Debian's interpreter (torch 1.13):  /usr/bin/python3 make_reference.py
-Writes reference.json next to this file; the C# tests read it. Every quantity is written from the
+Run with Debian's interpreter (torch 1.13):  /usr/bin/python3 make_reference.py [OUT.json]
+Writes reference.json next to this file (or OUT.json); the C# tests read it, and one test reruns this
+script into a temp file to check that the committed numbers are what the script produces. Every quantity is written from the
 spec with torch ops and differentiated by autograd (float64), never by the C# formulas.
 """
 import json
 import math
 import os
+import sys
 
 import torch
 
@@ -131,6 +133,56 @@ ref = {
               + [policy_case(4, 3, 0.0, 0.2, 0.2, "grpo", 3)],
     "advantages": [advantage_case(3, 4), advantage_case(2, 2)],
 }
-with open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "reference.json"), "w") as f:
+
+
+def head_grebt_case(d_rm, d_p, d, heads, omega, k, rows, masks, alpha, eps):
+    """The R2M update end to end: rewards from the head, GREBT on groups of K, autograd to the head's weights."""
+    wq = (torch.randn(d_rm, d, dtype=D) * 0.3).requires_grad_()
+    wk = (torch.randn(d_p, d, dtype=D) * 0.3).requires_grad_()
+    wv = (torch.randn(d_p, d, dtype=D) * 0.3).requires_grad_()
+    wo = (torch.randn(d, d_rm, dtype=D) * 0.3).requires_grad_()
+    phw = torch.randn(d_rm, dtype=D).requires_grad_()
+    phb = torch.tensor([0.1], dtype=D).requires_grad_()
+    dh = d // heads
+    items, rewards = [], []
+    for n, m in zip(rows, masks):
+        rte = torch.randn(d_rm, dtype=D)
+        h = torch.randn(n, d_p, dtype=D)
+        mask = torch.tensor(m, dtype=torch.bool)
+        q, kk, v = rte @ wq, h @ wk, h @ wv
+        ctx = []
+        for a in range(heads):
+            s_ = (kk[:, a * dh:(a + 1) * dh] @ q[a * dh:(a + 1) * dh]) / math.sqrt(dh)
+            p_ = torch.softmax(s_.masked_fill(~mask, float("-inf")), dim=0)
+            ctx.append(p_ @ v[:, a * dh:(a + 1) * dh])
+        hfin = omega * rte + (1 - omega) * (torch.cat(ctx) @ wo)
+        rewards.append(hfin @ phw + phb[0])
+        items.append({"rte": t(rte), "h": t(h), "rows": n, "mask": m})
+    r = torch.stack(rewards).reshape(-1, k)
+    ann = torch.randn(r.shape, dtype=D)
+    rows_ = torch.arange(r.shape[0])
+    bt = -torch.nn.functional.logsigmoid(r[rows_, ann.argmax(1)] - r[rows_, ann.argmin(1)])
+    mean = r.mean(1, keepdim=True)
+    z = (r - mean) / (((r - mean) ** 2).mean(1, keepdim=True).sqrt() + eps)
+    gre = -(torch.softmax(z, 1) * torch.log_softmax(z, 1)).sum(1)
+    loss = ((1 - alpha) * bt + alpha * gre).mean()
+    loss.backward()
+    return {"d_rm": d_rm, "d_p": d_p, "d": d, "heads": heads, "omega": omega, "k": k, "alpha": alpha, "eps": eps,
+            "phi_bias": True, "w_q": t(wq), "w_k": t(wk), "w_v": t(wv), "w_o": t(wo), "phi_w": t(phw), "phi_b": phb.item(),
+            "items": items, "annotation": t(ann), "loss": loss.item(),
+            "g_w_q": t(wq.grad), "g_w_k": t(wk.grad), "g_w_v": t(wv.grad), "g_w_o": t(wo.grad),
+            "g_phi_w": t(phw.grad), "g_phi_b": phb.grad.item()}
+
+
+# Appended after the cases above so their random draws (and values) stay as they were.
+ref["head_grebt"] = [
+    head_grebt_case(6, 4, 8, 2, 0.65, 3, [3, 1, 4, 2, 5, 1],
+                    [[True] * 3, [True], [True, False, True, True], [True, True], [False, True, True, True, False], [True]],
+                    0.3, 1e-6),
+    head_grebt_case(5, 7, 4, 1, 0.6, 2, [2, 3, 1, 2], [[True, True], [True, True, False], [True], [False, True]], 0.3, 1e-6),
+]
+
+out = sys.argv[1] if len(sys.argv) > 1 else os.path.join(os.path.dirname(os.path.abspath(__file__)), "reference.json")
+with open(out, "w") as f:
     json.dump(ref, f)
-print("wrote reference.json")
+print("wrote " + out)

@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using System.IO.Compression;
 using Google.Protobuf;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.Features;
@@ -129,6 +130,54 @@ public sealed class ClientProtocolTests
         });
         Assert.Equal(StatusCode.Internal, e.StatusCode);
         Assert.Contains("snappy", e.Status.Detail);
+    }
+
+    [Theory]
+    [InlineData("gzip")]
+    [InlineData("deflate")]
+    public async Task Unary_CompressedResponse_DecompressedPerMessage(string encoding)
+    {
+        // compression.md: flag 1 means the message is compressed with the response's grpc-encoding
+        // ("deflate" is the zlib format).
+        var reply = new EchoReply { Payload = InteropTestService.Payload(20000), Index = 7 };
+        await using var server = await RawHttp2Server.StartAsync(async ctx =>
+        {
+            ctx.Response.ContentType = "application/grpc";
+            ctx.Response.Headers["grpc-encoding"] = encoding;
+            await RawHttp2Server.WriteMessageAsync(ctx.Response, Compress(encoding, reply.ToByteArray()), compressed: true);
+            ctx.Response.AppendTrailer("grpc-status", "0");
+        });
+        using var channel = Channel.ForAddress(server.Address);
+
+        var got = await channel.UnaryAsync(Echo, new EchoRequest()).WaitAsync(Wait);
+
+        Assert.Equal(reply, got);
+    }
+
+    [Fact]
+    public async Task Unary_CompressedFlagWithoutEncoding_IsInternal()
+    {
+        var e = await CallFailsAsync(async ctx =>
+        {
+            ctx.Response.ContentType = "application/grpc";
+            await RawHttp2Server.WriteMessageAsync(ctx.Response, Compress("gzip", new EchoReply().ToByteArray()), compressed: true);
+            ctx.Response.AppendTrailer("grpc-status", "0");
+        });
+        Assert.Equal(StatusCode.Internal, e.StatusCode);
+        Assert.Contains("grpc-encoding", e.Status.Detail);
+    }
+
+    private static byte[] Compress(string encoding, byte[] data)
+    {
+        using var output = new MemoryStream();
+        using (Stream z = encoding == "gzip"
+            ? new GZipStream(output, CompressionLevel.Fastest, leaveOpen: true)
+            : new ZLibStream(output, CompressionLevel.Fastest, leaveOpen: true))
+        {
+            z.Write(data);
+        }
+
+        return output.ToArray();
     }
 
     [Fact]

@@ -54,10 +54,11 @@ internal sealed class RawHttp2Server : IAsyncDisposable
         return messages;
     }
 
-    /// <summary>Writes one uncompressed length-prefixed message.</summary>
-    public static async Task WriteMessageAsync(HttpResponse response, byte[] payload)
+    /// <summary>Writes one length-prefixed message; <paramref name="compressed"/> sets the flag byte only.</summary>
+    public static async Task WriteMessageAsync(HttpResponse response, byte[] payload, bool compressed = false)
     {
         var frame = new byte[5 + payload.Length];
+        frame[0] = compressed ? (byte)1 : (byte)0;
         BinaryPrimitives.WriteUInt32BigEndian(frame.AsSpan(1), (uint)payload.Length);
         payload.CopyTo(frame, 5);
         await response.Body.WriteAsync(frame);

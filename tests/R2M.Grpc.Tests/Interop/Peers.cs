@@ -39,13 +39,16 @@ internal static class Peers
     }
 
     /// <summary>Runs a peer client script against <paramref name="target"/> (host:port) and parses its JSON lines.</summary>
-    public static async Task<List<CaseResult>> RunClientAsync(string exe, string script, string target, TimeSpan timeout, string? cases = null)
+    public static async Task<List<CaseResult>> RunClientAsync(
+        string exe, string script, string target, TimeSpan timeout, string? cases = null, IEnumerable<string>? extraArgs = null)
     {
         var args = new List<string> { Path.Combine(PeersDir, script), target };
         if (cases is not null)
         {
             args.AddRange(["--cases", cases]);
         }
+
+        args.AddRange(extraArgs ?? []);
 
         var psi = StartInfo(exe, args);
         using var process = Process.Start(psi) ?? throw new InvalidOperationException($"could not start {exe}");

@@ -65,7 +65,7 @@ public sealed class HealthAndTlsTests
         Assert.Equal("tls", response.Single(EchoReply.Parser).Payload.ToStringUtf8());
     }
 
-    private static X509Certificate2 CreateSelfSignedCertificate()
+    internal static X509Certificate2 CreateSelfSignedCertificate()
     {
         using var key = ECDsa.Create(ECCurve.NamedCurves.nistP256);
         var request = new CertificateRequest("CN=localhost", key, HashAlgorithmName.SHA256);

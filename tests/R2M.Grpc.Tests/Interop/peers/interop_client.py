@@ -1,7 +1,7 @@
 """grpcio interop client: runs the suite's case list against a target and prints one JSON line per
 case: {"case": name, "ok": true|false, "detail": "..."}; then exits 0 (the verdict is in the lines).
 
-Usage: /usr/bin/python3 interop_client.py HOST:PORT [--cases a,b,...]
+Usage: /usr/bin/python3 interop_client.py HOST:PORT [--cases a,b,...] [--tls-ca CERT.pem]
 The case list is the same for every client (see Interop/InteropCases.cs and interop_client.js).
 """
 import argparse
@@ -50,8 +50,7 @@ def case_unary_echo(stub, ctx):
 
 def case_large_64mib(stub, ctx):
     limit = 80 * MIB
-    with grpc.insecure_channel(ctx.target, options=[("grpc.max_receive_message_length", limit),
-                                                    ("grpc.max_send_message_length", limit)]) as ch:
+    with ctx.open([("grpc.max_receive_message_length", limit), ("grpc.max_send_message_length", limit)]) as ch:
         big = pb2_grpc.InteropTestStub(ch)
         payload = os.urandom(64 * MIB)
         reply = big.Echo(pb2.EchoRequest(payload=payload), timeout=120.0)
@@ -188,23 +187,35 @@ CASES = [
 
 
 class Ctx:
-    def __init__(self, target, channel):
+    def __init__(self, target, tls_ca):
         self.target = target
-        self.channel = channel
+        self.tls_ca = tls_ca
+        self.channel = self.open()
+
+    def open(self, options=()):
+        """A channel to the target: cleartext, or TLS trusting only the PEM certificate in tls_ca
+        (grpc core insists on ALPN "h2", so a TLS call succeeding proves the server negotiated it)."""
+        options = list(options)
+        if not self.tls_ca:
+            return grpc.insecure_channel(self.target, options=options)
+        with open(self.tls_ca, "rb") as f:
+            credentials = grpc.ssl_channel_credentials(root_certificates=f.read())
+        return grpc.secure_channel(self.target, credentials, options=options)
 
 
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("target")
     ap.add_argument("--cases", default="")
+    ap.add_argument("--tls-ca", default="", help="PEM certificate to trust; connects over TLS")
     args = ap.parse_args()
     chosen = [c for c in args.cases.split(",") if c]
     unknown = [c for c in chosen if c not in dict(CASES)]
     if unknown:
         sys.exit(f"unknown case(s): {', '.join(unknown)}")
-    with grpc.insecure_channel(args.target) as channel:
+    ctx = Ctx(args.target, args.tls_ca)
+    with ctx.channel as channel:
         stub = pb2_grpc.InteropTestStub(channel)
-        ctx = Ctx(args.target, channel)
         for name, fn in CASES:
             if chosen and name not in chosen:
                 continue

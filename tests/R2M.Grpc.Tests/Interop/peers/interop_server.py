@@ -101,7 +101,10 @@ class InteropTest(pb2_grpc.InteropTestServicer):
                 if request.interval_ms > 0 and i > 0:
                     await asyncio.sleep(request.interval_ms / 1000.0)
                 yield pb2.EchoReply(payload=payload, index=i, received=1)
-        except asyncio.CancelledError:
+        except (asyncio.CancelledError, GeneratorExit):
+            # A cancel that lands while the generator waits at `yield` (its reply being sent)
+            # cancels grpc's own task, which then closes the generator: GeneratorExit, not
+            # CancelledError. Both are the client's cancel reaching the handler.
             cancelled("ServerStream", context)
             raise
         if request.fail_after > 0 and request.fail_after >= request.count:
@@ -126,7 +129,7 @@ class InteropTest(pb2_grpc.InteropTestServicer):
                 await apply_request(req, context)
                 yield pb2.EchoReply(payload=reply_payload(req), index=i, received=i + 1)
                 i += 1
-        except asyncio.CancelledError:
+        except (asyncio.CancelledError, GeneratorExit):
             cancelled("BidiStream", context)
             raise
 

@@ -75,16 +75,33 @@ public sealed class EndToEndTests(KeyedServerFixture fixture) : IClassFixture<Ke
     }
 
     [Fact]
-    public async Task TrainCli_VanillaRloo_NoRewardModelUpdates()
+    public async Task TrainProcess_VanillaRloo_NoRewardModelUpdates()
     {
+        // The r2m-client program itself, as a separate process (redirected: plain progress lines).
         string outDir = RealServer.TempDir("vanilla");
-        var output = new StringWriter();
-        var error = new StringWriter();
-        int rc = await ClientCli.RunAsync(
-            ["train", "--server", fixture.Server.Address, "--api-key", KeyedServerFixture.ApiKey, "--variant", "vanilla", "--algorithm", "rloo",
-             "--steps", "2", "--prompts", "2", "--k", "2", "--max-new-tokens", "8", "--held-out-pairs", "0", "--plots", "false", "--out", outDir],
-            output, error).WaitAsync(Limit);
-        Assert.True(rc == 0, $"train failed ({rc}): {error}\n{output}");
+        var start = new System.Diagnostics.ProcessStartInfo("dotnet")
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+        };
+        foreach (string a in new[] { Path.Combine(AppContext.BaseDirectory, "r2m-client.dll"), "train", "--server", fixture.Server.Address,
+            "--variant", "vanilla", "--algorithm", "rloo", "--steps", "2", "--prompts", "2", "--k", "2", "--max-new-tokens", "8",
+            "--held-out-pairs", "0", "--plots", "false", "--out", outDir })
+        {
+            start.ArgumentList.Add(a);
+        }
+
+        start.Environment["R2M_API_KEY"] = KeyedServerFixture.ApiKey;
+        using var process = System.Diagnostics.Process.Start(start)!;
+        Task<string> stdout = process.StandardOutput.ReadToEndAsync();
+        Task<string> stderr = process.StandardError.ReadToEndAsync();
+        await process.WaitForExitAsync().WaitAsync(Limit);
+        string output = await stdout + await stderr;
+        Assert.True(process.ExitCode == 0, $"r2m-client train failed ({process.ExitCode}):\n{output}");
+        Assert.Contains("VANILLA-seed1 1/2 gold", output);
+        Assert.Contains("VANILLA-seed1 2/2 gold", output);
+        Assert.DoesNotContain('\r', output);
         var steps = MetricsJsonlWriter.ReadAll<VariantStepMetrics>(Path.Combine(outDir, "metrics.jsonl"));
         Assert.Equal([1, 2], steps.Select(s => s.Step));
         Assert.All(steps, s => Assert.Null(s.BtLoss));

@@ -41,6 +41,8 @@ public sealed class GrpcBenchmark : IBenchmark
         var streamOnly = args.Contains("--stream-only");
         Console.WriteLine($"  {Environment.ProcessorCount} cores, {seconds:F0} s per measurement and server, in {Rounds} interleaved slices; " +
             "client: R2M.Grpc.Client (HTTP/2 cleartext, loopback)");
+        Console.WriteLine($"  GC: LOH threshold {AppContext.GetData("System.GC.LOHThreshold") ?? "default"}, " +
+            $"DOTNET_GCgen0size={Environment.GetEnvironmentVariable("DOTNET_GCgen0size") ?? "unset"}");
         var targets = new List<Target>();
         try
         {

@@ -124,8 +124,9 @@ internal sealed class ScoreBatcher : IAsyncDisposable
             {
                 var hidden = w.Noise ? RewardEngine.NoiseLike(w.Hidden, _noise) : w.Hidden;
                 var input = new RewardInput(w.Rte!, hidden, w.Rows);
-                var reward = w.Omega < 1f ? snap.Head.Score(input, w.Omega) : snap.Head.VanillaScore(w.Rte!);
                 var vanilla = snap.Head.VanillaScore(w.Rte!);
+                // omega == 1 is the vanilla score exactly (R2MHead.Forward's vanilla path): no second phi pass.
+                var reward = w.Omega < 1f ? snap.Head.Score(input, w.Omega) : vanilla;
                 if (w.Entry is { } entry) entry.LastReward = reward;
                 w.Done.TrySetResult(new ScoreOutcome(reward, vanilla, w.Omega, snap.Version));
             }

@@ -20,13 +20,13 @@ internal static class ItemResolver
         _ => throw new InvalidInputException($"{field} {(int)v} is not a known VariantConfig"),
     };
 
-    /// <summary>Variants whose Score fuses policy feedback (common.proto, VariantConfig table).</summary>
-    public static bool FusesFeedback(VariantConfig v) => VariantSettings.For(ToAlignment(v, "variant")).UsesFeedback;
-
-    /// <summary>omega(t) for a variant and schedule; 1 when the item is scored without feedback.</summary>
-    public static float Omega(VariantConfig variant, Schedule? schedule, bool hasFeedback, string field)
+    /// <summary>
+    /// omega(t) for a variant (already resolved to <paramref name="settings"/> by the caller) and schedule;
+    /// 1 when the item is scored without feedback.
+    /// </summary>
+    public static float Omega(VariantConfig variant, VariantSettings settings, Schedule? schedule, bool hasFeedback, string field)
     {
-        if (!VariantSettings.For(ToAlignment(variant, $"{field}.variant")).UsesFeedback || !hasFeedback)
+        if (!settings.UsesFeedback || !hasFeedback)
         {
             return 1f;
         }

@@ -32,7 +32,7 @@ internal static class UpdatePlanner
             ApiPairSelection.Recomputed => Alignment.PairSelection.RecomputedRewards,
             _ => throw new InvalidInputException($"config.pair_selection {(int)c.PairSelection} is not a known PairSelection"),
         };
-        var omega = settings.UsesFeedback ? ItemResolver.Omega(c.Variant, c.Schedule, hasFeedback: true, "config") : 1f;
+        var omega = ItemResolver.Omega(c.Variant, settings, c.Schedule, hasFeedback: true, "config");
         CheckShapes(groups, c.AllowRaggedGroups);
         var resolved = Resolve(state, groups);
         return new UpdatePlan(settings, resolved, omega, new GrebtOptions(alpha, eps, selection), lr, clip, steps, c.Schedule);

@@ -158,21 +158,26 @@ internal sealed partial class RewardModelService(ServerState state)
                     if (r.RmTokensError is { } why) throw new InvalidInputException($"{field}: {why}");
                     if (item.Rows > 0) throw new InvalidInputException($"{field} gives hidden_states with a rollout_id; the stored hidden states are used, send none");
                     var f = r.Feedback;
-                    var omega = ItemResolver.Omega(variant, first.Options?.Schedule, f.Rows > 0, $"{field} options");
+                    var settings = Settings(variant, field);
+                    var omega = ItemResolver.Omega(variant, settings, first.Options?.Schedule, f.Rows > 0, $"{field} options");
                     NoteSchedule(first);
-                    return new ScoreWork { RmTokens = r.RmTokens, Hidden = f.Hidden, Rows = f.Rows, Omega = omega, Entry = r, Noise = IsNoise(variant) };
+                    return new ScoreWork { RmTokens = r.RmTokens, Hidden = f.Hidden, Rows = f.Rows, Omega = omega, Entry = r, Noise = IsNoise(settings) };
                 case ScoreRequest.SourceOneofCase.Inline:
                     var tokens = ItemResolver.RmTokens(state.Reward.Backbone, first.Inline, $"{field} inline");
-                    var o = ItemResolver.Omega(variant, first.Options?.Schedule, item.Rows > 0, $"{field} options");
+                    var s = Settings(variant, field);
+                    var o = ItemResolver.Omega(variant, s, first.Options?.Schedule, item.Rows > 0, $"{field} options");
                     NoteSchedule(first);
-                    return new ScoreWork { RmTokens = tokens, Hidden = [.. item.Hidden], Rows = item.Rows, Omega = o, Noise = IsNoise(variant) };
+                    return new ScoreWork { RmTokens = tokens, Hidden = [.. item.Hidden], Rows = item.Rows, Omega = o, Noise = IsNoise(s) };
                 default:
                     throw new InvalidInputException($"{field} has neither rollout_id nor inline");
             }
         }
 
-        private static bool IsNoise(VariantConfig v) =>
-            Alignment.VariantSettings.For(ItemResolver.ToAlignment(v, "options.variant")).Feedback == Alignment.FeedbackSource.Noise;
+        /// <summary>The variant resolved once per item (ItemResolver.Omega and the noise flag both read it).</summary>
+        private static Alignment.VariantSettings Settings(VariantConfig v, string field) =>
+            Alignment.VariantSettings.For(ItemResolver.ToAlignment(v, $"{field} options.variant"));
+
+        private static bool IsNoise(Alignment.VariantSettings s) => s.Feedback == Alignment.FeedbackSource.Noise;
 
         private void NoteSchedule(ScoreRequest first)
         {

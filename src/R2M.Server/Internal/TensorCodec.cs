@@ -94,6 +94,10 @@ internal static class TensorCodec
         var bytes = new byte[values.Length * size];
         switch (dtype)
         {
+            case DType.F32 when BitConverter.IsLittleEndian:
+                // tensor.proto data is little-endian, so on such hosts the floats' bytes are the payload.
+                MemoryMarshal.AsBytes(values).CopyTo(bytes);
+                break;
             case DType.F32:
                 for (var i = 0; i < values.Length; i++) BinaryPrimitives.WriteSingleLittleEndian(bytes.AsSpan(4 * i), values[i]);
                 break;

@@ -25,6 +25,7 @@ public sealed class R2MTrainer
     private readonly R2MClient _client;
     private readonly TrainSettings _s;
     private readonly VariantConfig _variant;
+    private readonly Algorithm _algorithm; // parsed once (Validate checked it), not per group per step
 
     public R2MTrainer(R2MClient client, TrainSettings settings)
     {
@@ -34,6 +35,7 @@ public sealed class R2MTrainer
         _client = client;
         _s = settings;
         _variant = settings.VariantConfig;
+        _algorithm = Choices.Algorithm(settings.Algorithm);
     }
 
     /// <summary>Called after each finished step (progress display).</summary>
@@ -145,7 +147,7 @@ public sealed class R2MTrainer
             string groupId = string.Create(CultureInfo.InvariantCulture, $"s{step}p{g.Key}");
             double[] r = g.Select(x => rewards[x.Index]).ToArray();
             double[] adv = _s.ServerAdvantages ? r
-                : Choices.Algorithm(_s.Algorithm) == Algorithm.Rloo ? GroupAdvantages.Rloo(r) : GroupAdvantages.Grpo(r, _s.AdvantageEpsilon);
+                : _algorithm == Algorithm.Rloo ? GroupAdvantages.Rloo(r) : GroupAdvantages.Grpo(r, _s.AdvantageEpsilon);
             var pg = new PreferenceGroup { GroupId = groupId };
             int j = 0;
             foreach (var x in g)
@@ -300,7 +302,7 @@ public sealed class R2MTrainer
     {
         var c = new OptimizeConfig
         {
-            Algorithm = Choices.Algorithm(_s.Algorithm),
+            Algorithm = _algorithm,
             ClipEpsilon = (float)_s.ClipEpsilon,
             Beta = (float)_s.Beta,
             Epochs = (uint)_s.Epochs,

@@ -284,6 +284,29 @@ public sealed class ClientProtocolTests
     }
 
     [Fact]
+    public async Task ClientStream_MessageOverSendLimit_FailsWithoutAwaitingServerStatus()
+    {
+        // A local error is not one the server's status can explain, so the write must fail at once.
+        // The manual clock never ends the grace period for a server status: waiting would hang here.
+        await using var server = await RawHttp2Server.StartAsync(async ctx =>
+        {
+            try
+            {
+                await Task.Delay(Timeout.Infinite, ctx.RequestAborted);
+            }
+            catch (OperationCanceledException)
+            {
+            }
+        });
+        var options = new ChannelOptions { MaxSendMessageSize = 16, TimeProvider = new Server.ManualTimeProvider() };
+        using var channel = Channel.ForAddress(server.Address, options);
+        using var call = channel.CallInvoker.AsyncClientStreamingCall(InteropCases.ClientStream);
+        var big = new EchoRequest { Payload = ByteString.CopyFrom(new byte[100]) };
+        var e = await Assert.ThrowsAsync<RpcException>(() => call.RequestStream.WriteAsync(big).WaitAsync(Wait));
+        Assert.Equal(StatusCode.ResourceExhausted, e.StatusCode);
+    }
+
+    [Fact]
     public async Task Unary_ClaimedLengthOverReceiveLimit_IsResourceExhaustedAndStreamReset()
     {
         var aborted = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);

@@ -5,6 +5,7 @@ using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.Features;
 using R2M.Grpc.Client;
 using R2M.Grpc.Tests.Interop;
+using R2M.Grpc.Tests.Server;
 
 namespace R2M.Grpc.Tests.Client;
 
@@ -298,7 +299,7 @@ public sealed class ClientProtocolTests
             {
             }
         });
-        var options = new ChannelOptions { MaxSendMessageSize = 16, TimeProvider = new Server.ManualTimeProvider() };
+        var options = new ChannelOptions { MaxSendMessageSize = 16, TimeProvider = new ManualTimeProvider() };
         using var channel = Channel.ForAddress(server.Address, options);
         using var call = channel.CallInvoker.AsyncClientStreamingCall(InteropCases.ClientStream);
         var big = new EchoRequest { Payload = ByteString.CopyFrom(new byte[100]) };

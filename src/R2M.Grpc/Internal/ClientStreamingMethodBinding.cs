@@ -4,37 +4,23 @@ using Google.Protobuf.Reflection;
 namespace R2M.Grpc.Internal;
 
 /// <summary>Client streaming: the handler reads the request stream and returns one response.</summary>
-internal sealed class ClientStreamingMethodBinding<TRequest, TResponse> : MethodBinding
+internal sealed class ClientStreamingMethodBinding<TRequest, TResponse> : MethodBinding<TRequest, ClientStreamingServerMethod<TRequest, TResponse>>
     where TRequest : class, IMessage<TRequest>
     where TResponse : class, IMessage<TResponse>
 {
-    private readonly ClientStreamingServerMethod<TRequest, TResponse> _handler;
-    private readonly MessageParser<TRequest> _parser;
-
     public ClientStreamingMethodBinding(MethodDescriptor method, ClientStreamingServerMethod<TRequest, TResponse> handler)
-        : base(method)
+        : base(method, handler)
     {
-        _handler = handler;
-        _parser = ParserOf<TRequest>(method.InputType);
     }
 
     protected override bool StreamingRequest => true;
 
-    protected override Func<HttpServerCallContext, Task> CreateInvoker(ServerInterceptor[] interceptors)
-    {
-        var chain = _handler;
-        for (var i = interceptors.Length - 1; i >= 0; i--)
-        {
-            var (interceptor, next) = (interceptors[i], chain);
-            chain = (stream, context) => interceptor.ClientStreamingServerHandler(stream, context, next);
-        }
+    protected override ClientStreamingServerMethod<TRequest, TResponse> Intercept(ServerInterceptor interceptor, ClientStreamingServerMethod<TRequest, TResponse> next) =>
+        (stream, context) => interceptor.ClientStreamingServerHandler(stream, context, next);
 
-        return call => InvokeAsync(call, chain);
-    }
-
-    private async Task InvokeAsync(HttpServerCallContext call, ClientStreamingServerMethod<TRequest, TResponse> chain)
+    protected override async Task InvokeAsync(HttpServerCallContext call, ClientStreamingServerMethod<TRequest, TResponse> chain)
     {
-        var reader = new HttpRequestStreamReader<TRequest>(call, _parser);
+        var reader = new HttpRequestStreamReader<TRequest>(call, Parser);
         var response = await chain(reader, call).ConfigureAwait(false)
             ?? throw new InvalidOperationException($"Handler of {Path} returned a null response.");
         if (call.Status.StatusCode == StatusCode.OK)

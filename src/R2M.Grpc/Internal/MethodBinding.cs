@@ -89,3 +89,40 @@ internal abstract class MethodBinding
         => descriptor.Parser as MessageParser<T>
             ?? throw new InvalidOperationException($"Message '{descriptor.FullName}' has no parser for {typeof(T).FullName}.");
 }
+
+/// <summary>
+/// The part the four call shapes share: the handler, the request parser, and folding the
+/// interceptors around the handler. <typeparamref name="THandler"/> is the shape's delegate type.
+/// </summary>
+internal abstract class MethodBinding<TRequest, THandler> : MethodBinding
+    where TRequest : class, IMessage<TRequest>
+    where THandler : Delegate
+{
+    private readonly THandler _handler;
+
+    protected MethodBinding(MethodDescriptor method, THandler handler)
+        : base(method)
+    {
+        _handler = handler;
+        Parser = ParserOf<TRequest>(method.InputType);
+    }
+
+    protected MessageParser<TRequest> Parser { get; }
+
+    protected sealed override Func<HttpServerCallContext, Task> CreateInvoker(ServerInterceptor[] interceptors)
+    {
+        var chain = _handler;
+        for (var i = interceptors.Length - 1; i >= 0; i--)
+        {
+            chain = Intercept(interceptors[i], chain);
+        }
+
+        return call => InvokeAsync(call, chain);
+    }
+
+    /// <summary>Wraps <paramref name="next"/> in the interceptor's handler for this call shape.</summary>
+    protected abstract THandler Intercept(ServerInterceptor interceptor, THandler next);
+
+    /// <summary>Reads the request(s), runs <paramref name="chain"/>, writes the response(s) and the status.</summary>
+    protected abstract Task InvokeAsync(HttpServerCallContext call, THandler chain);
+}

@@ -4,37 +4,23 @@ using Google.Protobuf.Reflection;
 namespace R2M.Grpc.Internal;
 
 /// <summary>Unary call: read one request, run the chain, write one response and the status.</summary>
-internal sealed class UnaryMethodBinding<TRequest, TResponse> : MethodBinding
+internal sealed class UnaryMethodBinding<TRequest, TResponse> : MethodBinding<TRequest, UnaryServerMethod<TRequest, TResponse>>
     where TRequest : class, IMessage<TRequest>
     where TResponse : class, IMessage<TResponse>
 {
-    private readonly UnaryServerMethod<TRequest, TResponse> _handler;
-    private readonly MessageParser<TRequest> _parser;
-
     public UnaryMethodBinding(MethodDescriptor method, UnaryServerMethod<TRequest, TResponse> handler)
-        : base(method)
+        : base(method, handler)
     {
-        _handler = handler;
-        _parser = ParserOf<TRequest>(method.InputType);
     }
 
     protected override bool StreamingRequest => false;
 
-    protected override Func<HttpServerCallContext, Task> CreateInvoker(ServerInterceptor[] interceptors)
-    {
-        var chain = _handler;
-        for (var i = interceptors.Length - 1; i >= 0; i--)
-        {
-            var (interceptor, next) = (interceptors[i], chain);
-            chain = (request, context) => interceptor.UnaryServerHandler(request, context, next);
-        }
+    protected override UnaryServerMethod<TRequest, TResponse> Intercept(ServerInterceptor interceptor, UnaryServerMethod<TRequest, TResponse> next) =>
+        (request, context) => interceptor.UnaryServerHandler(request, context, next);
 
-        return call => InvokeAsync(call, chain);
-    }
-
-    private async Task InvokeAsync(HttpServerCallContext call, UnaryServerMethod<TRequest, TResponse> chain)
+    protected override async Task InvokeAsync(HttpServerCallContext call, UnaryServerMethod<TRequest, TResponse> chain)
     {
-        var request = await ReadSingleRequestAsync(call, _parser).ConfigureAwait(false);
+        var request = await ReadSingleRequestAsync(call, Parser).ConfigureAwait(false);
         var response = await chain(request, call).ConfigureAwait(false)
             ?? throw new InvalidOperationException($"Handler of {Path} returned a null response.");
         if (call.Status.StatusCode == StatusCode.OK)

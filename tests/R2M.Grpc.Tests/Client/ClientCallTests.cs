@@ -4,6 +4,7 @@ using Google.Protobuf;
 using Microsoft.AspNetCore.Http;
 using R2M.Grpc.Client;
 using R2M.Grpc.Tests.Interop;
+using R2M.Grpc.Tests.Server;
 
 namespace R2M.Grpc.Tests.Client;
 
@@ -16,7 +17,7 @@ public sealed class ClientCallTests
     public async Task Unary_DeadlineOnInjectedClock_FailsDeadlineExceededWhenClockPasses()
     {
         await using var server = await InteropTestServer.StartAsync();
-        var clock = new ManualClock();
+        var clock = new ManualTimeProvider();
         using var channel = Channel.ForAddress(server.Address, new ChannelOptions { TimeProvider = clock });
         using var call = channel.CallInvoker.AsyncUnaryCall(InteropCases.Echo, new EchoRequest { DelayMs = 20_000 },
             new CallOptions { Timeout = TimeSpan.FromSeconds(5) });
@@ -36,7 +37,7 @@ public sealed class ClientCallTests
             Interlocked.Increment(ref requests);
             return Task.CompletedTask;
         });
-        var clock = new ManualClock();
+        var clock = new ManualTimeProvider();
         using var channel = Channel.ForAddress(server.Address, new ChannelOptions { TimeProvider = clock });
         var e = await Assert.ThrowsAsync<RpcException>(() => channel.UnaryAsync(InteropCases.Echo, new EchoRequest(),
             new CallOptions { Deadline = clock.GetUtcNow() - TimeSpan.FromSeconds(1) }).WaitAsync(Wait));

@@ -5,6 +5,7 @@ using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.Features;
 using R2M.Grpc.Client;
 using R2M.Grpc.Tests.Interop;
+using R2M.Grpc.Tests.Server;
 
 namespace R2M.Grpc.Tests.Client;
 
@@ -281,6 +282,29 @@ public sealed class ClientProtocolTests
         }, new ChannelOptions { MaxSendMessageSize = 16 }, new CallOptions(), new EchoRequest { Payload = ByteString.CopyFrom(new byte[100]) });
         Assert.Equal(StatusCode.ResourceExhausted, e.StatusCode);
         Assert.Equal(0, requests);
+    }
+
+    [Fact]
+    public async Task ClientStream_MessageOverSendLimit_FailsWithoutAwaitingServerStatus()
+    {
+        // A local error is not one the server's status can explain, so the write must fail at once.
+        // The manual clock never ends the grace period for a server status: waiting would hang here.
+        await using var server = await RawHttp2Server.StartAsync(async ctx =>
+        {
+            try
+            {
+                await Task.Delay(Timeout.Infinite, ctx.RequestAborted);
+            }
+            catch (OperationCanceledException)
+            {
+            }
+        });
+        var options = new ChannelOptions { MaxSendMessageSize = 16, TimeProvider = new ManualTimeProvider() };
+        using var channel = Channel.ForAddress(server.Address, options);
+        using var call = channel.CallInvoker.AsyncClientStreamingCall(InteropCases.ClientStream);
+        var big = new EchoRequest { Payload = ByteString.CopyFrom(new byte[100]) };
+        var e = await Assert.ThrowsAsync<RpcException>(() => call.RequestStream.WriteAsync(big).WaitAsync(Wait));
+        Assert.Equal(StatusCode.ResourceExhausted, e.StatusCode);
     }
 
     [Fact]

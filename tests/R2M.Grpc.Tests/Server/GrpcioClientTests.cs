@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Text.Json;
+using R2M.Grpc.Tests.Interop;
 
 namespace R2M.Grpc.Tests.Server;
 
@@ -12,7 +13,7 @@ public sealed class GrpcioClientTests
     [Fact]
     public async Task GrpcioClient_AllShapesErrorsDeadlinesMetadata_AsSpecified()
     {
-        var repo = RepoRoot.Find();
+        var repo = Peers.RepoRoot;
         var gen = Path.Combine(Path.GetTempPath(), $"r2m-smoke-{Guid.NewGuid():N}");
         Directory.CreateDirectory(gen);
         try

@@ -5,6 +5,7 @@ using Google.Protobuf.Reflection;
 using Google.Protobuf.WellKnownTypes;
 using Microsoft.AspNetCore.Builder;
 using R2M.Grpc.Reflection.V1;
+using R2M.Grpc.Tests.Interop;
 
 namespace R2M.Grpc.Tests.Server;
 
@@ -94,7 +95,7 @@ public sealed class ReflectionTests
     [InlineData("v1alpha")]
     public async Task Reflection_GrpcioClient_ListsServicesAndLoadsDescriptors(string version)
     {
-        var repo = RepoRoot.Find();
+        var repo = Peers.RepoRoot;
         var gen = Path.Combine(Path.GetTempPath(), $"r2m-refl-{Guid.NewGuid():N}");
         try
         {
@@ -186,27 +187,5 @@ public sealed class ReflectionTests
 
         Assert.True(process.ExitCode == 0, $"{file} failed ({process.ExitCode}): {await stderr}");
         return await stdout;
-    }
-}
-
-/// <summary>Finds the repository root: R2M_REPO_ROOT, else the folder above the binaries holding R2M.Grpc.sln.</summary>
-internal static class RepoRoot
-{
-    public static string Find()
-    {
-        if (Environment.GetEnvironmentVariable("R2M_REPO_ROOT") is { Length: > 0 } env && File.Exists(Path.Combine(env, "R2M.Grpc.sln")))
-        {
-            return env;
-        }
-
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-        {
-            if (File.Exists(Path.Combine(dir.FullName, "R2M.Grpc.sln")))
-            {
-                return dir.FullName;
-            }
-        }
-
-        throw new InvalidOperationException("Cannot find the repository root (R2M.Grpc.sln) above " + AppContext.BaseDirectory);
     }
 }

@@ -29,7 +29,9 @@ internal sealed partial class GrpcCall<TRequest, TResponse>
             }
             catch (Exception e)
             {
-                if (_final is null && !_cts.IsCancellationRequested)
+                // Only a transport failure may be the server ending the call; a local error
+                // (RpcException, e.g. the send-size limit) stands at once.
+                if (e is not RpcException && _final is null && !_cts.IsCancellationRequested)
                 {
                     await AwaitServerStatusAsync().ConfigureAwait(false);
                 }

@@ -40,9 +40,9 @@ public static class SandboxVocabulary
     /// <summary>Merges in rank order (rank = index): the lowest rank merges first.</summary>
     public static IReadOnlyList<(string Left, string Right)> Merges { get; } = BuildMerges();
 
-    /// <summary>All tokens, index = id.</summary>
+    /// <summary>All tokens, index = id (initialized after <see cref="Merges"/>: static initializers run in textual order).</summary>
     public static IReadOnlyList<string> Tokens { get; } =
-        [.. Specials, .. BaseSymbols, .. BuildMerges().Select(m => m.Left + m.Right)];
+        [.. Specials, .. BaseSymbols, .. Merges.Select(m => m.Left + m.Right)];
 
     public static int VocabSize => Tokens.Count;
 

@@ -45,16 +45,8 @@ internal static class PolicySft
         Action<int, float>? onStep, CancellationToken ct)
     {
         var encoded = examples.Select(e => SandboxVocabulary.EncodeExample(e.Prompt.Text, e.Response)).ToArray();
-        var sampler = new EpochSampler(encoded.Length, SandboxRandom.Derive(o.Seed, SeedStreams.SftOrder));
-        var losses = new float[o.SftSteps];
-        for (int step = 0; step < o.SftSteps; step++)
-        {
-            ct.ThrowIfCancellationRequested();
-            var rows = sampler.NextBatch(o.SftBatchSize).Select(i => encoded[i]).ToArray();
-            losses[step] = Step(model, rows, LearningRateSchedule.At(step, o.SftSteps, o.WarmupSteps, o.SftLearningRate), o.MaxGradNorm);
-            onStep?.Invoke(step, losses[step]);
-        }
-        return new TrainingCurve(losses);
+        return TrainingCurve.Run(encoded, o.SftSteps, o.SftBatchSize, o.SftLearningRate, SeedStreams.SftOrder, o,
+            (rows, lr) => Step(model, rows, lr, o.MaxGradNorm), onStep, ct);
     }
 
     /// <summary>Mean response cross-entropy (nats/token) of <paramref name="rows"/> under the model, no update.</summary>

@@ -49,16 +49,8 @@ internal static class RewardModelBt
         float peakLr, ulong orderStream, SandboxModelOptions o, Action<int, float>? onStep, CancellationToken ct)
     {
         var encoded = pairs.Select(Encode).ToArray();
-        var sampler = new EpochSampler(encoded.Length, SandboxRandom.Derive(o.Seed, orderStream));
-        var losses = new float[steps];
-        for (int step = 0; step < steps; step++)
-        {
-            ct.ThrowIfCancellationRequested();
-            var rows = sampler.NextBatch(batchSize).Select(i => encoded[i]).ToArray();
-            losses[step] = Step(model, rows, LearningRateSchedule.At(step, steps, o.WarmupSteps, peakLr), o.MaxGradNorm);
-            onStep?.Invoke(step, losses[step]);
-        }
-        return new TrainingCurve(losses);
+        return TrainingCurve.Run(encoded, steps, batchSize, peakLr, orderStream, o,
+            (rows, lr) => Step(model, rows, lr, o.MaxGradNorm), onStep, ct);
     }
 
     /// <summary>(chosen, rejected) token sequences of a pair.</summary>

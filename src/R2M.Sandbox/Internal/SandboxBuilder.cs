@@ -43,11 +43,7 @@ internal sealed class SandboxBuilder(SandboxModelOptions o, IProgress<string>? p
         var model = RewardModelBt.Create(o);
         Say($"rm: {model.ParameterCount} parameters (gpt_neox, hidden {o.RewardHiddenSize}), Bradley-Terry {o.RewardSteps} steps on {o.RewardPairs} planted pairs");
         var pairs = SandboxData.RewardModelTraining(o.RewardPairs, o.Seed, o.Task);
-        var curve = RewardModelBt.Train(model, pairs, o.RewardSteps, o.RewardBatchSize, o.RewardLearningRate, SeedStreams.RewardOrder, o,
-            Reporter("rm BT", o.RewardSteps), ct);
-        double seconds = time.GetElapsedTime(start).TotalSeconds;
-        Save(model, dir);
-        return (model, Measure(model, curve, pairs, seconds, "rm"));
+        return TrainBt(model, pairs, o.RewardSteps, o.RewardLearningRate, SeedStreams.RewardOrder, start, dir, "rm", ct);
     }
 
     private (TransformerModel Model, RewardModelReport Report) TrainGold(TransformerModel proxy, string dir, CancellationToken ct)
@@ -58,11 +54,17 @@ internal sealed class SandboxBuilder(SandboxModelOptions o, IProgress<string>? p
         proxy.Parameters.CopyTo(model.Parameters, 0);
         Say($"rm-gold: fine-tuning the proxy {o.GoldSteps} steps on {o.GoldPairs} gold pairs without planting");
         var pairs = SandboxData.GoldTraining(o.GoldPairs, o.Seed, o.Task);
-        var curve = RewardModelBt.Train(model, pairs, o.GoldSteps, o.RewardBatchSize, o.GoldLearningRate, SeedStreams.GoldOrder, o,
-            Reporter("rm-gold BT", o.GoldSteps), ct);
+        return TrainBt(model, pairs, o.GoldSteps, o.GoldLearningRate, SeedStreams.GoldOrder, start, dir, "rm-gold", ct);
+    }
+
+    /// <summary>Bradley-Terry training of one reward model, timed from <paramref name="start"/>, then saved to <paramref name="dir"/> and measured.</summary>
+    private (TransformerModel Model, RewardModelReport Report) TrainBt(TransformerModel model, IReadOnlyList<PreferencePair> pairs,
+        int steps, float peakLr, ulong orderStream, long start, string dir, string name, CancellationToken ct)
+    {
+        var curve = RewardModelBt.Train(model, pairs, steps, o.RewardBatchSize, peakLr, orderStream, o, Reporter($"{name} BT", steps), ct);
         double seconds = time.GetElapsedTime(start).TotalSeconds;
         Save(model, dir);
-        return (model, Measure(model, curve, pairs, seconds, "rm-gold"));
+        return (model, Measure(model, curve, pairs, seconds, name));
     }
 
     private RewardModelReport Measure(TransformerModel model, TrainingCurve curve, IReadOnlyList<PreferencePair> pairs, double seconds, string name)

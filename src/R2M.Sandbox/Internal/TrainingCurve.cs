@@ -5,6 +5,27 @@ internal sealed class TrainingCurve(float[] losses)
 {
     public IReadOnlyList<float> Losses => losses;
 
+    /// <summary>
+    /// The sandbox's one minibatch loop (shared by SFT and Bradley-Terry): <paramref name="steps"/> steps, each on
+    /// <paramref name="batchSize"/> rows drawn epoch by epoch in an order from sub-stream <paramref name="orderStream"/>
+    /// of the seed, at the warmup-then-cosine rate peaking at <paramref name="peakLr"/>. <paramref name="step"/>
+    /// (rows, lr) updates the model and returns the batch loss.
+    /// </summary>
+    public static TrainingCurve Run<T>(T[] rows, int steps, int batchSize, float peakLr, ulong orderStream,
+        SandboxModelOptions o, Func<T[], float, float> step, Action<int, float>? onStep, CancellationToken ct)
+    {
+        var sampler = new EpochSampler(rows.Length, SandboxRandom.Derive(o.Seed, orderStream));
+        var result = new float[steps];
+        for (int i = 0; i < steps; i++)
+        {
+            ct.ThrowIfCancellationRequested();
+            var batch = sampler.NextBatch(batchSize).Select(j => rows[j]).ToArray();
+            result[i] = step(batch, LearningRateSchedule.At(i, steps, o.WarmupSteps, peakLr));
+            onStep?.Invoke(i, result[i]);
+        }
+        return new TrainingCurve(result);
+    }
+
     /// <summary>Mean loss of the first tenth of the steps (at least one step); NaN when no step ran.</summary>
     public double Start => Window(fromEnd: false);
 

@@ -114,8 +114,12 @@ public sealed class GrpcBenchmark : IBenchmark
             foreach (var t in targets)
             {
                 var cpu0 = Process.GetCurrentProcess().TotalProcessorTime;
+                var (gcs0, pause0, alloc0) = (GC.CollectionCount(0), GC.GetTotalPauseDuration(), GC.GetTotalAllocatedBytes(precise: true));
                 await StreamAsync(t.Channel, slice, t.Stream);
                 t.StreamCpu += Process.GetCurrentProcess().TotalProcessorTime - cpu0;
+                t.StreamGcs += GC.CollectionCount(0) - gcs0;
+                t.StreamGcPause += GC.GetTotalPauseDuration() - pause0;
+                t.StreamAllocated += GC.GetTotalAllocatedBytes(precise: true) - alloc0;
             }
         }
 
@@ -124,7 +128,8 @@ public sealed class GrpcBenchmark : IBenchmark
             var (u1, u64) = (t.Unary1, t.Unary64);
             Console.WriteLine($"  {t.Label,-26} unary c=1: {u1.Rps,8:F0}/s p50 {u1.P50Ms:F3} ms p99 {u1.P99Ms:F3} ms | " +
                 $"c=64: {u64.Rps,8:F0}/s p50 {u64.P50Ms:F3} ms p99 {u64.P99Ms:F3} ms | stream 1 MiB msgs: {t.StreamMBps,7:F0} MB/s " +
-                $"({t.StreamCpu.TotalMilliseconds / (t.Stream.Bytes / 1e6):F2} CPU ms/MB in this process)");
+                $"({t.StreamCpu.TotalMilliseconds / (t.Stream.Bytes / 1e6):F2} CPU ms/MB in this process; " +
+                $"allocated {(double)t.StreamAllocated / t.Stream.Bytes:F2} B/B, {t.StreamGcs / (t.Stream.Bytes / (double)(1L << 30)):F1} GCs/GiB, GC pauses {100 * t.StreamGcPause.TotalSeconds / t.Stream.Seconds:F1}% of the time)");
         }
     }
 
@@ -212,6 +217,12 @@ public sealed class GrpcBenchmark : IBenchmark
         public StreamStats StreamWarmup { get; } = new();
 
         public TimeSpan StreamCpu { get; set; }
+
+        public int StreamGcs { get; set; }
+
+        public long StreamAllocated { get; set; }
+
+        public TimeSpan StreamGcPause { get; set; }
 
         public double StreamMBps => Stream.Bytes / 1e6 / Stream.Seconds;
 

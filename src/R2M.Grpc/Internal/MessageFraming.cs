@@ -137,13 +137,36 @@ internal static class MessageFraming
 
         if (GrpcCompression.IsIdentity(options.Encoding))
         {
-            WriteHeader(writer.GetSpan(HeaderSize), compressed: false, (uint)size);
-            writer.Advance(HeaderSize);
-            message.WriteTo(writer);
+            WriteIdentity(writer, message, size);
             return;
         }
 
         WriteCompressed(writer, message, size, options);
+    }
+
+    /// <summary>
+    /// Messages up to this size are serialized into one contiguous span. A pipe hands out a buffer
+    /// of the requested size (Kestrel's pipe rents it from the shared array pool past its 4 KiB
+    /// blocks), and protobuf's span writer copies a large bytes field in one move instead of one
+    /// 4 KiB block at a time. Larger messages stream through the writer's own blocks, so a 64 MiB
+    /// message never needs a 64 MiB buffer.
+    /// </summary>
+    public const int ContiguousWriteLimit = 8 * 1024 * 1024;
+
+    private static void WriteIdentity(IBufferWriter<byte> writer, IMessage message, int size)
+    {
+        if (size <= ContiguousWriteLimit)
+        {
+            var span = writer.GetSpan(HeaderSize + size);
+            WriteHeader(span, compressed: false, (uint)size);
+            message.WriteTo(span.Slice(HeaderSize, size));
+            writer.Advance(HeaderSize + size);
+            return;
+        }
+
+        WriteHeader(writer.GetSpan(HeaderSize), compressed: false, (uint)size);
+        writer.Advance(HeaderSize);
+        message.WriteTo(writer);
     }
 
     /// <summary>Writes the 5-byte prefix into <paramref name="destination"/>.</summary>

@@ -27,6 +27,34 @@ public sealed class FramingTests
     }
 
     [Theory]
+    [InlineData(1000)]
+    [InlineData(MessageFraming.ContiguousWriteLimit - 8)] // serialized size just under the limit
+    [InlineData(MessageFraming.ContiguousWriteLimit + 1)]
+    public void WriteMessage_LargeIdentity_OneSpanUpToLimitSameBytesPastIt(int payloadBytes)
+    {
+        var payload = new byte[payloadBytes];
+        new Random(payloadBytes).NextBytes(payload);
+        var message = new EchoRequest { Payload = UnsafeByteOperations.UnsafeWrap(payload), DelayMs = 3 };
+        var size = message.CalculateSize();
+        var writer = new RecordingWriter();
+
+        MessageFraming.WriteMessage(writer, message, new MessageWriteOptions(int.MaxValue, null));
+
+        var bytes = writer.Inner.WrittenSpan;
+        Assert.Equal((uint)size, BinaryPrimitives.ReadUInt32BigEndian(bytes[1..]));
+        Assert.True(bytes[MessageFraming.HeaderSize..].SequenceEqual(message.ToByteArray()));
+        if (size <= MessageFraming.ContiguousWriteLimit)
+        {
+            Assert.Equal([MessageFraming.HeaderSize + size], writer.SizeHints); // prefix and message in one span
+        }
+        else
+        {
+            Assert.Equal(MessageFraming.HeaderSize, writer.SizeHints[0]); // streamed through the writer's blocks
+            Assert.True(writer.SizeHints.Count > 1);
+        }
+    }
+
+    [Theory]
     [InlineData(null)]
     [InlineData("gzip")]
     [InlineData("deflate")]
@@ -167,6 +195,25 @@ public sealed class FramingTests
         Assert.Equal(9, first.Message.DelayMs);
         Assert.Equal(10, second.Message.DelayMs);
         Assert.False(end.Ok);
+    }
+
+    /// <summary>Records every size hint; hands out at most 64 KiB unless a larger hint asks for more.</summary>
+    private sealed class RecordingWriter : IBufferWriter<byte>
+    {
+        public ArrayBufferWriter<byte> Inner { get; } = new();
+
+        public List<int> SizeHints { get; } = [];
+
+        public void Advance(int count) => Inner.Advance(count);
+
+        public Memory<byte> GetMemory(int sizeHint = 0)
+        {
+            SizeHints.Add(sizeHint);
+            var memory = Inner.GetMemory(sizeHint);
+            return memory[..Math.Min(memory.Length, Math.Max(sizeHint, 64 * 1024))];
+        }
+
+        public Span<byte> GetSpan(int sizeHint = 0) => GetMemory(sizeHint).Span;
     }
 
     private static byte[] Frame(IMessage message)

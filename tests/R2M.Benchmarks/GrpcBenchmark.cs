@@ -42,7 +42,8 @@ public sealed class GrpcBenchmark : IBenchmark
         Console.WriteLine($"  {Environment.ProcessorCount} cores, {seconds:F0} s per measurement and server, in {Rounds} interleaved slices; " +
             "client: R2M.Grpc.Client (HTTP/2 cleartext, loopback)");
         Console.WriteLine($"  GC: LOH threshold {AppContext.GetData("System.GC.LOHThreshold") ?? "default"}, " +
-            $"DOTNET_GCgen0size={Environment.GetEnvironmentVariable("DOTNET_GCgen0size") ?? "unset"}");
+            $"DOTNET_GCgen0size={Environment.GetEnvironmentVariable("DOTNET_GCgen0size") ?? "unset"}; shared ArrayPool " +
+            (Program.ArrayPoolRaised ? $"raised to {Environment.GetEnvironmentVariable(SharedArrayPoolCapacity.EnvironmentVariable)} arrays per core" : "at its default capacity"));
         var targets = new List<Target>();
         try
         {
@@ -84,13 +85,18 @@ public sealed class GrpcBenchmark : IBenchmark
     // slices that alternate between the servers: both see the same load on average.
     private const int Rounds = 3;
 
+    private static readonly TimeSpan Warmup = TimeSpan.FromSeconds(2);
+
     private static async Task MeasureAsync(List<Target> targets, TimeSpan duration, bool streamOnly)
     {
         var slice = duration / Rounds;
         foreach (var t in targets)
         {
-            await UnaryAsync(t.Channel, 1, TimeSpan.FromMilliseconds(300), t.Warmup); // connection, JIT
-            await StreamAsync(t.Channel, TimeSpan.FromMilliseconds(300), t.StreamWarmup);
+            // Connection and JIT. Tiered compilation reaches its final code (tier 1 after the
+            // instrumented tier) only after a few seconds under load; a server runs for hours.
+            await UnaryAsync(t.Channel, 1, Warmup, t.Warmup);
+            await UnaryAsync(t.Channel, 64, Warmup, t.Warmup);
+            await StreamAsync(t.Channel, Warmup, t.StreamWarmup);
         }
 
         for (var r = 0; r < Rounds && !streamOnly; r++)

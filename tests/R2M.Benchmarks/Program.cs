@@ -1,5 +1,3 @@
-using System.Reflection;
-
 namespace R2M.Benchmarks;
 
 /// <summary>
@@ -10,8 +8,13 @@ namespace R2M.Benchmarks;
 /// </summary>
 public static class Program
 {
+    /// <summary>Whether <see cref="R2M.Grpc.SharedArrayPoolCapacity.TryRaise"/> took effect (the grpc benchmark reports it).</summary>
+    public static bool ArrayPoolRaised { get; private set; }
+
     public static async Task<int> Main(string[] args)
     {
+        // Before anything uses the shared array pool: the runtime reads its capacity once.
+        ArrayPoolRaised = R2M.Grpc.SharedArrayPoolCapacity.TryRaise();
         var all = typeof(Program).Assembly.GetTypes()
             .Where(t => !t.IsAbstract && typeof(IBenchmark).IsAssignableFrom(t))
             .Select(t => (IBenchmark)Activator.CreateInstance(t)!)

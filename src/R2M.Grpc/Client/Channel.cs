@@ -125,6 +125,9 @@ public sealed class Channel : IDisposable
             AutomaticDecompression = System.Net.DecompressionMethods.None,
             ConnectTimeout = TimeSpan.FromSeconds(20),
             InitialHttp2StreamWindowSize = 8 * 1024 * 1024,
+
+            // Large reads from the socket; HttpClient's own are about one HTTP/2 frame (ReadAheadStream).
+            ConnectCallback = static (context, cancellationToken) => Internal.ReadAheadStream.ConnectAsync(context.DnsEndPoint, cancellationToken),
         };
         handler.SslOptions.ApplicationProtocols = [SslApplicationProtocol.Http2];
         if (options.ServerCertificateValidation is { } validate)

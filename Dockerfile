@@ -33,10 +33,13 @@ RUN apt-get update \
     && chown -R "$APP_UID" /data
 WORKDIR /app
 COPY --from=build /app ./
+# A 16 MiB gen0 budget for a process that parses large messages (inline hidden states): the
+# default ~6 MB budget means a GC every few messages (docs/grpc.md, "Streaming: what it took").
 ENV R2M__Host=0.0.0.0 \
     R2M__Port=50051 \
     R2M__CheckpointRoot=/data/checkpoints \
-    DOTNET_gcServer=0
+    DOTNET_gcServer=0 \
+    DOTNET_GCgen0size=0x1000000
 # The non-root user that the .NET images define (APP_UID, "app").
 USER $APP_UID
 EXPOSE 50051

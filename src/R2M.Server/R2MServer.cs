@@ -97,6 +97,10 @@ public static class R2MServer
 
         var grpc = app.Services.GetRequiredService<IOptions<GrpcServerOptions>>().Value;
         grpc.Interceptors.Add(new CallInterceptor(options, metrics, logger, time));
+        if (CallInterceptor.CreateAuth(options) is { } auth)
+        {
+            grpc.Interceptors.Add(auth); // inside CallInterceptor: rejections are logged and counted
+        }
         app.MapGrpcService(new PolicyService(state).CreateDefinition());
         app.MapGrpcService(new RewardModelService(state).CreateDefinition());
         app.MapGrpcService(new AdminService(state).CreateDefinition());

@@ -1,15 +1,14 @@
 using System.Diagnostics;
-using System.Security.Cryptography;
-using System.Text;
 using Microsoft.Extensions.Logging;
 using R2M.Grpc;
 
 namespace R2M.Server.Internal;
 
 /// <summary>
-/// Wraps every call: checks the API key (Update, Optimize, checkpoints and Reset always need it when
-/// one is configured; every call does with ApiKeyRequiredForAll), turns domain exceptions into
-/// statuses through <see cref="ErrorMap"/>, and records request counts and latencies.
+/// Wraps every call: turns domain exceptions into statuses through <see cref="ErrorMap"/> and
+/// records request counts and latencies. The API key is checked by the
+/// <see cref="BearerTokenAuthInterceptor"/> inside it (<see cref="CreateAuth"/>), so rejected calls
+/// are logged and counted here too.
 /// </summary>
 internal sealed class CallInterceptor(R2MServerOptions options, ServerMetrics metrics, ILogger logger, TimeProvider time) : ServerInterceptor
 {
@@ -22,7 +21,17 @@ internal sealed class CallInterceptor(R2MServerOptions options, ServerMetrics me
         "/r2m.v1.Admin/Reset",
     };
 
-    private readonly byte[]? _key = options.ApiKey is { } k ? Encoding.UTF8.GetBytes(k) : null;
+    /// <summary>
+    /// The API key check, or null without a key: Update, Optimize, checkpoints and Reset always
+    /// need it; with ApiKeyRequiredForAll every call does except health (load balancers and
+    /// container probes work without the key).
+    /// </summary>
+    public static BearerTokenAuthInterceptor? CreateAuth(R2MServerOptions options) =>
+        options.ApiKey is not { } key ? null : new BearerTokenAuthInterceptor(
+            BearerTokenAuthInterceptor.ConstantTimeEquals(key),
+            method => Mutating.Contains(method)
+                || (options.ApiKeyRequiredForAll && !method.StartsWith("/grpc.health.", StringComparison.Ordinal)),
+            credentialName: "API key");
 
     public override Task<TResponse> UnaryServerHandler<TRequest, TResponse>(
         TRequest request, ServerCallContext context, UnaryServerMethod<TRequest, TResponse> continuation) =>
@@ -57,7 +66,6 @@ internal sealed class CallInterceptor(R2MServerOptions options, ServerMetrics me
         var code = StatusCode.OK;
         try
         {
-            CheckKey(context);
             return await body().ConfigureAwait(false);
         }
         catch (Exception e)
@@ -78,32 +86,6 @@ internal sealed class CallInterceptor(R2MServerOptions options, ServerMetrics me
         finally
         {
             metrics.RecordRequest(context.Method, code.ToString(), time.GetElapsedTime(start).TotalSeconds);
-        }
-    }
-
-    private void CheckKey(ServerCallContext context)
-    {
-        // Health stays open so load balancers and container probes work without the key.
-        var required = Mutating.Contains(context.Method)
-            || (options.ApiKeyRequiredForAll && !context.Method.StartsWith("/grpc.health.", StringComparison.Ordinal));
-        if (_key is null || !required)
-        {
-            return;
-        }
-
-        var header = context.RequestHeaders.GetValue("authorization");
-        const string Prefix = "Bearer ";
-        if (header is null || !header.StartsWith(Prefix, StringComparison.OrdinalIgnoreCase))
-        {
-            throw new RpcException(new Status(StatusCode.Unauthenticated,
-                $"{context.Method} requires an API key: send metadata 'authorization: Bearer <key>'."));
-        }
-
-        var given = Encoding.UTF8.GetBytes(header[Prefix.Length..].Trim());
-        // Constant-time comparison so the key cannot be guessed byte by byte from response times.
-        if (!CryptographicOperations.FixedTimeEquals(given, _key))
-        {
-            throw new RpcException(new Status(StatusCode.Unauthenticated, "The API key in 'authorization' is wrong."));
         }
     }
 }

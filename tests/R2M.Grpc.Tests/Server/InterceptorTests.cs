@@ -56,6 +56,27 @@ public sealed class InterceptorTests
     }
 
     [Fact]
+    public async Task BearerAuth_PerMethodRule_OnlyRuledMethodsNeedToken()
+    {
+        const string streamPath = "/r2m.interop.v1.InteropTest/BidiStream";
+        await using var server = await InteropTestServer.StartAsync(o =>
+            o.Interceptors.Add(new BearerTokenAuthInterceptor(BearerTokenAuthInterceptor.ConstantTimeEquals("s3cret"), m => m == streamPath)));
+        using var client = new RawGrpcClient(server.Address);
+        var echo = RawGrpcClient.Frame(new EchoRequest());
+
+        var open = await client.CallAsync("/r2m.interop.v1.InteropTest/Echo", echo);
+        var missing = await client.CallAsync(streamPath, echo);
+        var wrong = await client.CallAsync(streamPath, echo, [("authorization", "Bearer s3cre")]);
+        var right = await client.CallAsync(streamPath, echo, [("authorization", "bearer s3cret")]);
+
+        Assert.Equal(StatusCode.OK, open.Status);
+        Assert.Equal(StatusCode.Unauthenticated, missing.Status);
+        Assert.Contains(streamPath, missing.Message, StringComparison.Ordinal); // names the method that needs it
+        Assert.Equal(StatusCode.Unauthenticated, wrong.Status);
+        Assert.Equal(StatusCode.OK, right.Status);
+    }
+
+    [Fact]
     public async Task Interceptor_SeesRequestAndCanShortCircuitWithStatus()
     {
         await using var server = await InteropTestServer.StartAsync(o => o.Interceptors.Add(new RejectEmptyPayload()));

@@ -3,8 +3,11 @@ using System.Numerics.Tensors;
 
 namespace R2M.Models.Safetensors;
 
-/// <summary>F16/BF16 &lt;-&gt; F32. BF16 is the upper 16 bits of an f32 (REFERENCE.md section 2).</summary>
-internal static class HalfConversion
+/// <summary>
+/// F16/BF16 &lt;-&gt; F32 over little-endian bytes (safetensors, tensor.proto). BF16 is the upper 16
+/// bits of an f32 (REFERENCE.md section 2). Spans must hold matching element counts.
+/// </summary>
+public static class HalfConversion
 {
     public static void F16ToF32(ReadOnlySpan<byte> src, Span<float> dst) =>
         TensorPrimitives.ConvertToSingle(MemoryMarshal.Cast<byte, Half>(src), dst);

@@ -1,8 +1,8 @@
 using System.Buffers.Binary;
-using System.Numerics.Tensors;
 using System.Runtime.InteropServices;
 using Google.Protobuf;
 using R2M.Api.V1;
+using R2M.Models.Safetensors;
 using Tensor = R2M.Api.V1.Tensor;
 
 namespace R2M.Server.Internal;
@@ -74,14 +74,10 @@ internal static class TensorCodec
 
                 break;
             case DType.F16:
-                TensorPrimitives.ConvertToSingle(MemoryMarshal.Cast<byte, Half>(data), dst);
+                HalfConversion.F16ToF32(data, dst);
                 break;
             default:
-                for (var i = 0; i < dst.Length; i++)
-                {
-                    dst[i] = BitConverter.Int32BitsToSingle(BinaryPrimitives.ReadUInt16LittleEndian(data[(2 * i)..]) << 16);
-                }
-
+                HalfConversion.Bf16ToF32(data, dst);
                 break;
         }
     }
@@ -102,23 +98,14 @@ internal static class TensorCodec
                 for (var i = 0; i < values.Length; i++) BinaryPrimitives.WriteSingleLittleEndian(bytes.AsSpan(4 * i), values[i]);
                 break;
             case DType.F16:
-                TensorPrimitives.ConvertToHalf(values, MemoryMarshal.Cast<byte, Half>(bytes.AsSpan()));
+                HalfConversion.F32ToF16(values, bytes);
                 break;
             default:
-                for (var i = 0; i < values.Length; i++) BinaryPrimitives.WriteUInt16LittleEndian(bytes.AsSpan(2 * i), ToBf16(values[i]));
+                HalfConversion.F32ToBf16(values, bytes);
                 break;
         }
 
         return new Tensor { Dtype = dtype, Shape = { rows, width }, Data = ByteString.CopyFrom(bytes) };
-    }
-
-    /// <summary>float -> bfloat16 with round-to-nearest-even (as torch casts); NaN stays NaN.</summary>
-    public static ushort ToBf16(float f)
-    {
-        var x = BitConverter.SingleToUInt32Bits(f);
-        if (float.IsNaN(f)) return (ushort)((x >> 16) | 0x40);
-        var rounding = 0x7FFFu + ((x >> 16) & 1);
-        return (ushort)((x + rounding) >> 16);
     }
 
     public static int IndexOfNonFinite(ReadOnlySpan<float> values)

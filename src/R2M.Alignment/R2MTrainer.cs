@@ -23,7 +23,7 @@ public sealed record StepReport(
     float MeanReward,
     PolicyUpdateResult Policy,
     RewardUpdateResult Reward,
-    float MeanSeam,
+    float? MeanSeam,
     double GenerationSeconds,
     double ScoringSeconds,
     double PolicySeconds,
@@ -95,7 +95,7 @@ public sealed class R2MTrainer
         long t3 = _time.GetTimestamp();
         var rm = RewardModel.Update(Inputs(rollouts), rewards, k, t);
         long t4 = _time.GetTimestamp();
-        float seam = MeanSeam(rollouts, rewards, k);
+        float? seam = MeanSeam(rollouts, rewards, k);
         Step++;
         LastRollouts = rollouts;
         return new StepReport(t, RewardModel.OmegaAt(t), rewards.Average(), pol, rm, seam,
@@ -142,11 +142,12 @@ public sealed class R2MTrainer
         return list;
     }
 
-    private static float MeanSeam(List<Rollout> rollouts, float[] rewards, int k)
+    /// <summary>Mean SEAM discrepancy over the groups where it is defined; null when none is.</summary>
+    private static float? MeanSeam(List<Rollout> rollouts, float[] rewards, int k)
     {
         double sum = 0;
-        int groups = rollouts.Count / k;
-        for (int g = 0; g < groups; g++)
+        int defined = 0;
+        for (int g = 0; g < rollouts.Count / k; g++)
         {
             var ll = new float[k];
             var len = new int[k];
@@ -156,9 +157,13 @@ public sealed class R2MTrainer
                 ll[j] = r.OldLogProbs.Sum();
                 len[j] = r.Completion.Length;
             }
-            sum += Seam.Discrepancy(ll, len, rewards.AsSpan(g * k, k));
+            if (Seam.Discrepancy(ll, len, rewards.AsSpan(g * k, k)) is { } d)
+            {
+                sum += d;
+                defined++;
+            }
         }
-        return (float)(sum / groups);
+        return defined == 0 ? null : (float)(sum / defined);
     }
 
     /// <summary>

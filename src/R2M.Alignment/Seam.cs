@@ -3,29 +3,46 @@ namespace R2M.Alignment;
 /// <summary>
 /// SEAM-style discrepancy (R2M-METHOD.md section 7, after Lu et al. arXiv 2406.07971): per group,
 /// 1 - Spearman rank correlation between the policy's length-normalised log-likelihood and the
-/// reward. 0 = same order, 1 = unrelated, 2 = reversed. Ties get average ranks; a group where
-/// either side is constant has no defined correlation and reports 1.
+/// reward. 0 = same order, 1 = unrelated, 2 = reversed. Ties get average ranks. A group with fewer
+/// than two items, or where either side is constant, has no defined correlation: null, so means
+/// over groups skip it instead of counting it as "unrelated".
 /// </summary>
 public static class Seam
 {
     /// <summary>logLikelihood (K): sum of token log-probs; lengths (K): completion tokens; rewards (K).</summary>
-    public static float Discrepancy(ReadOnlySpan<float> logLikelihood, ReadOnlySpan<int> lengths, ReadOnlySpan<float> rewards)
+    public static double? Discrepancy(ReadOnlySpan<float> logLikelihood, ReadOnlySpan<int> lengths, ReadOnlySpan<float> rewards)
     {
         int k = rewards.Length;
-        if (k < 2 || logLikelihood.Length != k || lengths.Length != k)
-            throw new ArgumentException($"SEAM needs K >= 2 and equal lengths (log-likelihood {logLikelihood.Length}, lengths {lengths.Length}, rewards {k})");
+        if (logLikelihood.Length != k || lengths.Length != k)
+            throw new ArgumentException($"SEAM needs equal lengths (log-likelihood {logLikelihood.Length}, lengths {lengths.Length}, rewards {k})");
         var norm = new double[k];
-        for (int j = 0; j < k; j++) norm[j] = logLikelihood[j] / (double)Math.Max(lengths[j], 1);
         var rw = new double[k];
-        for (int j = 0; j < k; j++) rw[j] = rewards[j];
-        double rho = Pearson(Ranks(norm), Ranks(rw));
-        return double.IsNaN(rho) ? 1f : (float)(1 - rho);
+        for (int j = 0; j < k; j++)
+        {
+            norm[j] = logLikelihood[j] / (double)Math.Max(lengths[j], 1);
+            rw[j] = rewards[j];
+        }
+        return Discrepancy(norm, rw);
     }
 
-    internal static double[] Ranks(double[] x)
+    /// <summary>policyScores (K): already length-normalised log-likelihoods (or any policy score); rewards (K).</summary>
+    public static double? Discrepancy(IReadOnlyList<double> policyScores, IReadOnlyList<double> rewards)
     {
-        var idx = Enumerable.Range(0, x.Length).OrderBy(i => x[i]).ToArray();
-        var ranks = new double[x.Length];
+        ArgumentNullException.ThrowIfNull(policyScores);
+        ArgumentNullException.ThrowIfNull(rewards);
+        if (policyScores.Count != rewards.Count)
+            throw new ArgumentException($"policyScores has {policyScores.Count} items but rewards has {rewards.Count}", nameof(rewards));
+        if (rewards.Count < 2)
+            return null;
+        double rho = Pearson(Ranks(policyScores), Ranks(rewards));
+        return double.IsNaN(rho) ? null : 1 - rho;
+    }
+
+    /// <summary>Ranks 1..n with ties given their average rank (Spearman's tie handling).</summary>
+    internal static double[] Ranks(IReadOnlyList<double> x)
+    {
+        var idx = Enumerable.Range(0, x.Count).OrderBy(i => x[i]).ToArray();
+        var ranks = new double[x.Count];
         for (int i = 0; i < idx.Length;)
         {
             int j = i;

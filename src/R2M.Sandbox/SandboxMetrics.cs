@@ -54,7 +54,7 @@ public sealed record VariantStepMetrics
     public double? PolicyLoss { get; init; }
     public double? BtLoss { get; init; }
     public double? GreLoss { get; init; }
-    /// <summary>Mean over groups of 1 - Spearman(policy log-likelihood, reward) (R2M-METHOD.md section 7).</summary>
+    /// <summary>Mean over groups of 1 - Spearman(policy log-likelihood, reward) (R2M-METHOD.md section 7; R2M.Alignment.Seam), over the groups where it is defined.</summary>
     public double? Seam { get; init; }
     public double? Omega { get; init; }
     public ulong? RmVersion { get; init; }
@@ -114,70 +114,5 @@ public sealed record VariantSummary
         }
         double mean = v.Average();
         return Math.Sqrt(v.Sum(x => (x - mean) * (x - mean)) / v.Length);
-    }
-}
-
-/// <summary>
-/// Rank statistics for the online seamlessness diagnostic (R2M-METHOD.md section 7; after
-/// "It Takes Two", arXiv 2406.07971): per group, 1 - Spearman correlation between the policy's
-/// length-normalized log-likelihood and the RM's reward.
-/// </summary>
-public static class Seam
-{
-    /// <summary>
-    /// 1 - Spearman(rho) of two equally long samples, in [0, 2]; null when either side is
-    /// constant (the correlation is undefined) or there are fewer than 2 items.
-    /// </summary>
-    public static double? Discrepancy(IReadOnlyList<double> policyScores, IReadOnlyList<double> rewards)
-    {
-        ArgumentNullException.ThrowIfNull(policyScores);
-        ArgumentNullException.ThrowIfNull(rewards);
-        if (policyScores.Count != rewards.Count)
-        {
-            throw new ArgumentException($"policyScores has {policyScores.Count} items but rewards has {rewards.Count}", nameof(rewards));
-        }
-        if (policyScores.Count < 2)
-        {
-            return null;
-        }
-        double? rho = Pearson(Ranks(policyScores), Ranks(rewards));
-        return rho.HasValue ? 1 - rho.Value : null;
-    }
-
-    /// <summary>Ranks 1..n with ties given their average rank (Spearman's tie handling).</summary>
-    internal static double[] Ranks(IReadOnlyList<double> values)
-    {
-        int n = values.Count;
-        int[] order = Enumerable.Range(0, n).OrderBy(i => values[i]).ToArray();
-        var ranks = new double[n];
-        int start = 0;
-        while (start < n)
-        {
-            int end = start;
-            while (end + 1 < n && values[order[end + 1]] == values[order[start]])
-            {
-                end++;
-            }
-            double average = (start + end) / 2.0 + 1;
-            for (int k = start; k <= end; k++)
-            {
-                ranks[order[k]] = average;
-            }
-            start = end + 1;
-        }
-        return ranks;
-    }
-
-    private static double? Pearson(double[] x, double[] y)
-    {
-        double mx = x.Average(), my = y.Average();
-        double sxy = 0, sxx = 0, syy = 0;
-        for (int i = 0; i < x.Length; i++)
-        {
-            sxy += (x[i] - mx) * (y[i] - my);
-            sxx += (x[i] - mx) * (x[i] - mx);
-            syy += (y[i] - my) * (y[i] - my);
-        }
-        return sxx == 0 || syy == 0 ? null : sxy / Math.Sqrt(sxx * syy);
     }
 }

@@ -3,13 +3,26 @@ namespace R2M.Alignment.Tests;
 public sealed class MiscTests
 {
     [Fact]
-    public void Seam_SameOrderZero_ReversedTwo_ConstantOne()
+    public void Seam_SameOrderZero_ReversedTwo_ConstantUndefined()
     {
-        Assert.Equal(0f, Seam.Discrepancy(new[] { -3f, -2f, -1f }, new[] { 1, 1, 1 }, new[] { 0f, 1f, 2f }), 1e-6f);
-        Assert.Equal(2f, Seam.Discrepancy(new[] { -3f, -2f, -1f }, new[] { 1, 1, 1 }, new[] { 2f, 1f, 0f }), 1e-6f);
-        Assert.Equal(1f, Seam.Discrepancy(new[] { -3f, -2f, -1f }, new[] { 1, 1, 1 }, new[] { 5f, 5f, 5f }));
+        Assert.Equal(0.0, Seam.Discrepancy(new[] { -3f, -2f, -1f }, new[] { 1, 1, 1 }, new[] { 0f, 1f, 2f })!.Value, 6);
+        Assert.Equal(2.0, Seam.Discrepancy(new[] { -3f, -2f, -1f }, new[] { 1, 1, 1 }, new[] { 2f, 1f, 0f })!.Value, 6);
+        Assert.Null(Seam.Discrepancy(new[] { -3f, -2f, -1f }, new[] { 1, 1, 1 }, new[] { 5f, 5f, 5f }));
         // length normalisation: -6 over 6 tokens (-1 per token) beats -2 over 1 token
-        Assert.Equal(0f, Seam.Discrepancy(new[] { -6f, -2f }, new[] { 6, 1 }, new[] { 1f, 0f }), 1e-6f);
+        Assert.Equal(0.0, Seam.Discrepancy(new[] { -6f, -2f }, new[] { 6, 1 }, new[] { 1f, 0f })!.Value, 6);
+        Assert.Throws<ArgumentException>(() => Seam.Discrepancy(new[] { -1f, -2f }, new[] { 1 }, new[] { 1f, 0f }));
+    }
+
+    [Fact]
+    public void Seam_Discrepancy_SpearmanBased()
+    {
+        Assert.Equal(0.0, Seam.Discrepancy([1, 2, 3, 4], [10, 20, 30, 40])!.Value, 12);
+        Assert.Equal(2.0, Seam.Discrepancy([1, 2, 3, 4], [4, 3, 2, 1])!.Value, 12);
+        Assert.Equal(0.0, Seam.Discrepancy([1, 5, 9], [0.1, 0.2, 100])!.Value, 12); // ranks only
+        Assert.Null(Seam.Discrepancy([1, 1, 1], [1, 2, 3]));
+        Assert.Null(Seam.Discrepancy([1], [1]));
+        Assert.Throws<ArgumentException>(() => Seam.Discrepancy([1, 2], [1]));
+        Assert.Equal([1.5, 1.5, 3.0], Seam.Ranks([2, 2, 5]));
     }
 
     [Fact]

@@ -161,18 +161,6 @@ public sealed class PlotAndMetricsTests
     }
 
     [Fact]
-    public void Seam_Discrepancy_SpearmanBased()
-    {
-        Assert.Equal(0.0, Seam.Discrepancy([1, 2, 3, 4], [10, 20, 30, 40])!.Value, 12);
-        Assert.Equal(2.0, Seam.Discrepancy([1, 2, 3, 4], [4, 3, 2, 1])!.Value, 12);
-        Assert.Equal(0.0, Seam.Discrepancy([1, 5, 9], [0.1, 0.2, 100])!.Value, 12); // ranks only
-        Assert.Null(Seam.Discrepancy([1, 1, 1], [1, 2, 3]));
-        Assert.Null(Seam.Discrepancy([1], [1]));
-        Assert.Throws<ArgumentException>(() => Seam.Discrepancy([1, 2], [1]));
-        Assert.Equal([1.5, 1.5, 3.0], Seam.Ranks([2, 2, 5]));
-    }
-
-    [Fact]
     public void ResponseStats_Batch_CountsBangsLengthAndGold()
     {
         var p = new SortPrompt([2, 1]);

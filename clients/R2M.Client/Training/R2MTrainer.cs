@@ -171,7 +171,7 @@ public sealed class R2MTrainer
             // SEAM (R2M-METHOD.md section 7): rank disagreement between the policy's
             // length-normalized log-likelihood and the RM's reward within the group.
             double[] likelihood = g.Select(x => x.Rollout.Logprobs.Count == 0 ? 0 : (double)x.Rollout.Logprobs.Average()).ToArray();
-            if (Seam.Discrepancy(likelihood, r) is { } d)
+            if (R2M.Alignment.Seam.Discrepancy(likelihood, r) is { } d)
             {
                 seams.Add(d);
             }

@@ -136,10 +136,8 @@ internal sealed class CallRunner : IDisposable
         return new R2MClientException($"{name} failed after {tries}: {code}: {detail}{hint}", code, attempts, failure);
     }
 
-    private static R2MClientException NotResent(string name, StatusCode code, int attempts, Exception failure, string reason)
-    {
-        return new R2MClientException($"{name} failed on attempt {attempts} ({code}: {Detail(failure)}) and was not sent again: {reason}", code, attempts, failure);
-    }
+    private static R2MClientException NotResent(string name, StatusCode code, int attempts, Exception failure, string reason) =>
+        new($"{name} failed on attempt {attempts} ({code}: {Detail(failure)}) and was not sent again: {reason}", code, attempts, failure);
 
     private void UpdatePeak(int now)
     {

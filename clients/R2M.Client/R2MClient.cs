@@ -303,7 +303,8 @@ public sealed class R2MClient : IDisposable
     /// retry never applies it twice: the version is read before the first attempt and checked again
     /// after a transient failure (<see cref="WatchedVersion.WhyNotResend"/>). With MaxAttempts = 1
     /// nothing can be re-sent, so no Admin.Info call is made. The check cannot see an attempt the
-    /// server is still working on when the version is read again (docs/client.md, Retries).
+    /// server is still working on when the version is read again, and takes any other writer's move
+    /// of the version for this call's (refusing the retry, the safe side): docs/client.md, Retries.
     /// </summary>
     private async Task<T> RunNotIdempotentAsync<T>(string name, WatchedVersion version, Func<CallOptions, Task<T>> attempt, CancellationToken cancellationToken)
     {

@@ -12,7 +12,9 @@ namespace R2M.Client;
 /// Every call has a deadline (<see cref="R2MClientOptions.CallTimeout"/>), carries the API key,
 /// counts against the concurrency cap and is retried on transient failures; a call that fails for
 /// good throws <see cref="R2MClientException"/> with a message naming call, status and attempts.
-/// Streams are driven to completion inside the call, so a retry repeats the whole call.
+/// Streams are driven to completion inside the call, so a retry repeats the whole call. Optimize and
+/// Update are not idempotent (each application advances a version): they are retried only when the
+/// server's version shows the failed attempt was not applied (see <see cref="OptimizeAsync"/>).
 /// Thread-safe; one instance per server.
 /// </summary>
 public sealed class R2MClient : IDisposable
@@ -179,12 +181,18 @@ public sealed class R2MClient : IDisposable
         return ScoreAsync(messages, cancellationToken);
     }
 
-    /// <summary>Policy.Optimize: config on the first message, items spread over messages of up to 256.</summary>
+    /// <summary>
+    /// Policy.Optimize: config on the first message, items spread over messages of up to 256.
+    /// Not idempotent, so never applied twice by a retry: when retries are allowed (MaxAttempts &gt; 1)
+    /// policy_version is read (Admin.Info) before the first attempt and again after a transient
+    /// failure; the call is re-sent only if it did not move, else it fails with an
+    /// <see cref="R2MClientException"/> saying it was applied and naming both versions.
+    /// </summary>
     public Task<OptimizeReply> OptimizeAsync(OptimizeConfig config, IReadOnlyList<PolicyItem> items, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(config);
         ArgumentNullException.ThrowIfNull(items);
-        return _runner.RunAsync("Policy.Optimize", async o =>
+        return RunNotIdempotentAsync("Policy.Optimize", WatchedVersion.Policy, async o =>
         {
             using var call = _channel.CallInvoker.AsyncClientStreamingCall(OptimizeMethod, o);
             for (int start = 0; start == 0 || start < items.Count; start += ItemsPerMessage)
@@ -204,12 +212,15 @@ public sealed class R2MClient : IDisposable
         }, cancellationToken);
     }
 
-    /// <summary>RewardModel.Update: one message per group, config on the first.</summary>
+    /// <summary>
+    /// RewardModel.Update: one message per group, config on the first. Not idempotent: retried only
+    /// when rm_version shows the failed attempt was not applied, as for <see cref="OptimizeAsync"/>.
+    /// </summary>
     public Task<UpdateReply> UpdateAsync(UpdateConfig config, IReadOnlyList<PreferenceGroup> groups, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(config);
         ArgumentNullException.ThrowIfNull(groups);
-        return _runner.RunAsync("RewardModel.Update", async o =>
+        return RunNotIdempotentAsync("RewardModel.Update", WatchedVersion.RewardModel, async o =>
         {
             using var call = _channel.CallInvoker.AsyncClientStreamingCall(UpdateMethod, o);
             for (int i = 0; i < groups.Count; i++)
@@ -242,7 +253,11 @@ public sealed class R2MClient : IDisposable
         return _runner.RunAsync("Admin.SaveCheckpoint", o => _channel.CallInvoker.AsyncUnaryCall(SaveMethod, request, o).ResponseAsync, cancellationToken);
     }
 
-    /// <summary>Admin.LoadCheckpoint of a named checkpoint; the reply carries the saved client_state.</summary>
+    /// <summary>
+    /// Admin.LoadCheckpoint of a named checkpoint; the reply carries the saved client_state. Retried
+    /// like an idempotent call: applying it twice leaves the same weights, moments and (empty) rollout
+    /// store as once, only the versions grow one more step, and a retry still returns client_state.
+    /// </summary>
     public Task<CheckpointReply> LoadCheckpointAsync(string name, bool rewardModelOnly = false, CancellationToken cancellationToken = default)
     {
         ArgumentException.ThrowIfNullOrEmpty(name);
@@ -250,7 +265,11 @@ public sealed class R2MClient : IDisposable
         return _runner.RunAsync("Admin.LoadCheckpoint", o => _channel.CallInvoker.AsyncUnaryCall(LoadMethod, request, o).ResponseAsync, cancellationToken);
     }
 
-    /// <summary>Admin.Reset: back to the startup weights (the next variant of a comparison).</summary>
+    /// <summary>
+    /// Admin.Reset: back to the startup weights (the next variant of a comparison). Retried like an
+    /// idempotent call: it sets a state rather than stepping it, so applying it twice equals once
+    /// (same seed, same weights, empty store), except that the versions grow one more step.
+    /// </summary>
     public Task<ResetReply> ResetAsync(ulong? seed = null, CancellationToken cancellationToken = default)
     {
         var request = new ResetRequest();
@@ -277,6 +296,44 @@ public sealed class R2MClient : IDisposable
                 await Task.Delay(TimeSpan.FromMilliseconds(200), Options.TimeProvider, cancellationToken).ConfigureAwait(false);
             }
         }
+    }
+
+    /// <summary>
+    /// Runs a call that advances <paramref name="version"/> each time the server applies it, so that a
+    /// retry never applies it twice: the version is read before the first attempt and checked again
+    /// after a transient failure (<see cref="WatchedVersion.WhyNotResend"/>). With MaxAttempts = 1
+    /// nothing can be re-sent, so no Admin.Info call is made. The check cannot see an attempt the
+    /// server is still working on when the version is read again, and takes any other writer's move
+    /// of the version for this call's (refusing the retry, the safe side): docs/client.md, Retries.
+    /// </summary>
+    private async Task<T> RunNotIdempotentAsync<T>(string name, WatchedVersion version, Func<CallOptions, Task<T>> attempt, CancellationToken cancellationToken)
+    {
+        if (Options.MaxAttempts == 1)
+        {
+            return await _runner.RunAsync(name, attempt, cancellationToken).ConfigureAwait(false);
+        }
+
+        ulong before;
+        try
+        {
+            before = version.Read(await InfoAsync(cancellationToken).ConfigureAwait(false));
+        }
+        catch (R2MClientException e)
+        {
+            throw new R2MClientException($"{name} was not sent: reading {version.Name} before it failed: {e.Message}", e.StatusCode, e.Attempts, e);
+        }
+
+        return await _runner.RunAsync(name, attempt, cancellationToken, async ct =>
+        {
+            try
+            {
+                return version.WhyNotResend(before, version.Read(await InfoAsync(ct).ConfigureAwait(false)));
+            }
+            catch (R2MClientException e)
+            {
+                return $"whether the server applied it is unknown, because reading {version.Name} failed ({e.Message}); re-sending could apply it twice";
+            }
+        }).ConfigureAwait(false);
     }
 
     public void Dispose()

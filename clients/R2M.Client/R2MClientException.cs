@@ -3,8 +3,10 @@ using R2M.Grpc;
 namespace R2M.Client;
 
 /// <summary>
-/// A call that failed for good: a non-transient status, or a transient one that outlasted every
-/// retry. The message names the call, the server, the status and how many attempts were made.
+/// A call that failed for good: a non-transient status, a transient one that outlasted every
+/// retry, or a transient one after which a non-idempotent call (Optimize, Update) must not be
+/// re-sent because the server applied it or may have. The message names the call, the status, how
+/// many attempts were made and, for the last case, why (the versions before and after).
 /// </summary>
 public sealed class R2MClientException : Exception
 {

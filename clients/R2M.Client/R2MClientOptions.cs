@@ -15,7 +15,11 @@ public sealed record R2MClientOptions
     /// <summary>Deadline of each attempt of each call (the server sees it as grpc-timeout).</summary>
     public TimeSpan CallTimeout { get; init; } = TimeSpan.FromSeconds(120);
 
-    /// <summary>Attempts per call in all (1 = no retry) for transient failures (UNAVAILABLE, connection reset).</summary>
+    /// <summary>
+    /// Attempts per call in all (1 = no retry) for transient failures (UNAVAILABLE, connection reset).
+    /// Above 1, Optimize and Update also read the server's version (Admin.Info) before the first
+    /// attempt and before each retry, so that a call the server already applied is not re-sent.
+    /// </summary>
     public int MaxAttempts { get; init; } = 5;
 
     /// <summary>Delay before the first retry; doubles per retry up to <see cref="MaxBackoff"/>, with full jitter.</summary>

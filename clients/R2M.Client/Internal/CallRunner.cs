@@ -33,8 +33,14 @@ internal sealed class CallRunner : IDisposable
     /// <summary>
     /// Runs <paramref name="attempt"/> until it succeeds, fails with a non-transient status, or
     /// the attempts are spent; the final failure is an <see cref="R2MClientException"/>.
+    /// <paramref name="beforeRetry"/>, when given, runs after each transient failure that would be
+    /// retried, before the retry is announced or delayed: it returns null to retry, or why the call
+    /// must not be sent again (a non-idempotent call the server may have applied), and the call then
+    /// fails with that reason. It runs outside the concurrency cap, so it may make calls of its own.
     /// </summary>
-    public async Task<T> RunAsync<T>(string name, Func<CallOptions, Task<T>> attempt, CancellationToken cancellationToken)
+    public async Task<T> RunAsync<T>(
+        string name, Func<CallOptions, Task<T>> attempt, CancellationToken cancellationToken,
+        Func<CancellationToken, Task<string?>>? beforeRetry = null)
     {
         long started = _options.TimeProvider.GetTimestamp();
         for (int n = 1; ; n++)
@@ -67,6 +73,11 @@ internal sealed class CallRunner : IDisposable
                 throw Final(name, code, n, elapsed, failure);
             }
 
+            if (beforeRetry is not null && await beforeRetry(cancellationToken).ConfigureAwait(false) is { } reason)
+            {
+                throw NotResent(name, code, n, failure, reason);
+            }
+
             TimeSpan delay = Backoff(n);
             _options.OnRetry?.Invoke(name, n, failure, delay);
             await Task.Delay(delay, _options.TimeProvider, cancellationToken).ConfigureAwait(false);
@@ -91,7 +102,12 @@ internal sealed class CallRunner : IDisposable
         return TimeSpan.FromMilliseconds(step / 2 + u * step / 2);
     }
 
-    /// <summary>UNAVAILABLE is what connection refused/reset, GOAWAY and REFUSED_STREAM map to: nothing was processed.</summary>
+    /// <summary>
+    /// UNAVAILABLE is what connection refused/reset, GOAWAY and REFUSED_STREAM map to. Refused,
+    /// GOAWAY-unprocessed and REFUSED_STREAM calls were not processed (RFC 9113 section 8.7); after a
+    /// reset mid-call the server may have processed it, which is harmless only for idempotent calls
+    /// (non-idempotent ones pass a beforeRetry check to <see cref="RunAsync"/>).
+    /// </summary>
     internal static bool IsTransient(StatusCode code) => code == StatusCode.Unavailable;
 
     /// <summary>The status of a failure, or null for exceptions that are not call failures (bugs propagate as they are).</summary>
@@ -104,9 +120,11 @@ internal sealed class CallRunner : IDisposable
         _ => null,
     };
 
+    private static string Detail(Exception failure) => failure is RpcException r ? r.Status.Detail : failure.Message;
+
     private R2MClientException Final(string name, StatusCode code, int attempts, TimeSpan elapsed, Exception failure)
     {
-        string detail = failure is RpcException r ? r.Status.Detail : failure.Message;
+        string detail = Detail(failure);
         string tries = attempts == 1 ? "1 attempt" : $"{attempts} attempts over {elapsed.TotalSeconds:F1} s";
         string hint = code switch
         {
@@ -117,6 +135,9 @@ internal sealed class CallRunner : IDisposable
         };
         return new R2MClientException($"{name} failed after {tries}: {code}: {detail}{hint}", code, attempts, failure);
     }
+
+    private static R2MClientException NotResent(string name, StatusCode code, int attempts, Exception failure, string reason) =>
+        new($"{name} failed on attempt {attempts} ({code}: {Detail(failure)}) and was not sent again: {reason}", code, attempts, failure);
 
     private void UpdatePeak(int now)
     {

@@ -1,0 +1,112 @@
+using System.Net;
+using Google.Protobuf.Reflection;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.Extensions.Logging;
+using R2M.Api.V1;
+using R2M.Grpc;
+
+namespace R2M.Client.Tests;
+
+/// <summary>
+/// An in-process r2m.v1 stand-in on a loopback port (R2M.Grpc's Kestrel binding) for the retry
+/// tests of the non-idempotent calls: Policy.Optimize advances policy_version, RewardModel.Update
+/// advances rm_version, Admin.Info reports both, and every call is counted. A write can be made to
+/// fail with UNAVAILABLE either before applying (nothing changes) or after applying (the version
+/// moved, the reply is lost), as a proxy or a connection reset between the two would.
+/// </summary>
+internal sealed class FakeWriteServer : IAsyncDisposable
+{
+    private readonly WebApplication _app;
+    private readonly Lock _lock = new();
+    private ulong _policyVersion = 3;
+    private ulong _rmVersion = 7;
+    private int _failBeforeApply;
+    private int _failAfterApply;
+
+    private FakeWriteServer(WebApplication app)
+    {
+        _app = app;
+    }
+
+    public string Address { get; private set; } = "";
+
+    public int Applied { get; private set; }
+
+    public int InfoCalls { get; private set; }
+
+    public ulong PolicyVersion => _policyVersion;
+
+    public ulong RmVersion => _rmVersion;
+
+    public static async Task<FakeWriteServer> StartAsync()
+    {
+        var builder = WebApplication.CreateSlimBuilder();
+        builder.Logging.ClearProviders();
+        builder.Services.AddR2MGrpc();
+        builder.WebHost.ConfigureKestrel(k => k.ListenGrpc(new IPEndPoint(IPAddress.Loopback, 0)));
+        var app = builder.Build();
+        var server = new FakeWriteServer(app);
+        app.MapGrpcService(Service(PolicyReflection.Descriptor, "Policy"),
+            d => d.AddClientStreaming<PolicyBatch, OptimizeReply>("Optimize", async (requests, context) =>
+                new OptimizeReply { PolicyVersion = await server.WriteAsync(requests, context, policy: true) }));
+        app.MapGrpcService(Service(RewardModelReflection.Descriptor, "RewardModel"),
+            d => d.AddClientStreaming<PreferenceGroup, UpdateReply>("Update", async (requests, context) =>
+                new UpdateReply { RmVersion = await server.WriteAsync(requests, context, policy: false) }));
+        app.MapGrpcService(Service(AdminReflection.Descriptor, "Admin"),
+            d => d.AddUnary<InfoRequest, InfoReply>("Info", (_, _) => Task.FromResult(server.Info())));
+        await app.StartAsync().WaitAsync(TimeSpan.FromSeconds(30));
+        server.Address = app.Urls.First();
+        return server;
+    }
+
+    /// <summary>The next <paramref name="count"/> writes fail with UNAVAILABLE without being applied.</summary>
+    public void FailBeforeApply(int count) => _failBeforeApply = count;
+
+    /// <summary>The next <paramref name="count"/> writes are applied, then fail with UNAVAILABLE (reply lost).</summary>
+    public void FailAfterApply(int count) => _failAfterApply = count;
+
+    public async ValueTask DisposeAsync()
+    {
+        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+        await _app.StopAsync(cts.Token);
+        await _app.DisposeAsync();
+    }
+
+    private static ServiceDescriptor Service(FileDescriptor file, string name) => file.FindTypeByName<ServiceDescriptor>(name);
+
+    private async Task<ulong> WriteAsync<T>(IAsyncStreamReader<T> requests, ServerCallContext context, bool policy)
+    {
+        while (await requests.MoveNext(context.CancellationToken))
+        {
+        }
+
+        lock (_lock)
+        {
+            if (_failBeforeApply > 0)
+            {
+                _failBeforeApply--;
+                throw new RpcException(new Status(StatusCode.Unavailable, "simulated: dropped before the server applied it"));
+            }
+
+            Applied++;
+            ulong version = policy ? ++_policyVersion : ++_rmVersion;
+            if (_failAfterApply > 0)
+            {
+                _failAfterApply--;
+                throw new RpcException(new Status(StatusCode.Unavailable, "simulated: connection reset after the server applied it"));
+            }
+
+            return version;
+        }
+    }
+
+    private InfoReply Info()
+    {
+        lock (_lock)
+        {
+            InfoCalls++;
+            return new InfoReply { PolicyVersion = _policyVersion, RmVersion = _rmVersion, ServerVersion = "fake" };
+        }
+    }
+}

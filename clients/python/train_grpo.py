@@ -161,15 +161,27 @@ class Client:
         self.policy = pb["policy_grpc"].PolicyStub(self.channel)
         self.rm = pb["rm_grpc"].RewardModelStub(self.channel)
 
-    def call(self, what, fn):
-        """Runs fn() with retries on UNAVAILABLE (a reward server blip must not kill training)."""
+    def call(self, what, fn, version=None):
+        """Runs fn() with retries on UNAVAILABLE (a reward server blip must not kill training).
+
+        version: for calls that step the server (Optimize, Update), the Info field they advance.
+        UNAVAILABLE can also come after the server applied the call (connection lost before the
+        reply), so before re-sending the version is read again: if it moved, the call was applied
+        and re-sending would apply it twice.
+        """
         delay = 0.5
+        before = getattr(self.info(), version) if version and self.args.retries > 1 else None
         for attempt in range(1, self.args.retries + 1):
             try:
                 return fn()
             except self.grpc.RpcError as e:
                 if e.code() != self.grpc.StatusCode.UNAVAILABLE or attempt == self.args.retries:
                     raise SystemExit(f"train_grpo: {what} failed: {e.code().name}: {e.details()}")
+                if before is not None:
+                    now = getattr(self.info(), version)
+                    if now != before:
+                        raise SystemExit(f"train_grpo: {what} failed: UNAVAILABLE after the server applied it "
+                                         f"({version} moved from {before} to {now}); not re-sent, it would apply twice")
                 print(f"  {what}: UNAVAILABLE, retry {attempt} in {delay:.1f}s", file=sys.stderr)
                 time.sleep(delay)
                 delay *= 2
@@ -232,7 +244,7 @@ class Client:
                 yield pb.PolicyBatch(items=[pb.PolicyItem(rollout_id=rid, group_id=group_id, advantage=adv)
                                             for rid, _, adv in members])
         return self.call("Optimize", lambda: self.policy.Optimize(
-            messages(), timeout=self.args.timeout, metadata=self.metadata))
+            messages(), timeout=self.args.timeout, metadata=self.metadata), version="policy_version")
 
     def update(self, groups, step):
         pb, common = self.pb["rm"], self.pb["common"]
@@ -250,7 +262,7 @@ class Client:
                     group.config.CopyFrom(config)
                 yield group
         return self.call("Update", lambda: self.rm.Update(
-            messages(), timeout=self.args.timeout, metadata=self.metadata))
+            messages(), timeout=self.args.timeout, metadata=self.metadata), version="rm_version")
 
 
 def train(args, pb, out=sys.stdout):

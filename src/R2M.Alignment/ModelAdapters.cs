@@ -82,7 +82,26 @@ public sealed class TransformerPolicy : ITrainablePolicy
             rows[i] = pr.Length + co.Length - 1;
             hs[i] = h.Slice(i * s * c, rows[i] * c).ToArray();
         }
-        return new PolicyPass(lps, hs, rows, keepActivations ? new PassState(b, s, temperature, [.. batch.Select(x => x.Prompt.Length)]) : null);
+        // Training passes (the ones PolicyOptimizer reports on) also carry the entropy, read from the logits
+        // this forward already holds; reference and evaluation passes skip the extra exp over the vocabulary.
+        var entropy = keepActivations ? CompletionEntropy(r.Logits.Span, batch, s, temperature) : null;
+        return new PolicyPass(lps, hs, rows, keepActivations ? new PassState(b, s, temperature, [.. batch.Select(x => x.Prompt.Length)]) : null, entropy);
+    }
+
+    /// <summary>Per item (T_i) entropies of the rows of logits (B, S, V) that predict the completion tokens.</summary>
+    private float[][] CompletionEntropy(ReadOnlySpan<float> logits, IReadOnlyList<(int[] Prompt, int[] Completion)> batch, int s, float temperature)
+    {
+        int v = _model.Config.VocabSize;
+        var result = new float[batch.Count][];
+        for (int i = 0; i < batch.Count; i++)
+        {
+            var (pr, co) = batch[i];
+            result[i] = new float[co.Length];
+            // Position p predicts token p + 1, so completion token t is predicted at prompt length - 1 + t.
+            var rows = logits.Slice((i * s + pr.Length - 1) * v, co.Length * v);
+            TokenEntropy.Rows(rows, co.Length, v, temperature, result[i]);
+        }
+        return result;
     }
 
     public void Backward(PolicyPass pass, IReadOnlyList<float[]> dCompletionLogProbs)

@@ -30,6 +30,8 @@ public interface ITrainablePolicy
     /// Teacher-forced pass over a batch of prompt ⊕ completion sequences: per item, completion
     /// log-probs (T_i) at the given temperature and hidden states (S_i - 1, D_p). keepActivations:
     /// keep what Backward needs; Backward must follow before the next Forward on this policy.
+    /// A policy that has its logits at hand may also fill <see cref="PolicyPass.CompletionEntropy"/>
+    /// (a diagnostic; <see cref="PolicyOptimizer"/> reports its mean when every pass has it).
     /// </summary>
     PolicyPass Forward(IReadOnlyList<(int[] Prompt, int[] Completion)> batch, float temperature, bool keepActivations);
 
@@ -40,8 +42,12 @@ public interface ITrainablePolicy
 /// <summary>One sampled completion. Hidden: (HiddenRows, D_p) row-major.</summary>
 public sealed record PolicySample(int[] Completion, float[] LogProbs, float[] Hidden, int HiddenRows);
 
-/// <summary>One teacher-forced batch pass: per item log-probs (T_i), hidden states (HiddenRows_i, D_p). State: opaque.</summary>
-public sealed record PolicyPass(float[][] CompletionLogProbs, float[][] Hidden, int[] HiddenRows, object? State);
+/// <summary>
+/// One teacher-forced batch pass: per item log-probs (T_i), hidden states (HiddenRows_i, D_p). State: opaque.
+/// CompletionEntropy: per item (T_i) entropy in nats of the distribution each completion token was drawn
+/// from (<see cref="TokenEntropy"/>, same temperature as the log-probs); null when the policy does not compute it.
+/// </summary>
+public sealed record PolicyPass(float[][] CompletionLogProbs, float[][] Hidden, int[] HiddenRows, object? State, float[][]? CompletionEntropy = null);
 
 /// <summary>The frozen reward backbone: reward token embedding H_last (D_rm) of a token sequence.</summary>
 public interface IRteSource

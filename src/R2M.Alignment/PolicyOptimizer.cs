@@ -1,3 +1,5 @@
+using System.Numerics.Tensors;
+
 namespace R2M.Alignment;
 
 /// <summary>Policy-side options (R2M-METHOD.md section 1 step 5, REFERENCE.md section 5).</summary>
@@ -22,7 +24,12 @@ public sealed record PolicyOptimizerOptions(
 /// <summary>Mean metrics of one <see cref="PolicyOptimizer.Optimize"/> call.</summary>
 /// <param name="FirstEpochLoss">Mean minibatch loss in epoch 1 (before any step of this batch moved the policy on its first minibatch).</param>
 /// <param name="LastEpochLoss">Mean minibatch loss in the last epoch.</param>
-public readonly record struct PolicyUpdateResult(float FirstEpochLoss, float LastEpochLoss, float Kl, float ClipFraction, float GradNorm, int OptimizerSteps);
+/// <param name="Entropy">
+/// Mean over the last epoch's minibatches of each minibatch's mean per-token policy entropy over its
+/// completion tokens (nats; averaged like Kl and ClipFraction); null when the policy's passes carry no
+/// <see cref="PolicyPass.CompletionEntropy"/>.
+/// </param>
+public readonly record struct PolicyUpdateResult(float FirstEpochLoss, float LastEpochLoss, float Kl, float ClipFraction, float GradNorm, int OptimizerSteps, float? Entropy = null);
 
 /// <summary>
 /// k epochs of clipped-surrogate updates over a batch of rollouts, full-parameter AdamW with
@@ -58,8 +65,9 @@ public sealed class PolicyOptimizer
         var loss = Options.LossOrDefault;
         if (loss.Beta != 0 && rollouts.Any(r => r.RefLogProbs is null)) throw new ArgumentException("beta > 0 but a rollout has no reference log-probs", nameof(rollouts));
         int mb = Options.MiniBatchSize == 0 ? rollouts.Count : Math.Min(Options.MiniBatchSize, rollouts.Count);
-        double first = 0, last = 0, kl = 0, clip = 0, norm = 0;
+        double first = 0, last = 0, kl = 0, clip = 0, norm = 0, entropy = 0;
         int steps = 0, firstCount = 0, lastCount = 0;
+        bool hasEntropy = true;
         var adv = advantages.ToArray();
         for (int e = 0; e < Options.Epochs; e++)
         {
@@ -67,13 +75,18 @@ public sealed class PolicyOptimizer
             for (int s = 0; s < rollouts.Count; s += mb)
             {
                 int n = Math.Min(mb, rollouts.Count - s);
-                var (res, gn) = MiniBatch(rollouts, s, n, adv, loss, lastEpoch && refreshHidden);
+                var (res, gn, h) = MiniBatch(rollouts, s, n, adv, loss, lastEpoch && refreshHidden);
                 if (e == 0) { first += res.Loss; firstCount++; }
-                if (lastEpoch) { last += res.Loss; lastCount++; kl += res.Kl; clip += res.ClipFraction; norm += gn; }
+                if (lastEpoch)
+                {
+                    last += res.Loss; lastCount++; kl += res.Kl; clip += res.ClipFraction; norm += gn;
+                    if (h is double hv) entropy += hv; else hasEntropy = false;
+                }
                 steps++;
             }
         }
-        return new PolicyUpdateResult((float)(first / firstCount), (float)(last / lastCount), (float)(kl / lastCount), (float)(clip / lastCount), (float)(norm / lastCount), steps);
+        return new PolicyUpdateResult((float)(first / firstCount), (float)(last / lastCount), (float)(kl / lastCount), (float)(clip / lastCount), (float)(norm / lastCount), steps,
+            hasEntropy ? (float)(entropy / lastCount) : null);
     }
 
     /// <summary>Writes policy parameters and AdamW state to a safetensors file, atomically.</summary>
@@ -100,7 +113,17 @@ public sealed class PolicyOptimizer
         };
     }
 
-    private (PolicyLossResult, float) MiniBatch(IReadOnlyList<Rollout> rollouts, int start, int n, float[] adv, PolicyLossOptions lossOpts, bool refresh)
+    /// <summary>Mean entropy over the minibatch's completion tokens (the tokens the loss masks in); null without entropies.</summary>
+    private static double? MeanEntropy(PolicyPass pass)
+    {
+        if (pass.CompletionEntropy is not { } ent) return null;
+        double sum = 0;
+        long tokens = 0;
+        foreach (var row in ent) { sum += TensorPrimitives.Sum<float>(row); tokens += row.Length; }
+        return tokens == 0 ? null : sum / tokens;
+    }
+
+    private (PolicyLossResult Loss, float GradNorm, double? Entropy) MiniBatch(IReadOnlyList<Rollout> rollouts, int start, int n, float[] adv, PolicyLossOptions lossOpts, bool refresh)
     {
         float temp = Options.Temperature;
         var items = new (int[] Prompt, int[] Completion)[n];
@@ -112,6 +135,8 @@ public sealed class PolicyOptimizer
             var r = rollouts[start + b];
             if (pass.CompletionLogProbs[b].Length != r.Completion.Length)
                 throw new InvalidOperationException($"policy returned {pass.CompletionLogProbs[b].Length} log-probs for a {r.Completion.Length}-token completion (rollout {r.Id})");
+            if (pass.CompletionEntropy is { } ent && (ent.Length != n || ent[b].Length != r.Completion.Length))
+                throw new InvalidOperationException($"policy returned entropies that do not match the {r.Completion.Length}-token completion (rollout {r.Id})");
             tmax = Math.Max(tmax, r.Completion.Length);
         }
         if (tmax == 0) throw new ArgumentException("every completion in the minibatch is empty");
@@ -141,6 +166,6 @@ public sealed class PolicyOptimizer
         float gn = Clipping.Apply(Policy.Gradients, Options.GradClip);
         float lr = Options.ScheduleOrDefault.At(Optimizer.Options.LearningRate, Optimizer.Step);
         Optimizer.Update(Policy.Parameters, Policy.Gradients, lr);
-        return (res, gn);
+        return (res, gn, MeanEntropy(pass));
     }
 }

@@ -4,13 +4,14 @@ using Google.Protobuf;
 using R2M.Alignment;
 using R2M.Api.V1;
 using R2M.Grpc;
+using R2M.Tensors;
 
 namespace R2M.Server.Internal;
 
 /// <summary>
 /// Checkpoint directories: <c>state.safetensors</c> (R2M.Alignment.CheckpointState: policy weights and
-/// AdamW moments, reward head and its moments, optimizer steps, versions, last schedule) and
-/// <c>client_state.bin</c>. Written into a temporary sibling directory and renamed into place, so a
+/// AdamW moments, reward head and its moments, optimizer steps, versions, last schedule, the positions
+/// of the R2M w/ Noise streams of Update and Score) and <c>client_state.bin</c>. Written into a temporary sibling directory and renamed into place, so a
 /// reader never sees a half-written checkpoint.
 /// </summary>
 internal static partial class CheckpointStore
@@ -65,6 +66,10 @@ internal static partial class CheckpointStore
             cs.Tensors["rm.adamw.v"] = (float[])s.Reward.Optimizer.V.Clone();
             cs.Counters["rm.adamw.step"] = [(ulong)s.Reward.Optimizer.Step];
             cs.Counters["versions"] = [s.PolicyVersion, s.RmVersion];
+            // R2M w/ Noise draws fresh noise on every Update and Score: without the streams' positions a
+            // resumed noise run would draw other noise than the run that never stopped.
+            cs.WriteRng(UpdateNoiseKey, s.Reward.TrainNoise.GetState());
+            cs.WriteRng(ScoreNoiseKey, s.Batcher.NoiseState);
             cs.Metadata["format"] = Format;
             cs.Metadata["head"] = HeadShape(s);
             cs.Metadata["policy"] = PolicyShape(s);
@@ -136,6 +141,8 @@ internal static partial class CheckpointStore
         c.HeadM.CopyTo(s.Reward.Optimizer.M, 0);
         c.HeadV.CopyTo(s.Reward.Optimizer.V, 0);
         s.Reward.Optimizer.Step = (long)c.HeadStep;
+        if (c.UpdateNoise is { } un) s.Reward.TrainNoise.SetState(un);
+        if (c.ScoreNoise is { } sn) s.Batcher.NoiseState = sn;
         // The rollout store's hidden states belong to the old policy (admin.proto LoadCheckpoint).
         s.Store.Clear();
         s.AdvanceVersions(rewardOnly ? 0 : c.Versions[0], c.Versions[1]);
@@ -147,7 +154,13 @@ internal static partial class CheckpointStore
         return (bytes, client, schedule);
     }
 
-    private sealed record Loaded(float[]? Policy, float[]? PolicyM, float[]? PolicyV, ulong PolicyStep, float[] Head, float[] HeadM, float[] HeadV, ulong HeadStep, ulong[] Versions);
+    /// <summary>Counter names of the noise streams (6 words each, CheckpointState.WriteRng); the Update one is named as in R2M.Alignment's R2MRewardModel checkpoints.</summary>
+    private const string UpdateNoiseKey = "rm.noise_rng";
+    private const string ScoreNoiseKey = "rm.score_noise_rng";
+
+    /// <summary>Noise states are null in checkpoints written before they were saved: the streams then go on where they are.</summary>
+    private sealed record Loaded(float[]? Policy, float[]? PolicyM, float[]? PolicyV, ulong PolicyStep, float[] Head, float[] HeadM, float[] HeadV, ulong HeadStep, ulong[] Versions,
+        Rng.State? UpdateNoise, Rng.State? ScoreNoise);
 
     private static Loaded Validate(ServerState s, CheckpointState cs, string path, bool rewardOnly)
     {
@@ -163,13 +176,16 @@ internal static partial class CheckpointStore
                 rewardOnly ? null : cs.Tensor("policy.adamw.v", np),
                 rewardOnly ? 0 : cs.Counter("policy.adamw.step", 1)[0],
                 cs.Tensor("rm.head", nh), cs.Tensor("rm.adamw.m", nh), cs.Tensor("rm.adamw.v", nh),
-                cs.Counter("rm.adamw.step", 1)[0], cs.Counter("versions", 2));
+                cs.Counter("rm.adamw.step", 1)[0], cs.Counter("versions", 2),
+                OptionalRng(cs, UpdateNoiseKey), OptionalRng(cs, ScoreNoiseKey));
         }
         catch (InvalidDataException e)
         {
             throw new PreconditionException(e.Message);
         }
     }
+
+    private static Rng.State? OptionalRng(CheckpointState cs, string name) => cs.Counters.ContainsKey(name) ? cs.ReadRng(name) : null;
 
     private static void Expect(CheckpointState cs, string key, string expected, string path)
     {

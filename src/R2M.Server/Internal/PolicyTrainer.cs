@@ -97,6 +97,8 @@ internal static class PolicyTrainer
         reply.PolicyLoss = result.LastEpochLoss;
         reply.ClipFraction = result.ClipFraction;
         reply.GradNorm = result.GradNorm;
+        // TransformerPolicy's training passes carry per-token entropies; absent (proto optional) otherwise.
+        if (result.Entropy is float entropy) reply.Entropy = entropy;
         // With beta = 0 the loss has no KL term; report the k3 KL of the sampling policy to the reference instead.
         reply.Kl = options.LossOrDefault.Beta > 0 ? result.Kl : MeanK3(rollouts);
         if (refresh)

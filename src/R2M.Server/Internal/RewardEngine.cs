@@ -23,6 +23,9 @@ internal sealed class HeadSnapshot(ulong version, R2MHead head)
 /// </summary>
 internal sealed class RewardEngine
 {
+    /// <summary>Seed of <see cref="TrainNoise"/> at startup and after Reset.</summary>
+    private const ulong TrainNoiseSeed = 0x5EED;
+
     private readonly HostedModel _backbone;
     private readonly float[] _phi;
     private readonly float _bias;
@@ -53,8 +56,11 @@ internal sealed class RewardEngine
 
     public float LearningRate { get; }
 
-    /// <summary>Noise stream of R2M w/ Noise for Update (the batcher has its own).</summary>
-    public Rng TrainNoise { get; } = new(0x5EED);
+    /// <summary>
+    /// Noise stream of R2M w/ Noise for Update (the batcher has its own). Only used under the admin gate,
+    /// like checkpoint save/load, which store and restore its state.
+    /// </summary>
+    public Rng TrainNoise { get; } = new(TrainNoiseSeed);
 
     public HostedModel Backbone => _backbone;
 
@@ -63,11 +69,15 @@ internal sealed class RewardEngine
     /// <summary>Publishes the trainer's weights as <paramref name="version"/> (one reference swap).</summary>
     public void Publish(ulong version) => Volatile.Write(ref _current, new HeadSnapshot(version, Copy(Trainer)));
 
-    /// <summary>Restores the startup head (or re-draws the cross-attention from <paramref name="seed"/>) and fresh moments.</summary>
+    /// <summary>
+    /// Restores the startup head (or re-draws the cross-attention from <paramref name="seed"/>), fresh
+    /// moments and the Update noise stream's startup state (admin.proto Reset: a reset run repeats exactly).
+    /// </summary>
     public void ResetTrainer(ulong? seed)
     {
         Trainer.Initialize(_phi, _bias, seed ?? _seed);
         Optimizer = new AdamWOptimizer(Trainer.Parameters.Length, new AdamWOptions(LearningRate));
+        TrainNoise.SetState(new Rng(TrainNoiseSeed).GetState());
     }
 
     /// <summary>RTEs (D_rm each) of RM token sequences: one batched, right-padded forward of the frozen backbone.</summary>

@@ -36,7 +36,11 @@ internal sealed class ScoreBatcher : IAsyncDisposable
     private readonly int _maxBatch;
     private readonly CancellationTokenSource _stop = new();
     private readonly Task _loop;
-    private readonly Rng _noise = new(0x5C0E);
+    private const ulong NoiseSeed = 0x5C0E;
+    private readonly Rng _noise = new(NoiseSeed);
+
+    /// <summary>Guards <see cref="_noise"/>: the batcher thread draws from it while an admin call may save or restore it.</summary>
+    private readonly Lock _noiseLock = new();
 
     public ScoreBatcher(RewardEngine engine, R2MServerOptions options, ServerMetrics metrics, ILogger logger, TimeProvider time)
     {
@@ -47,6 +51,23 @@ internal sealed class ScoreBatcher : IAsyncDisposable
         // thread it would starve Kestrel's I/O (and the streams feeding this batcher) on small machines.
         _loop = Task.Factory.StartNew(Loop, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
     }
+
+    /// <summary>State of the Score noise stream (R2M w/ Noise), for checkpoints; read and set between items.</summary>
+    public Rng.State NoiseState
+    {
+        get
+        {
+            lock (_noiseLock) return _noise.GetState();
+        }
+
+        set
+        {
+            lock (_noiseLock) _noise.SetState(value);
+        }
+    }
+
+    /// <summary>Puts the Score noise stream back to its startup state (Reset).</summary>
+    public void ResetNoise() => NoiseState = new Rng(NoiseSeed).GetState();
 
     public Task<ScoreOutcome> EnqueueAsync(ScoreWork work)
     {
@@ -122,7 +143,12 @@ internal sealed class ScoreBatcher : IAsyncDisposable
         {
             try
             {
-                var hidden = w.Noise ? RewardEngine.NoiseLike(w.Hidden, _noise) : w.Hidden;
+                var hidden = w.Hidden;
+                if (w.Noise)
+                {
+                    lock (_noiseLock) hidden = RewardEngine.NoiseLike(w.Hidden, _noise);
+                }
+
                 var input = new RewardInput(w.Rte!, hidden, w.Rows);
                 var vanilla = snap.Head.VanillaScore(w.Rte!);
                 // omega == 1 is the vanilla score exactly (R2MHead.Forward's vanilla path): no second phi pass.

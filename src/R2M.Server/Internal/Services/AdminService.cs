@@ -93,6 +93,7 @@ internal sealed class AdminService(ServerState state)
             state.InitialPolicy.CopyTo(state.TrainerModel.Parameters, 0);
             state.PolicyAdam = new AdamWOptimizer(state.InitialPolicy.Length, state.PolicyAdam.Options);
             state.Reward.ResetTrainer(request.HasSeed ? request.Seed : null);
+            state.Batcher.ResetNoise();
             state.Store.Clear();
             state.LastSchedule = null;
             // Versions keep increasing, so rewards from before the reset stay distinguishable.

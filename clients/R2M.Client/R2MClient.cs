@@ -65,8 +65,13 @@ public sealed class R2MClient : IDisposable
     public int PeakConcurrency => _runner.PeakInFlight;
 
     /// <summary>Admin.Info: models, versions, store statistics and limits.</summary>
-    public Task<InfoReply> InfoAsync(CancellationToken cancellationToken = default) =>
-        _runner.RunAsync("Admin.Info", o => _channel.CallInvoker.AsyncUnaryCall(InfoMethod, new InfoRequest(), o).ResponseAsync, cancellationToken);
+    public Task<InfoReply> InfoAsync(CancellationToken cancellationToken = default) => InfoAsync(new InfoRequest(), cancellationToken);
+
+    /// <summary>Admin.Info with <see cref="InfoRequest.WaitForWrites"/>: the versions after every write in flight.</summary>
+    private Task<InfoReply> InfoAfterWritesAsync(CancellationToken cancellationToken) => InfoAsync(new InfoRequest { WaitForWrites = true }, cancellationToken);
+
+    private Task<InfoReply> InfoAsync(InfoRequest request, CancellationToken cancellationToken) =>
+        _runner.RunAsync("Admin.Info", o => _channel.CallInvoker.AsyncUnaryCall(InfoMethod, request, o).ResponseAsync, cancellationToken);
 
     /// <summary>
     /// Policy.Generate: all rollouts of the request, chunked hidden states reassembled, ordered by
@@ -302,9 +307,10 @@ public sealed class R2MClient : IDisposable
     /// Runs a call that advances <paramref name="version"/> each time the server applies it, so that a
     /// retry never applies it twice: the version is read before the first attempt and checked again
     /// after a transient failure (<see cref="WatchedVersion.WhyNotResend"/>). With MaxAttempts = 1
-    /// nothing can be re-sent, so no Admin.Info call is made. The check cannot see an attempt the
-    /// server is still working on when the version is read again, and takes any other writer's move
-    /// of the version for this call's (refusing the retry, the safe side): docs/client.md, Retries.
+    /// nothing can be re-sent, so no Admin.Info call is made. The re-read asks the server to wait for
+    /// writes in flight (InfoRequest.wait_for_writes), since a write goes on after its connection is
+    /// lost. It takes any other writer's move of the version for this call's (refusing the retry,
+    /// the safe side): docs/client.md, Retries.
     /// </summary>
     private async Task<T> RunNotIdempotentAsync<T>(string name, WatchedVersion version, Func<CallOptions, Task<T>> attempt, CancellationToken cancellationToken)
     {
@@ -327,7 +333,8 @@ public sealed class R2MClient : IDisposable
         {
             try
             {
-                return version.WhyNotResend(before, version.Read(await InfoAsync(ct).ConfigureAwait(false)));
+                // Waits for a write the server is still running (it goes on after the connection is lost).
+                return version.WhyNotResend(before, version.Read(await InfoAfterWritesAsync(ct).ConfigureAwait(false)));
             }
             catch (R2MClientException e)
             {

@@ -178,7 +178,8 @@ class Client:
                 if e.code() != self.grpc.StatusCode.UNAVAILABLE or attempt == self.args.retries:
                     raise SystemExit(f"train_grpo: {what} failed: {e.code().name}: {e.details()}")
                 if before is not None:
-                    now = getattr(self.info(), version)
+                    # The server answers after any write still running (it goes on after a dropped connection).
+                    now = getattr(self.info(wait_for_writes=True), version)
                     if now != before:
                         raise SystemExit(f"train_grpo: {what} failed: UNAVAILABLE after the server applied it "
                                          f"({version} moved from {before} to {now}); not re-sent, it would apply twice")
@@ -186,9 +187,10 @@ class Client:
                 time.sleep(delay)
                 delay *= 2
 
-    def info(self):
+    def info(self, wait_for_writes=False):
         return self.call("Info", lambda: self.admin.Info(
-            self.pb["admin"].InfoRequest(), timeout=self.args.timeout, metadata=self.metadata))
+            self.pb["admin"].InfoRequest(wait_for_writes=wait_for_writes), timeout=self.args.timeout,
+            metadata=self.metadata))
 
     def generate(self, prompts, step):
         pb = self.pb["policy"]

@@ -82,6 +82,7 @@ public static class R2MServer
         var metrics = app.Services.GetRequiredService<ServerMetrics>();
         var logger = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("R2M.Server");
         var state = new ServerState(options, metrics, logger, time);
+        ((IApplicationBuilder)app).Properties[StateKey] = state;
         app.Lifetime.ApplicationStopped.Register(() => state.DisposeAsync().AsTask().GetAwaiter().GetResult());
         if (options.ResumeFrom is { Length: > 0 } resume)
         {
@@ -123,6 +124,11 @@ public static class R2MServer
         });
         return app;
     }
+
+    private const string StateKey = "r2m.server.state";
+
+    /// <summary>The hosted state of an app made by <see cref="Build"/> (tests reach the admin gate through it).</summary>
+    internal static ServerState GetState(WebApplication app) => (ServerState)((IApplicationBuilder)app).Properties[StateKey]!;
 
     /// <summary>The bound port (useful with Port 0) once the app has started.</summary>
     public static int GetPort(WebApplication app)

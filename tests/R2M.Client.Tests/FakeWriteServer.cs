@@ -13,7 +13,9 @@ namespace R2M.Client.Tests;
 /// tests of the non-idempotent calls: Policy.Optimize advances policy_version, RewardModel.Update
 /// advances rm_version, Admin.Info reports both, and every call is counted. A write can be made to
 /// fail with UNAVAILABLE either before applying (nothing changes) or after applying (the version
-/// moved, the reply is lost), as a proxy or a connection reset between the two would.
+/// moved, the reply is lost), as a proxy or a connection reset between the two would, or while
+/// still applying: the reply is lost first and the version moves once the write finishes, which
+/// an Info with wait_for_writes waits for (as r2m-server's admin gate does) and a plain Info does not.
 /// </summary>
 internal sealed class FakeWriteServer : IAsyncDisposable
 {
@@ -23,6 +25,9 @@ internal sealed class FakeWriteServer : IAsyncDisposable
     private ulong _rmVersion = 7;
     private int _failBeforeApply;
     private int _failAfterApply;
+    private int _failWhileApplying;
+    private int _pendingPolicy;
+    private int _pendingRm;
 
     private FakeWriteServer(WebApplication app)
     {
@@ -54,7 +59,7 @@ internal sealed class FakeWriteServer : IAsyncDisposable
             d => d.AddClientStreaming<PreferenceGroup, UpdateReply>("Update", async (requests, context) =>
                 new UpdateReply { RmVersion = await server.WriteAsync(requests, context, policy: false) }));
         app.MapGrpcService(Service(AdminReflection.Descriptor, "Admin"),
-            d => d.AddUnary<InfoRequest, InfoReply>("Info", (_, _) => Task.FromResult(server.Info())));
+            d => d.AddUnary<InfoRequest, InfoReply>("Info", (request, _) => Task.FromResult(server.Info(request.WaitForWrites))));
         await app.StartAsync().WaitAsync(TimeSpan.FromSeconds(30));
         server.Address = app.Urls.First();
         return server;
@@ -65,6 +70,9 @@ internal sealed class FakeWriteServer : IAsyncDisposable
 
     /// <summary>The next <paramref name="count"/> writes are applied, then fail with UNAVAILABLE (reply lost).</summary>
     public void FailAfterApply(int count) => _failAfterApply = count;
+
+    /// <summary>The next <paramref name="count"/> writes fail with UNAVAILABLE while the server goes on applying them.</summary>
+    public void FailWhileApplying(int count) => _failWhileApplying = count;
 
     public async ValueTask DisposeAsync()
     {
@@ -89,6 +97,13 @@ internal sealed class FakeWriteServer : IAsyncDisposable
                 throw new RpcException(new Status(StatusCode.Unavailable, "simulated: dropped before the server applied it"));
             }
 
+            if (_failWhileApplying > 0)
+            {
+                _failWhileApplying--;
+                _ = policy ? _pendingPolicy++ : _pendingRm++;
+                throw new RpcException(new Status(StatusCode.Unavailable, "simulated: connection reset while the server applies it"));
+            }
+
             Applied++;
             ulong version = policy ? ++_policyVersion : ++_rmVersion;
             if (_failAfterApply > 0)
@@ -101,11 +116,18 @@ internal sealed class FakeWriteServer : IAsyncDisposable
         }
     }
 
-    private InfoReply Info()
+    private InfoReply Info(bool waitForWrites)
     {
         lock (_lock)
         {
             InfoCalls++;
+            if (waitForWrites)
+            {
+                // The writes in flight finish before a waiting Info answers.
+                (Applied, _policyVersion, _rmVersion) = (Applied + _pendingPolicy + _pendingRm, _policyVersion + (ulong)_pendingPolicy, _rmVersion + (ulong)_pendingRm);
+                (_pendingPolicy, _pendingRm) = (0, 0);
+            }
+
             return new InfoReply { PolicyVersion = _policyVersion, RmVersion = _rmVersion, ServerVersion = "fake" };
         }
     }

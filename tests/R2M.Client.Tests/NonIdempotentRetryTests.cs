@@ -32,6 +32,21 @@ public sealed class NonIdempotentRetryTests
     }
 
     [Fact]
+    public async Task OptimizeAsync_TransientFailureWhileServerStillApplies_NotResent()
+    {
+        await using var server = await FakeWriteServer.StartAsync().WaitAsync(Limit);
+        server.FailWhileApplying(1);
+        using var client = Client(server, maxAttempts: 5);
+
+        var e = await Assert.ThrowsAsync<R2MClientException>(() => client.OptimizeAsync(new OptimizeConfig(), [Item()]).WaitAsync(Limit));
+
+        // The re-read waited for the write in flight, saw the version move and did not re-send.
+        Assert.Equal(1, server.Applied);
+        Assert.Equal(4UL, server.PolicyVersion);
+        Assert.Contains("policy_version moved from 3 to 4", e.Message);
+    }
+
+    [Fact]
     public async Task UpdateAsync_TransientFailureAfterApply_NotResentAndNamesBothVersions()
     {
         await using var server = await FakeWriteServer.StartAsync().WaitAsync(Limit);

@@ -32,6 +32,8 @@ internal sealed class TestServer : IAsyncDisposable
     public R2MServerOptions Options { get; }
     public Channel Channel { get; }
 
+    internal R2M.Server.Internal.ServerState State => R2MServer.GetState(_app);
+
     /// <summary>Key sent by the helpers (null: none).</summary>
     public string? Key { get; set; }
 
@@ -153,8 +155,10 @@ internal sealed class TestServer : IAsyncDisposable
         return await call.ResponseAsync.WaitAsync(Timeout);
     }
 
-    public Task<InfoReply> InfoAsync(string? key = null) =>
-        Channel.UnaryAsync<InfoRequest, InfoReply>(AdminSvc.FindMethodByName("Info"), new InfoRequest(), Call(key)).WaitAsync(Timeout);
+    public Task<InfoReply> InfoAsync(string? key = null) => InfoAsync(new InfoRequest(), key);
+
+    public Task<InfoReply> InfoAsync(InfoRequest request, string? key = null) =>
+        Channel.UnaryAsync<InfoRequest, InfoReply>(AdminSvc.FindMethodByName("Info"), request, Call(key)).WaitAsync(Timeout);
 
     public Task<CheckpointReply> SaveAsync(SaveCheckpointRequest r, string? key = null) =>
         Channel.UnaryAsync<SaveCheckpointRequest, CheckpointReply>(AdminSvc.FindMethodByName("SaveCheckpoint"), r, Call(key)).WaitAsync(Timeout);

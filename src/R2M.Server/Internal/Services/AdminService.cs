@@ -14,8 +14,16 @@ internal sealed class AdminService(ServerState state)
             .AddUnary<LoadCheckpointRequest, CheckpointReply>("LoadCheckpoint", LoadAsync)
             .AddUnary<ResetRequest, ResetReply>("Reset", ResetAsync);
 
-    private Task<InfoReply> InfoAsync(InfoRequest request, ServerCallContext context)
+    private async Task<InfoReply> InfoAsync(InfoRequest request, ServerCallContext context)
     {
+        if (request.WaitForWrites)
+        {
+            // Every write holds the admin gate from before it changes anything until it has
+            // published its version, so passing through the gate orders this read after them.
+            await state.AdminGate.WaitAsync(context.CancellationToken).ConfigureAwait(false);
+            state.AdminGate.Release();
+        }
+
         var o = state.Options;
         var cfg = state.Reward.Config;
         var reply = new InfoReply
@@ -36,7 +44,7 @@ internal sealed class AdminService(ServerState state)
             ServerVersion = typeof(AdminService).Assembly.GetName().Version?.ToString(3) ?? "0.0.0",
         };
         if (state.LastSchedule is { } s) reply.LastSchedule = s;
-        return Task.FromResult(reply);
+        return reply;
     }
 
     private async Task<CheckpointReply> SaveAsync(SaveCheckpointRequest request, ServerCallContext context)

@@ -49,6 +49,8 @@ public sealed record VariantStepMetrics
     public required double ProxyReward { get; init; }
     /// <summary>Mean per-token KL to the reference (SFT) policy, nats (OptimizeReply.kl).</summary>
     public double? Kl { get; init; }
+    /// <summary>Mean per-token entropy of the policy over response tokens, nats (OptimizeReply.entropy; null when the server does not send it).</summary>
+    public double? Entropy { get; init; }
     public required double BangRate { get; init; }
     public required double MeanResponseLength { get; init; }
     public double? PolicyLoss { get; init; }

@@ -58,6 +58,7 @@ public sealed class EndToEndTests(KeyedServerFixture fixture) : IClassFixture<Ke
             Assert.InRange(s.GoldReward, 0, 1);
             Assert.True(double.IsFinite(s.ProxyReward));
             Assert.NotNull(s.Kl);
+            Assert.InRange(s.Entropy!.Value, 0, Math.Log(SandboxVocabulary.VocabSize)); // at most ln V nats
             Assert.NotNull(s.BtLoss);
             Assert.NotNull(s.GreLoss);
         });

@@ -196,6 +196,7 @@ public sealed class R2MTrainer
             GoldReward = stats.MeanGold,
             ProxyReward = rewards.Average(),
             Kl = opt.Kl,
+            Entropy = opt.HasEntropy ? opt.Entropy : null,
             BangRate = stats.BangRate,
             MeanResponseLength = stats.MeanLength,
             PolicyLoss = opt.PolicyLoss,

@@ -24,6 +24,19 @@ public sealed class GenerationTests
     }
 
     [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public void Generate_CancelledToken_ThrowsBeforeAForwardPass(bool useCache)
+    {
+        var m = Model("neox");
+        using var cts = new CancellationTokenSource();
+        cts.Cancel();
+
+        Assert.Throws<OperationCanceledException>(() =>
+            TextGenerator.Generate(m, Prompts, new GenerationOptions { MaxNewTokens = 10, UseCache = useCache }, cts.Token));
+    }
+
+    [Theory]
     [MemberData(nameof(Families))]
     public void Generate_SampledCachedVsUncached_SameTokens(string family)
     {

@@ -4,11 +4,12 @@ namespace R2M.Models.Generation;
 /// Batched autoregressive generation. Prompts are left-padded to a common length (mask 0, so
 /// positions and attention ignore the padding), then each step samples one token per unfinished
 /// row. With the KV cache each step feeds only the new tokens; without it each step re-runs the
-/// whole sequence, which must give the same tokens (tested).
+/// whole sequence, which must give the same tokens (tested). Cancellation is checked before every
+/// forward pass, so a cancelled call stops within one decode step.
 /// </summary>
 public static class TextGenerator
 {
-    public static GenerationResult Generate(TransformerModel model, IReadOnlyList<int[]> prompts, GenerationOptions options)
+    public static GenerationResult Generate(TransformerModel model, IReadOnlyList<int[]> prompts, GenerationOptions options, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(model);
         ArgumentNullException.ThrowIfNull(prompts);
@@ -22,14 +23,15 @@ public static class TextGenerator
                 throw new ArgumentException($"prompt {i} is empty", nameof(prompts));
         var state = new GenerationState(model, prompts, options);
         if (options.UseCache)
-            RunCached(model, state);
+            RunCached(model, state, cancellationToken);
         else
-            RunUncached(model, state);
+            RunUncached(model, state, cancellationToken);
         return state.Result();
     }
 
-    private static void RunCached(TransformerModel model, GenerationState s)
+    private static void RunCached(TransformerModel model, GenerationState s, CancellationToken ct)
     {
+        ct.ThrowIfCancellationRequested();
         var cache = model.CreateCache(s.B, s.Tp + s.Options.MaxNewTokens);
         var hidden = s.Options.ReturnHiddenStates ? new float[s.B * s.Tp * s.C] : default;
         model.ForwardCached(s.PromptTokens, s.PromptMask, cache, s.Logits, hidden);
@@ -39,12 +41,13 @@ public static class TextGenerator
         var stepHidden = s.Options.ReturnHiddenStates ? new float[s.B * s.C] : default;
         while (s.Step(next, nextMask))
         {
+            ct.ThrowIfCancellationRequested();
             model.ForwardCached(next, nextMask, cache, s.Logits, stepHidden);
             s.AddHidden(stepHidden, nextMask, 1);
         }
     }
 
-    private static void RunUncached(TransformerModel model, GenerationState s)
+    private static void RunUncached(TransformerModel model, GenerationState s, CancellationToken ct)
     {
         var tokens = new List<int>(s.PromptTokens);
         var mask = new List<int>(s.PromptMask);
@@ -53,6 +56,7 @@ public static class TextGenerator
         var nextMask = new int[s.B];
         while (true)
         {
+            ct.ThrowIfCancellationRequested();
             var r = model.Forward(Interleave(tokens, s.B, s.Tp, t), Interleave(mask, s.B, s.Tp, t), s.B, t);
             var v = model.Config.VocabSize;
             for (var b = 0; b < s.B; b++)

@@ -37,7 +37,7 @@ internal static class PolicyEngine
                 StopTokens = stops,
                 ReturnHiddenStates = true,
             };
-            var res = TextGenerator.Generate(policy.Model, batch, options);
+            var res = TextGenerator.Generate(policy.Model, batch, options, ct); // stops within one decode step
             for (var row = 0; row < batch.Count; row++)
             {
                 var pi = indices[row / k];

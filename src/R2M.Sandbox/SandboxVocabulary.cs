@@ -1,6 +1,6 @@
 using System.Text;
 using System.Text.Json;
-using System.Text.RegularExpressions;
+using R2M.Tokenizers;
 
 namespace R2M.Sandbox;
 
@@ -49,42 +49,22 @@ public static class SandboxVocabulary
     private static readonly Dictionary<string, int> TokenIds =
         Tokens.Select((t, i) => (t, i)).ToDictionary(x => x.t, x => x.i, StringComparer.Ordinal);
 
-    private static readonly Dictionary<(string, string), int> MergeRanks =
-        Merges.Select((m, i) => (m, i)).ToDictionary(x => x.m, x => x.i);
-
-    // The GPT-2 pre-tokenizer pattern of the ByteLevel pre-tokenizer with use_regex = true.
-    private static readonly Regex Gpt2Split = new(
-        @"'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+",
-        RegexOptions.CultureInvariant | RegexOptions.Compiled);
-
-    private static readonly Regex SpecialSplit = new(
-        string.Join('|', Specials.Select(Regex.Escape)), RegexOptions.CultureInvariant | RegexOptions.Compiled);
+    // The encoder is R2M.Tokenizers over this vocabulary's own tokenizer.json: the same file the
+    // server loads, so training data and served prompts are tokenized by one implementation.
+    private static readonly Lazy<Tokenizer> Bpe = new(() => Tokenizer.FromJson(TokenizerJson()));
 
     /// <summary>The id of a token string, or -1.</summary>
     public static int IdOf(string token) => TokenIds.GetValueOrDefault(token, -1);
 
     /// <summary>
-    /// Encodes like a conforming tokenizer.json implementation would with this file: special
-    /// tokens first, GPT-2 split, byte-level mapping, BPE merges by rank, &lt;unk&gt; for
-    /// characters outside the vocabulary; &lt;bos&gt; prepended when <paramref name="addBos"/>.
+    /// Encodes with this vocabulary's tokenizer.json (R2M.Tokenizers): special tokens first, GPT-2
+    /// split, byte-level mapping, BPE merges by rank, &lt;unk&gt; for characters outside the
+    /// vocabulary; &lt;bos&gt; prepended when <paramref name="addBos"/>.
     /// </summary>
     public static int[] Encode(string text, bool addBos = true)
     {
         ArgumentNullException.ThrowIfNull(text);
-        var ids = new List<int>();
-        if (addBos)
-        {
-            ids.Add(BosId);
-        }
-        int last = 0;
-        foreach (Match special in SpecialSplit.Matches(text))
-        {
-            EncodeOrdinary(text[last..special.Index], ids);
-            ids.Add(TokenIds[special.Value]);
-            last = special.Index + special.Length;
-        }
-        EncodeOrdinary(text[last..], ids);
-        return [.. ids];
+        return Bpe.Value.Encode(text, addSpecialTokens: addBos);
     }
 
     /// <summary>
@@ -184,54 +164,6 @@ public static class SandboxVocabulary
         merges.Add((Space, "="));
         merges.Add((Space, "!"));
         return merges;
-    }
-
-    private static void EncodeOrdinary(string text, List<int> ids)
-    {
-        foreach (Match piece in Gpt2Split.Matches(text))
-        {
-            List<string> symbols = ByteLevelSymbols(piece.Value);
-            MergeByRank(symbols);
-            foreach (string s in symbols)
-            {
-                ids.Add(TokenIds.GetValueOrDefault(s, UnkId));
-            }
-        }
-    }
-
-    // Bytes -> GPT-2 characters. Only ASCII printable and space can be in the vocabulary; any
-    // other byte gets a placeholder that is never a token, so it encodes as <unk> (one per byte).
-    private static List<string> ByteLevelSymbols(string piece)
-    {
-        var symbols = new List<string>();
-        foreach (byte b in Encoding.UTF8.GetBytes(piece))
-        {
-            symbols.Add(b == (byte)' ' ? Space : b is > 0x20 and < 0x7F ? ((char)b).ToString() : "\u0000");
-        }
-        return symbols;
-    }
-
-    // Repeatedly merge the adjacent pair with the lowest rank; ties go to the leftmost pair.
-    private static void MergeByRank(List<string> symbols)
-    {
-        while (symbols.Count > 1)
-        {
-            int best = -1, bestRank = int.MaxValue;
-            for (int i = 0; i + 1 < symbols.Count; i++)
-            {
-                if (MergeRanks.TryGetValue((symbols[i], symbols[i + 1]), out int rank) && rank < bestRank)
-                {
-                    best = i;
-                    bestRank = rank;
-                }
-            }
-            if (best < 0)
-            {
-                return;
-            }
-            symbols[best] += symbols[best + 1];
-            symbols.RemoveAt(best + 1);
-        }
     }
 
     private static void WriteAddedTokens(Utf8JsonWriter w)

@@ -191,12 +191,15 @@ public sealed class R2MClient : IDisposable
     /// Not idempotent, so never applied twice by a retry: when retries are allowed (MaxAttempts &gt; 1)
     /// policy_version is read (Admin.Info) before the first attempt and again after a transient
     /// failure; the call is re-sent only if it did not move, else it fails with an
-    /// <see cref="R2MClientException"/> saying it was applied and naming both versions.
+    /// <see cref="R2MClientException"/> saying it was applied and naming both versions. Every attempt
+    /// carries the same request_id (a new one unless <paramref name="config"/> has one), so the server
+    /// also refuses to apply a re-send twice when the version check races with a call still queued.
     /// </summary>
     public Task<OptimizeReply> OptimizeAsync(OptimizeConfig config, IReadOnlyList<PolicyItem> items, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(config);
         ArgumentNullException.ThrowIfNull(items);
+        config = WithRequestId(config);
         return RunNotIdempotentAsync("Policy.Optimize", WatchedVersion.Policy, async o =>
         {
             using var call = _channel.CallInvoker.AsyncClientStreamingCall(OptimizeMethod, o);
@@ -219,12 +222,14 @@ public sealed class R2MClient : IDisposable
 
     /// <summary>
     /// RewardModel.Update: one message per group, config on the first. Not idempotent: retried only
-    /// when rm_version shows the failed attempt was not applied, as for <see cref="OptimizeAsync"/>.
+    /// when rm_version shows the failed attempt was not applied, and with one request_id for all
+    /// attempts, as for <see cref="OptimizeAsync"/>.
     /// </summary>
     public Task<UpdateReply> UpdateAsync(UpdateConfig config, IReadOnlyList<PreferenceGroup> groups, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(config);
         ArgumentNullException.ThrowIfNull(groups);
+        config = WithRequestId(config);
         return RunNotIdempotentAsync("RewardModel.Update", WatchedVersion.RewardModel, async o =>
         {
             using var call = _channel.CallInvoker.AsyncClientStreamingCall(UpdateMethod, o);
@@ -312,6 +317,13 @@ public sealed class R2MClient : IDisposable
     /// lost. It takes any other writer's move of the version for this call's (refusing the retry,
     /// the safe side): docs/client.md, Retries.
     /// </summary>
+    // A copy with a fresh request_id when the caller set none (the caller's object is left as it is).
+    private static OptimizeConfig WithRequestId(OptimizeConfig c) => c.RequestId.Length > 0 ? c : new OptimizeConfig(c) { RequestId = NewRequestId() };
+
+    private static UpdateConfig WithRequestId(UpdateConfig c) => c.RequestId.Length > 0 ? c : new UpdateConfig(c) { RequestId = NewRequestId() };
+
+    private static string NewRequestId() => Guid.NewGuid().ToString("N");
+
     private async Task<T> RunNotIdempotentAsync<T>(string name, WatchedVersion version, Func<CallOptions, Task<T>> attempt, CancellationToken cancellationToken)
     {
         if (Options.MaxAttempts == 1)

@@ -236,7 +236,9 @@ class Client:
     def optimize(self, groups):
         pb = self.pb["policy"]
         algorithm = pb.ALGORITHM_RLOO if self.args.algorithm == "rloo" else pb.ALGORITHM_GRPO
-        config = pb.OptimizeConfig(algorithm=algorithm, beta=self.args.beta, epochs=self.args.epochs)
+        # One request_id for every attempt: the server does not apply a re-sent call twice.
+        config = pb.OptimizeConfig(algorithm=algorithm, beta=self.args.beta, epochs=self.args.epochs,
+                                   request_id=uuid.uuid4().hex)
         if self.args.policy_lr is not None:
             config.learning_rate = self.args.policy_lr
 
@@ -252,7 +254,8 @@ class Client:
         pb, common = self.pb["rm"], self.pb["common"]
         config = pb.UpdateConfig(
             variant=common.VariantConfig.Value(VARIANTS[self.args.variant]), alpha=self.args.alpha,
-            schedule=common.Schedule(step=step, total_steps=self.args.steps, omega_floor=self.args.omega_floor))
+            schedule=common.Schedule(step=step, total_steps=self.args.steps, omega_floor=self.args.omega_floor),
+            request_id=uuid.uuid4().hex)
         if self.args.rm_lr is not None:
             config.learning_rate = self.args.rm_lr
 

@@ -40,6 +40,9 @@ internal sealed class FakeWriteServer : IAsyncDisposable
 
     public int InfoCalls { get; private set; }
 
+    /// <summary>request_id of every write attempt that reached the server, in order.</summary>
+    public List<string> RequestIds { get; } = [];
+
     public ulong PolicyVersion => _policyVersion;
 
     public ulong RmVersion => _rmVersion;
@@ -87,6 +90,19 @@ internal sealed class FakeWriteServer : IAsyncDisposable
     {
         while (await requests.MoveNext(context.CancellationToken))
         {
+            var id = requests.Current switch
+            {
+                PolicyBatch { Config: { } c } => c.RequestId,
+                PreferenceGroup { Config: { } c } => c.RequestId,
+                _ => null,
+            };
+            if (id is not null)
+            {
+                lock (_lock)
+                {
+                    RequestIds.Add(id);
+                }
+            }
         }
 
         lock (_lock)

@@ -47,6 +47,26 @@ public sealed class NonIdempotentRetryTests
     }
 
     [Fact]
+    public async Task OptimizeAndUpdate_Retried_EveryAttemptCarriesTheSameFreshRequestId()
+    {
+        await using var server = await FakeWriteServer.StartAsync().WaitAsync(Limit);
+        using var client = Client(server, maxAttempts: 5);
+        var config = new OptimizeConfig();
+
+        server.FailBeforeApply(1);
+        await client.OptimizeAsync(config, [Item()]).WaitAsync(Limit);
+        server.FailBeforeApply(1);
+        await client.UpdateAsync(new UpdateConfig(), [Group()]).WaitAsync(Limit);
+
+        Assert.Equal(4, server.RequestIds.Count);
+        Assert.Equal(server.RequestIds[0], server.RequestIds[1]); // Optimize: failed attempt and its retry
+        Assert.Equal(server.RequestIds[2], server.RequestIds[3]); // Update
+        Assert.NotEqual(server.RequestIds[0], server.RequestIds[2]); // one id per call
+        Assert.All(server.RequestIds, id => Assert.Equal(32, id.Length));
+        Assert.Equal("", config.RequestId); // the caller's config is not modified
+    }
+
+    [Fact]
     public async Task UpdateAsync_TransientFailureAfterApply_NotResentAndNamesBothVersions()
     {
         await using var server = await FakeWriteServer.StartAsync().WaitAsync(Limit);

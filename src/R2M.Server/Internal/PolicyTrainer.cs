@@ -17,6 +17,8 @@ internal sealed record OptItem(int[] Prompt, int[] Response, float[]? OldLogp, f
 /// </summary>
 internal static class PolicyTrainer
 {
+    private const string ReplyKind = "optimize";
+
     public static async Task<OptimizeReply> OptimizeAsync(ServerState state, IAsyncStreamReader<PolicyBatch> requests, CancellationToken ct)
     {
         OptimizeConfig? config = null;
@@ -30,11 +32,17 @@ internal static class PolicyTrainer
         }
 
         if (config is null || raw.Count == 0) throw new InvalidInputException("Optimize received no items");
+        WriteReplies.Validate("config.request_id", config.RequestId);
         var options = Options(state, config);
         var refresh = !config.HasRefreshHiddenStates || config.RefreshHiddenStates;
         await state.AdminGate.WaitAsync(ct).ConfigureAwait(false);
         try
         {
+            if (state.Replies.TryGet<OptimizeReply>(ReplyKind, config.RequestId, out var earlier))
+            {
+                return earlier; // a re-send of an applied call: not applied twice
+            }
+
             // Resolved under the gate: a concurrent LoadCheckpoint/Reset clears the store.
             var items = Resolve(state, raw);
             var adv = ComputeAdvantages(items, config);
@@ -51,6 +59,7 @@ internal static class PolicyTrainer
             reply.AdvantageStd = MathF.Sqrt(adv.Select(a => (a - mean) * (a - mean)).Average());
             state.Metrics.SetPolicyLosses(reply.PolicyLoss, reply.Kl);
             ServerLog.PolicyOptimized(state.Logger, reply.PolicyVersion, reply.PolicyLoss, reply.Kl, items.Count);
+            state.Replies.Remember(ReplyKind, config.RequestId, reply);
             return reply;
         }
         finally

@@ -81,6 +81,9 @@ internal sealed class ServerState : IAsyncDisposable
     /// <summary>Serializes Optimize, Update, checkpoint save/load and Reset against each other.</summary>
     public SemaphoreSlim AdminGate { get; } = new(1, 1);
 
+    /// <summary>Replies of recent identified Optimize/Update calls (request_id), for re-sends after a lost reply.</summary>
+    public WriteReplies Replies { get; } = new();
+
     /// <summary>Per-process prefix of rollout ids, so ids are unique for the server's lifetime and across restarts.</summary>
     public string Nonce { get; }
 

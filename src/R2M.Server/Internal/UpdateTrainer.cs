@@ -20,6 +20,8 @@ internal sealed record UpdatePlan(
 /// </summary>
 internal static class UpdateTrainer
 {
+    private const string ReplyKind = "update";
+
     public static async Task<UpdateReply> RunAsync(ServerState state, IAsyncStreamReader<PreferenceGroup> requests, CancellationToken ct)
     {
         UpdateConfig? config = null;
@@ -33,13 +35,20 @@ internal static class UpdateTrainer
         }
 
         if (config is null || groups.Count == 0) throw new InvalidInputException("Update received no preference groups");
+        WriteReplies.Validate("config.request_id", config.RequestId);
         await state.AdminGate.WaitAsync(ct).ConfigureAwait(false);
         try
         {
+            if (state.Replies.TryGet<UpdateReply>(ReplyKind, config.RequestId, out var earlier))
+            {
+                return earlier; // a re-send of an applied call: not applied twice
+            }
+
             var plan = UpdatePlanner.Plan(state, config, groups);
             var reply = await TrainAsync(state, plan, ct).ConfigureAwait(false);
             state.Metrics.SetRewardLosses(reply.BtLoss, reply.GreLoss);
             ServerLog.RewardUpdated(state.Logger, reply.RmVersion, reply.BtLoss, reply.GreLoss, plan.Groups.Count);
+            state.Replies.Remember(ReplyKind, config.RequestId, reply);
             return reply;
         }
         finally

@@ -188,12 +188,12 @@ public sealed class R2MClient : IDisposable
 
     /// <summary>
     /// Policy.Optimize: config on the first message, items spread over messages of up to 256.
-    /// Not idempotent, so never applied twice by a retry: when retries are allowed (MaxAttempts &gt; 1)
-    /// policy_version is read (Admin.Info) before the first attempt and again after a transient
-    /// failure; the call is re-sent only if it did not move, else it fails with an
-    /// <see cref="R2MClientException"/> saying it was applied and naming both versions. Every attempt
-    /// carries the same request_id (a new one unless <paramref name="config"/> has one), so the server
-    /// also refuses to apply a re-send twice when the version check races with a call still queued.
+    /// Not idempotent, yet safe to retry: every attempt carries the same request_id (a new one unless
+    /// <paramref name="config"/> has one), and the server answers a re-send of a call it already
+    /// applied with that call's reply instead of applying it again. When retries are allowed
+    /// (MaxAttempts &gt; 1) policy_version is also read before the first attempt and after a
+    /// transient failure; if it went back (the server restarted and lost its state) the call fails
+    /// with an <see cref="R2MClientException"/> instead of being re-sent.
     /// </summary>
     public Task<OptimizeReply> OptimizeAsync(OptimizeConfig config, IReadOnlyList<PolicyItem> items, CancellationToken cancellationToken = default)
     {
@@ -221,9 +221,8 @@ public sealed class R2MClient : IDisposable
     }
 
     /// <summary>
-    /// RewardModel.Update: one message per group, config on the first. Not idempotent: retried only
-    /// when rm_version shows the failed attempt was not applied, and with one request_id for all
-    /// attempts, as for <see cref="OptimizeAsync"/>.
+    /// RewardModel.Update: one message per group, config on the first. Not idempotent, retried as
+    /// <see cref="OptimizeAsync"/> is (one request_id for all attempts; rm_version checked).
     /// </summary>
     public Task<UpdateReply> UpdateAsync(UpdateConfig config, IReadOnlyList<PreferenceGroup> groups, CancellationToken cancellationToken = default)
     {
@@ -308,15 +307,6 @@ public sealed class R2MClient : IDisposable
         }
     }
 
-    /// <summary>
-    /// Runs a call that advances <paramref name="version"/> each time the server applies it, so that a
-    /// retry never applies it twice: the version is read before the first attempt and checked again
-    /// after a transient failure (<see cref="WatchedVersion.WhyNotResend"/>). With MaxAttempts = 1
-    /// nothing can be re-sent, so no Admin.Info call is made. The re-read asks the server to wait for
-    /// writes in flight (InfoRequest.wait_for_writes), since a write goes on after its connection is
-    /// lost. It takes any other writer's move of the version for this call's (refusing the retry,
-    /// the safe side): docs/client.md, Retries.
-    /// </summary>
     // A copy with a fresh request_id when the caller set none (the caller's object is left as it is).
     private static OptimizeConfig WithRequestId(OptimizeConfig c) => c.RequestId.Length > 0 ? c : new OptimizeConfig(c) { RequestId = NewRequestId() };
 
@@ -324,6 +314,15 @@ public sealed class R2MClient : IDisposable
 
     private static string NewRequestId() => Guid.NewGuid().ToString("N");
 
+    /// <summary>
+    /// Runs a call that advances <paramref name="version"/> each time the server applies it. Its
+    /// attempts share one request_id, so a re-send never applies it twice; the version is read before
+    /// the first attempt and again after a transient failure (<see cref="WatchedVersion.WhyNotResend"/>)
+    /// to catch a server that restarted and lost its state. The re-read asks the server to wait for
+    /// writes in flight (InfoRequest.wait_for_writes), since a write goes on after its connection is
+    /// lost. With MaxAttempts = 1 nothing can be re-sent, so no Admin.Info call is made
+    /// (docs/client.md, Retries).
+    /// </summary>
     private async Task<T> RunNotIdempotentAsync<T>(string name, WatchedVersion version, Func<CallOptions, Task<T>> attempt, CancellationToken cancellationToken)
     {
         if (Options.MaxAttempts == 1)
@@ -350,7 +349,7 @@ public sealed class R2MClient : IDisposable
             }
             catch (R2MClientException e)
             {
-                return $"whether the server applied it is unknown, because reading {version.Name} failed ({e.Message}); re-sending could apply it twice";
+                return $"the server could not be checked before re-sending it: reading {version.Name} failed ({e.Message})";
             }
         }).ConfigureAwait(false);
     }

@@ -4,9 +4,9 @@ namespace R2M.Client;
 
 /// <summary>
 /// A call that failed for good: a non-transient status, a transient one that outlasted every
-/// retry, or a transient one after which a non-idempotent call (Optimize, Update) must not be
-/// re-sent because the server applied it or may have. The message names the call, the status, how
-/// many attempts were made and, for the last case, why (the versions before and after).
+/// retry, or a transient one after which a non-idempotent call (Optimize, Update) is not re-sent
+/// because the server could not be checked or lost its state (its version went back). The message
+/// names the call, the status, how many attempts were made and, for the last case, why.
 /// </summary>
 public sealed class R2MClientException : Exception
 {

@@ -17,8 +17,10 @@ public sealed record R2MClientOptions
 
     /// <summary>
     /// Attempts per call in all (1 = no retry) for transient failures (UNAVAILABLE, connection reset).
-    /// Above 1, Optimize and Update also read the server's version (Admin.Info) before the first
-    /// attempt and before each retry, so that a call the server already applied is not re-sent.
+    /// Optimize and Update are retried safely: their attempts share one request_id, which the server
+    /// uses to answer a re-send of an applied call with its first reply. Above 1 they also read the
+    /// server's version (Admin.Info) before the first attempt and before each retry, to stop when a
+    /// restarted server lost its state.
     /// </summary>
     public int MaxAttempts { get; init; } = 5;
 

@@ -165,9 +165,9 @@ class Client:
         """Runs fn() with retries on UNAVAILABLE (a reward server blip must not kill training).
 
         version: for calls that step the server (Optimize, Update), the Info field they advance.
-        UNAVAILABLE can also come after the server applied the call (connection lost before the
-        reply), so before re-sending the version is read again: if it moved, the call was applied
-        and re-sending would apply it twice.
+        Their configs carry one request_id for every attempt, so the server answers a re-send of
+        an applied call with its first reply; the version is read again before a re-send only to
+        catch a server that restarted and lost its state (the version went back).
         """
         delay = 0.5
         before = getattr(self.info(), version) if version and self.args.retries > 1 else None
@@ -180,9 +180,9 @@ class Client:
                 if before is not None:
                     # The server answers after any write still running (it goes on after a dropped connection).
                     now = getattr(self.info(wait_for_writes=True), version)
-                    if now != before:
-                        raise SystemExit(f"train_grpo: {what} failed: UNAVAILABLE after the server applied it "
-                                         f"({version} moved from {before} to {now}); not re-sent, it would apply twice")
+                    if now < before:
+                        raise SystemExit(f"train_grpo: {what} failed: UNAVAILABLE, and the server's {version} went back "
+                                         f"from {before} to {now}: it restarted and lost its state; resume from a checkpoint")
                 print(f"  {what}: UNAVAILABLE, retry {attempt} in {delay:.1f}s", file=sys.stderr)
                 time.sleep(delay)
                 delay *= 2

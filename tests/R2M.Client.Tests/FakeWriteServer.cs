@@ -16,6 +16,8 @@ namespace R2M.Client.Tests;
 /// moved, the reply is lost), as a proxy or a connection reset between the two would, or while
 /// still applying: the reply is lost first and the version moves once the write finishes, which
 /// an Info with wait_for_writes waits for (as r2m-server's admin gate does) and a plain Info does not.
+/// Like r2m-server it remembers the version each identified write (request_id) produced and answers
+/// a re-send with it instead of applying the write again.
 /// </summary>
 internal sealed class FakeWriteServer : IAsyncDisposable
 {
@@ -26,8 +28,8 @@ internal sealed class FakeWriteServer : IAsyncDisposable
     private int _failBeforeApply;
     private int _failAfterApply;
     private int _failWhileApplying;
-    private int _pendingPolicy;
-    private int _pendingRm;
+    private readonly Dictionary<string, ulong> _replies = new(StringComparer.Ordinal);
+    private readonly List<(string Id, bool Policy)> _pending = [];
 
     private FakeWriteServer(WebApplication app)
     {
@@ -88,25 +90,25 @@ internal sealed class FakeWriteServer : IAsyncDisposable
 
     private async Task<ulong> WriteAsync<T>(IAsyncStreamReader<T> requests, ServerCallContext context, bool policy)
     {
+        var id = "";
         while (await requests.MoveNext(context.CancellationToken))
         {
-            var id = requests.Current switch
+            id = requests.Current switch
             {
                 PolicyBatch { Config: { } c } => c.RequestId,
                 PreferenceGroup { Config: { } c } => c.RequestId,
-                _ => null,
+                _ => id,
             };
-            if (id is not null)
-            {
-                lock (_lock)
-                {
-                    RequestIds.Add(id);
-                }
-            }
         }
 
         lock (_lock)
         {
+            RequestIds.Add(id);
+            if (id.Length > 0 && _replies.TryGetValue(id, out var remembered))
+            {
+                return remembered; // a re-send of an applied write
+            }
+
             if (_failBeforeApply > 0)
             {
                 _failBeforeApply--;
@@ -116,12 +118,11 @@ internal sealed class FakeWriteServer : IAsyncDisposable
             if (_failWhileApplying > 0)
             {
                 _failWhileApplying--;
-                _ = policy ? _pendingPolicy++ : _pendingRm++;
+                _pending.Add((id, policy));
                 throw new RpcException(new Status(StatusCode.Unavailable, "simulated: connection reset while the server applies it"));
             }
 
-            Applied++;
-            ulong version = policy ? ++_policyVersion : ++_rmVersion;
+            var version = Apply(id, policy);
             if (_failAfterApply > 0)
             {
                 _failAfterApply--;
@@ -132,6 +133,18 @@ internal sealed class FakeWriteServer : IAsyncDisposable
         }
     }
 
+    private ulong Apply(string id, bool policy)
+    {
+        Applied++;
+        var version = policy ? ++_policyVersion : ++_rmVersion;
+        if (id.Length > 0)
+        {
+            _replies[id] = version;
+        }
+
+        return version;
+    }
+
     private InfoReply Info(bool waitForWrites)
     {
         lock (_lock)
@@ -140,8 +153,12 @@ internal sealed class FakeWriteServer : IAsyncDisposable
             if (waitForWrites)
             {
                 // The writes in flight finish before a waiting Info answers.
-                (Applied, _policyVersion, _rmVersion) = (Applied + _pendingPolicy + _pendingRm, _policyVersion + (ulong)_pendingPolicy, _rmVersion + (ulong)_pendingRm);
-                (_pendingPolicy, _pendingRm) = (0, 0);
+                foreach (var (id, policy) in _pending)
+                {
+                    Apply(id, policy);
+                }
+
+                _pending.Clear();
             }
 
             return new InfoReply { PolicyVersion = _policyVersion, RmVersion = _rmVersion, ServerVersion = "fake" };

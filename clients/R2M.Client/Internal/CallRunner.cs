@@ -35,8 +35,8 @@ internal sealed class CallRunner : IDisposable
     /// the attempts are spent; the final failure is an <see cref="R2MClientException"/>.
     /// <paramref name="beforeRetry"/>, when given, runs after each transient failure that would be
     /// retried, before the retry is announced or delayed: it returns null to retry, or why the call
-    /// must not be sent again (a non-idempotent call the server may have applied), and the call then
-    /// fails with that reason. It runs outside the concurrency cap, so it may make calls of its own.
+    /// must not be sent again (e.g. the server lost its state), and the call then fails with that
+    /// reason. It runs outside the concurrency cap, so it may make calls of its own.
     /// </summary>
     public async Task<T> RunAsync<T>(
         string name, Func<CallOptions, Task<T>> attempt, CancellationToken cancellationToken,

@@ -13,8 +13,9 @@ namespace R2M.Client;
 /// counts against the concurrency cap and is retried on transient failures; a call that fails for
 /// good throws <see cref="R2MClientException"/> with a message naming call, status and attempts.
 /// Streams are driven to completion inside the call, so a retry repeats the whole call. Optimize and
-/// Update are not idempotent (each application advances a version): they are retried only when the
-/// server's version shows the failed attempt was not applied (see <see cref="OptimizeAsync"/>).
+/// Update are not idempotent (each application advances a version): all attempts of one call carry
+/// the same request_id, so the server answers a re-send of an applied call with its first reply
+/// (see <see cref="OptimizeAsync"/>).
 /// Thread-safe; one instance per server.
 /// </summary>
 public sealed class R2MClient : IDisposable

@@ -94,8 +94,12 @@ public sealed class GrpcBenchmark : IBenchmark
         {
             // Connection and JIT. Tiered compilation reaches its final code (tier 1 after the
             // instrumented tier) only after a few seconds under load; a server runs for hours.
-            await UnaryAsync(t.Channel, 1, Warmup, t.Warmup);
-            await UnaryAsync(t.Channel, 64, Warmup, t.Warmup);
+            if (!streamOnly)
+            {
+                await UnaryAsync(t.Channel, 1, Warmup, t.Warmup);
+                await UnaryAsync(t.Channel, 64, Warmup, t.Warmup);
+            }
+
             await StreamAsync(t.Channel, Warmup, t.StreamWarmup);
         }
 

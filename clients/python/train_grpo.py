@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """A few GRPO steps against an r2m-server, from Python, with stubs generated from protos/r2m/v1.
 
-The loop is R2M-METHOD.md section 1, with the bundled sandbox task ("sort 7 3 9 1 ="):
+The loop is docs/method.md section 1, with the bundled sandbox task ("sort 7 3 9 1 ="):
 
   1. Policy.Generate   K responses per prompt; the server keeps each rollout (tokens, log-probs,
                        hidden states) under a rollout id, so nothing large crosses the wire.

@@ -1,7 +1,7 @@
 namespace R2M.Models;
 
 /// <summary>
-/// Llama and Qwen2 (REFERENCE.md section 3): RMSNorm, RoPE over head_dim (linear / llama3 scaling),
+/// Llama and Qwen2 (docs/specs.md section 3): RMSNorm, RoPE over head_dim (linear / llama3 scaling),
 /// GQA, gated MLP down(act(gate(x)) * up(x)), optional q/k/v biases (Qwen2), tied embeddings.
 /// q_proj, k_proj, v_proj are stored back to back so they form one fused [(nH+2nKV)*hd, H] matrix;
 /// gate_proj and up_proj likewise form one [2I, H] matrix.

@@ -6,7 +6,7 @@ namespace R2M.Tokenizers;
 
 /// <summary>
 /// A HuggingFace <c>tokenizer.json</c> tokenizer (byte-level BPE: GPT-2/NeoX, Llama-3, Qwen2/3).
-/// Pipeline (REFERENCE.md section 4): split out added tokens -> normalizer -> pre-tokenizer ->
+/// Pipeline (docs/specs.md section 4): split out added tokens -> normalizer -> pre-tokenizer ->
 /// BPE per piece -> post-processor. Thread-safe: one instance serves concurrent callers.
 /// Text containing unpaired UTF-16 surrogates is encoded as if each were U+FFFD (what the
 /// reference's UTF-8 encoder does), so Decode(Encode(s)) returns s with them replaced.

@@ -6,7 +6,7 @@ namespace R2M.Models;
 
 /// <summary>
 /// config.json <-> <see cref="ModelConfig"/>. Key names and defaults follow transformers'
-/// GPTNeoXConfig, LlamaConfig and Qwen2Config (REFERENCE.md section 3), including the v5
+/// GPTNeoXConfig, LlamaConfig and Qwen2Config (docs/specs.md section 3), including the v5
 /// spellings under <c>rope_parameters</c>.
 /// </summary>
 internal static class ModelConfigJson

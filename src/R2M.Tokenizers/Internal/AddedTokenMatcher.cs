@@ -2,7 +2,7 @@ using System.Buffers;
 
 namespace R2M.Tokenizers.Internal;
 
-/// <summary>One entry of <c>added_tokens</c> (REFERENCE.md section 4).</summary>
+/// <summary>One entry of <c>added_tokens</c> (docs/specs.md section 4).</summary>
 internal sealed record AddedTokenSpec(int Id, string Content, bool SingleWord, bool LStrip, bool RStrip, bool Normalized, bool Special);
 
 /// <summary>A run of text [Start, Start+Length): plain text when <see cref="TokenId"/> is -1, else one added token.</summary>

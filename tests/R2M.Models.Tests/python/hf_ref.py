@@ -1,6 +1,6 @@
 """GPT-NeoX and Llama/Qwen2 forward written with torch ops, following HF transformers'
 modeling_gpt_neox.py / modeling_llama.py / modeling_qwen2.py / modeling_rope_utils.py
-(restated in /work/shared/REFERENCE.md section 3). transformers itself is not installed here.
+(restated in docs/specs.md section 3). transformers itself is not installed here.
 Parameters are a dict HF-name -> tensor (requires_grad for the backward)."""
 import math
 

@@ -3,7 +3,7 @@ using R2M.Tokenizers.Internal.PreTokenization;
 
 namespace R2M.Tokenizers.Internal.Bpe;
 
-/// <summary>Settings of a <c>"model": {"type": "BPE"}</c> block (REFERENCE.md section 4).</summary>
+/// <summary>Settings of a <c>"model": {"type": "BPE"}</c> block (docs/specs.md section 4).</summary>
 internal sealed record BpeOptions(
     string? UnkToken, bool FuseUnk, bool ByteFallback, bool IgnoreMerges,
     string? ContinuingSubwordPrefix, string? EndOfWordSuffix);

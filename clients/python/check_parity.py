@@ -13,7 +13,8 @@ states; this script then measures, per rollout:
   - rewards:  Score by rollout id (server-side hidden states) against Score of the same text
               inline with this script's hidden states, F32 and BF16, at t = T (omega = Omega,
               the most feedback); and, to show the check can fail, inline with another
-              rollout's hidden states (right width, wrong content)
+              rollout's hidden states (right width, wrong content); and BF16 sent in chunks of
+              two rows per message against the same tensor in one piece
 
 and writes the numbers as one JSON object (--out, and stdout). It asserts nothing itself:
 R2M.Api.Tests.ExternalTrainerTests holds the thresholds.
@@ -107,6 +108,8 @@ def main(argv=None):
     texts = [(prompts[msg.prompt_index], tokenizer.decode(msg.response_token_ids, skip_special_tokens=False)) for msg, _ in rollouts]
     f32 = client.score_inline([(p, r, h) for (p, r), (_, h) in zip(texts, passes)], step, dtype="f32")
     bf16 = client.score_inline([(p, r, h) for (p, r), (_, h) in zip(texts, passes)], step, dtype="bf16")
+    args.chunk_bytes = 2 * policy.config.hidden_size * 2  # two BF16 rows per ScoreRequest message
+    chunked = client.score_inline([(p, r, h) for (p, r), (_, h) in zip(texts, passes)], step, dtype="bf16")
     # Cross-attention ignores row order, so "wrong" feedback is the next rollout's states.
     others = [passes[(n + 1) % len(passes)][1] for n in range(len(passes))]
     wrong = client.score_inline([(p, r, h) for (p, r), h in zip(texts, others)], step, dtype="f32")
@@ -120,6 +123,7 @@ def main(argv=None):
         "hiddenMaxAbsDiff": hidden_diff, "hiddenMaxAbs": hidden_scale, "logprobMaxAbsDiff": logprob_diff,
         "omega": float(by_id[0].omega),
         "rewardByIdVsInlineF32": gap(by_id, f32), "rewardByIdVsInlineBf16": gap(by_id, bf16),
+        "rewardBf16ChunkedVsWhole": gap(bf16, chunked),
         "rewardByIdVsOtherRolloutsFeedback": gap(by_id, wrong),
         "feedbackEffect": max(abs(float(x.reward) - float(x.vanilla_reward)) for x in by_id),
         "vanillaByIdVsInline": max(abs(float(x.vanilla_reward) - float(y.vanilla_reward)) for x, y in zip(by_id, f32)),

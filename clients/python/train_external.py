@@ -149,17 +149,28 @@ class ExternalClient(Client):
                     msg.options.CopyFrom(options)
                 yield msg
 
+    # Items one Score stream may have in flight (Info.limits.max_score_items_in_flight; the
+    # server ends a stream that exceeds it with RESOURCE_EXHAUSTED). Set from Info by train().
+    max_in_flight = 256
+
     def score_inline(self, items, step, dtype="bf16"):
-        """Rewards for the items, in order, as a list of ScoreReply; an item error ends the run, naming the item."""
+        """Rewards for the items, in order, as a list of ScoreReply; an item error ends the run,
+        naming the item. At most max_in_flight items go on one stream; more take several calls."""
+        replies = []
+        for lo in range(0, len(items), self.max_in_flight):
+            replies.extend(self._score_stream(items[lo:lo + self.max_in_flight], lo, step, dtype))
+        return replies
+
+    def _score_stream(self, items, first, step, dtype):
         def run():
             replies = [None] * len(items)
             for reply in self.rm.Score(self.score_requests(items, step, dtype), timeout=self.args.timeout, metadata=self.metadata):
                 n = int(reply.item_id)
                 if reply.HasField("error"):
-                    raise SystemExit(f"train_external: Score item {n} (prompt {items[n][0]!r}): "
+                    raise SystemExit(f"train_external: Score item {first + n} (prompt {items[n][0]!r}): "
                                      f"code {reply.error.code}: {reply.error.message}")
                 replies[n] = reply
-            missing = [n for n, r in enumerate(replies) if r is None]
+            missing = [first + n for n, r in enumerate(replies) if r is None]
             if missing:
                 raise SystemExit(f"train_external: Score ended without replies for items {missing[:5]}")
             return replies
@@ -274,6 +285,7 @@ def train(args, pb, out=sys.stdout):
     if info.reward_head.feedback_width != trainer.width:
         raise SystemExit(f"train_external: the server's reward head takes feedback of width {info.reward_head.feedback_width}, "
                          f"but the policy in {args.policy} has hidden_size {trainer.width}")
+    client.max_in_flight = info.limits.max_score_items_in_flight or client.max_in_flight
     print(f"server {info.server_version}: RM {info.reward_model.name} (D_rm={info.reward_model.hidden_size}), "
           f"feedback width {info.reward_head.feedback_width}, rm_version {info.rm_version}; "
           f"policy here: {args.policy} (D_p={trainer.width}, {sum(p.numel() for p in trainer.policy.parameters())} parameters)",

@@ -126,6 +126,7 @@ public sealed class ExternalTrainerTests
         Assert.Equal(0.6, Get("omega"), 1e-6);
         Assert.True(Get("rewardByIdVsInlineF32") < 1e-5, "inline F32 feedback scores differently from the stored feedback: " + output);
         Assert.True(Get("rewardByIdVsInlineBf16") < 1e-3, "inline BF16 feedback scores too differently: " + output);
+        Assert.True(Get("rewardBf16ChunkedVsWhole") < 1e-5, "hidden states sent in row chunks score differently: " + output);
         Assert.True(Get("rewardByIdVsOtherRolloutsFeedback") > 10 * Get("rewardByIdVsInlineBf16"),
             "another rollout's feedback should move the reward far more than BF16 rounding does: " + output);
     }

@@ -124,6 +124,8 @@ class ExternalClient(Client):
     """train_grpo's client (deadlines, retries on UNAVAILABLE, request_id re-sends) plus the
     inline Score and Update calls of a trainer that keeps its policy to itself."""
 
+    name = "train_external"
+
     def schedule(self, step):
         return self.pb["common"].Schedule(step=step, total_steps=self.args.steps, omega_floor=self.args.omega_floor)
 

@@ -149,6 +149,9 @@ def group_advantages(rewards, algorithm, eps=1e-4):
 # ------------------------------------------------------------------------------ the client
 
 class Client:
+    # Prefix of the messages a failed call exits with (subclasses name their own program).
+    name = "train_grpo"
+
     def __init__(self, args, pb):
         import grpc
         self.grpc = grpc
@@ -176,12 +179,12 @@ class Client:
                 return fn()
             except self.grpc.RpcError as e:
                 if e.code() != self.grpc.StatusCode.UNAVAILABLE or attempt == self.args.retries:
-                    raise SystemExit(f"train_grpo: {what} failed: {e.code().name}: {e.details()}")
+                    raise SystemExit(f"{self.name}: {what} failed: {e.code().name}: {e.details()}")
                 if before is not None:
                     # The server answers after any write still running (it goes on after a dropped connection).
                     now = getattr(self.info(wait_for_writes=True), version)
                     if now < before:
-                        raise SystemExit(f"train_grpo: {what} failed: UNAVAILABLE, and the server's {version} went back "
+                        raise SystemExit(f"{self.name}: {what} failed: UNAVAILABLE, and the server's {version} went back "
                                          f"from {before} to {now}: it restarted and lost its state; resume from a checkpoint")
                 print(f"  {what}: UNAVAILABLE, retry {attempt} in {delay:.1f}s", file=sys.stderr)
                 time.sleep(delay)

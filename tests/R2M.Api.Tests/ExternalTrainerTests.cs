@@ -76,6 +76,13 @@ public sealed class ExternalTrainerTests
             TransformerModel start = ModelCheckpoint.Load(policyDir), trained = ModelCheckpoint.Load(saved);
             double distance = Math.Sqrt(start.Parameters.Zip(trained.Parameters, (a, b) => (double)(a - b) * (a - b)).Sum());
             Assert.Equal(change[^1], distance, change[^1] * 1e-3);
+
+            // Without the key, Score (a read) still works and Update (a write) is refused, with a clear message.
+            (rc, output) = PythonClientTests.Run(Python, [Path.Combine(client, "train_external.py"), "--address", address,
+                "--policy", policyDir, "--stubs", stubs, "--steps", "1", "--prompts", "1", "--k", "2", "--max-new-tokens", "6"], client);
+            Assert.NotEqual(0, rc);
+            Assert.Contains("train_external: Update failed: UNAUTHENTICATED", output);
+            Assert.Equal(rm[^1], (await r2m.InfoAsync()).RmVersion);
         }
         finally
         {

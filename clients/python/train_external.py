@@ -40,50 +40,25 @@ sys.path.insert(0, HERE)
 import torch  # noqa: E402
 
 import torch_policy  # noqa: E402
-from train_grpo import FROZEN_RM, VARIANTS, Client, gold_reward, group_advantages, load_stubs, sort_prompt  # noqa: E402
+from train_grpo import (FROZEN_RM, VARIANTS, Client, add_loop_arguments, check_loop_arguments, gold_reward,  # noqa: E402
+                        group_advantages, load_stubs, sort_prompt)
 
 
 def parse_args(argv=None):
     p = argparse.ArgumentParser(
         description="GRPO with a PyTorch policy owned by this process; r2m-server only scores and updates the R2M reward model.")
-    p.add_argument("--address", default="127.0.0.1:50051", help="server host:port (default %(default)s)")
-    p.add_argument("--api-key", default=os.environ.get("R2M_API_KEY"),
-                   help="sent as 'authorization: Bearer KEY' (default: $R2M_API_KEY)")
+    add_loop_arguments(p)
     p.add_argument("--policy", required=True, help="HuggingFace directory of the policy (config.json, model.safetensors, tokenizer.json)")
     p.add_argument("--prompts-file", default=None,
                    help="JSONL, one {\"prompt\": ..., \"id\": ...} per line; default: sandbox sort prompts (with gold reward)")
-    p.add_argument("--steps", type=int, default=3, help="RL steps T (default %(default)s)")
-    p.add_argument("--prompts", type=int, default=4, help="prompts per step n (default %(default)s)")
-    p.add_argument("--k", type=int, default=4, help="responses per prompt K (default %(default)s)")
-    p.add_argument("--temperature", type=float, default=1.0)
-    p.add_argument("--max-new-tokens", type=int, default=12)
-    p.add_argument("--variant", choices=sorted(VARIANTS), default="r2m")
-    p.add_argument("--omega-floor", type=float, default=0.6, help="Omega of omega(t) (default %(default)s)")
-    p.add_argument("--alpha", type=float, default=0.3, help="GREBT alpha (default %(default)s)")
-    p.add_argument("--rm-lr", type=float, default=None, help="RM learning rate (default: the server's)")
     p.add_argument("--policy-lr", type=float, default=1e-4, help="this process's AdamW learning rate (default %(default)s)")
-    p.add_argument("--beta", type=float, default=0.04, help="KL coefficient, k3 estimator (default %(default)s)")
     p.add_argument("--clip-epsilon", type=float, default=0.2, help="PPO clip range (default %(default)s)")
-    p.add_argument("--epochs", type=int, default=2, help="policy epochs per batch (default %(default)s)")
     p.add_argument("--max-grad-norm", type=float, default=1.0, help="global gradient-norm clip (default %(default)s)")
-    p.add_argument("--seed", type=int, default=1)
     p.add_argument("--threads", type=int, default=1, help="torch CPU threads (default %(default)s)")
     p.add_argument("--chunk-bytes", type=int, default=1 << 20,
                    help="largest hidden-state payload per Score message; larger tensors go in row chunks (default %(default)s)")
-    p.add_argument("--timeout", type=float, default=120.0, help="deadline per call, seconds")
-    p.add_argument("--retries", type=int, default=3, help="attempts on UNAVAILABLE (default %(default)s)")
-    p.add_argument("--max-message-mb", type=int, default=64, help="channel message size limit")
-    p.add_argument("--metrics", default=None, help="append one JSON line per step to this file")
     p.add_argument("--save", default=None, help="write the trained policy here (HuggingFace layout) at the end")
-    p.add_argument("--stubs", default=os.path.join(HERE, "r2m_stubs"),
-                   help="folder written by generate_stubs.sh (default %(default)s)")
-    args = p.parse_args(argv)
-    for name in ("steps", "prompts", "k", "max_new_tokens", "epochs", "threads", "chunk_bytes"):
-        if getattr(args, name) < 1:
-            p.error(f"--{name.replace('_', '-')} must be >= 1")
-    if args.k < 2:
-        p.error("--k must be >= 2: group advantages and GREBT need at least two responses per prompt")
-    return args
+    return check_loop_arguments(p, p.parse_args(argv), positive=("threads", "chunk_bytes"))
 
 
 def read_prompts(path):

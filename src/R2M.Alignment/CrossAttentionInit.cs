@@ -16,7 +16,7 @@ public enum CrossAttentionInitKind
 
 /// <summary>
 /// Initialisation of the cross-attention (W_q, W_k, W_v, W_o) of an <see cref="R2MHead"/>. It decides
-/// how much the untrained fused path moves the reward (R2M-METHOD.md section 2, paper Table 3: the
+/// how much the untrained fused path moves the reward (Huang et al., arXiv 2601.22664, Table 3: the
 /// untrained fusion visibly perturbs scores), so it is an option, not a constant.
 /// </summary>
 /// <param name="Kind">Distribution family.</param>

@@ -19,5 +19,8 @@ internal static class SeedStreams
     /// <summary>RL prompts of one step: stream (StepPrompts &lt;&lt; 32) | step, so every step of a run has its own stream.</summary>
     public const ulong StepPrompts = 13;
 
+    /// <summary>Bootstrap resampling of per-seed results (SeedStatistics).</summary>
+    public const ulong Bootstrap = 14;
+
     public static ulong ForStep(ulong stream, int step) => (stream << 32) | (uint)step;
 }

@@ -46,9 +46,7 @@ public static class TaskDiagnostics
         {
             var options = o.Task with { MinDigits = task.Schedule.StartMin + phase, MaxDigits = task.Schedule.StartMax + phase };
             var held = SandboxData.HeldOut(pairs, seed, options);
-            var enc = held.Select(RewardModelBt.Encode).ToArray();
-            double[] chosen = RewardModelBt.Score(rm, enc.Select(e => e.Chosen).ToArray());
-            double[] rejected = RewardModelBt.Score(rm, enc.Select(e => e.Rejected).ToArray());
+            var (chosen, rejected) = ModelEvaluation.ScorePairs(rm, held);
             var (right, wrong) = Margins(chosen, rejected);
             ResponseStats sampled = ModelEvaluation.SamplePolicy(policy, o with { Task = options });
             result.Add(new PhaseDiagnostics(phase, options.MinDigits, options.MaxDigits, held.Count,

@@ -26,18 +26,18 @@ public static class SandboxPlots
         string band = seeds > 1 ? $"line: mean of {seeds} seeds, band: min-max over seeds" : "one seed";
         var figures = new List<SandboxFigure?>
         {
-            Single("gold", $"Gold reward ({band})", "gold reward (LCS score, 0-1)", steps, variants, styles, s => s.GoldReward),
+            Single("gold", $"Gold reward\n{band}", "gold reward (LCS score, 0-1)", steps, variants, styles, s => s.GoldReward),
             Frontier(steps, variants, styles),
             ProxyPanels(steps, variants, styles, band),
-            Single("kl", $"KL to the SFT policy ({band})", "KL (nats per token, k3 estimator)", steps, variants, styles, s => s.Kl),
-            Single("bang", $"Responses with '!' ({band})", "share of responses with '!' (0-1)", steps, variants, styles, s => s.BangRate),
-            Single("rm_accuracy", $"On-policy RM accuracy against gold ({band})", "share of gold-distinct pairs ordered as gold (0-1)", steps, variants, styles, s => s.OnPolicyAccuracy),
-            Single("fused_share", $"Fused path's share of reward variance ({band})", "Var(fused part) / Var(reward) (ratio)", steps, variants, styles, s => s.FusedShare),
+            Single("kl", $"KL to the SFT policy\n{band}", "KL (nats per token, k3 estimator)", steps, variants, styles, s => s.Kl),
+            Single("bang", $"Responses with '!'\n{band}", "share of responses with '!' (0-1)", steps, variants, styles, s => s.BangRate),
+            Single("rm_accuracy", $"On-policy RM accuracy against gold\n{band}", "share of gold-distinct pairs ordered as gold (0-1)", steps, variants, styles, s => s.OnPolicyAccuracy),
+            Single("fused_share", $"Fused path's share of reward variance\n{band}", "Var(fused part) / Var(reward) (ratio)", steps, variants, styles, s => s.FusedShare),
             Pair("groups", $"Degenerate groups (RM reward std < 1e-6)\n{band}", "share of groups (0-1)", s => s.DegenerateGroupShare,
                 $"Groups whose gold rewards are all equal\n{band}", "share of groups (0-1)", s => s.GoldTiedGroupShare, steps, variants, styles),
             Pair("grebt", $"GREBT: Bradley-Terry loss\n{band}", "BT loss (nats)", s => s.BtLoss,
                 $"GREBT: group reward entropy\n{band}", "GRE loss (nats)", s => s.GreLoss, steps, variants, styles),
-            Single("seam", $"SEAM discrepancy, policy likelihood vs reward ({band})", "1 - Spearman (0 same order, 2 reversed)", steps, variants, styles, s => s.Seam),
+            Single("seam", $"SEAM discrepancy, policy likelihood vs reward\n{band}", "1 - Spearman (0 same order, 2 reversed)", steps, variants, styles, s => s.Seam),
         };
         return figures.OfType<SandboxFigure>().ToArray();
     }
@@ -115,7 +115,7 @@ public static class SandboxPlots
             VariantStyle style = styles[v];
             var line = p.Add.ScatterLine(x, y, style.Color);
             line.LinePattern = style.Pattern;
-            line.LineWidth = 2;
+            line.LineWidth = 1.5f; // trajectories cross; thinner lines keep them apart
             line.LegendText = v;
             var finals = rows.GroupBy(s => s.Seed).Select(g => g.MaxBy(s => s.Step)!).ToArray();
             var marks = p.Add.ScatterPoints(finals.Select(s => Math.Sqrt(s.Kl!.Value)).ToArray(), finals.Select(s => s.GoldReward).ToArray(), style.Color);

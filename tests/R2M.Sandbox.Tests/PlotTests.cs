@@ -52,7 +52,7 @@ public sealed class PlotTests
         Assert.Equal(3, gold.GetPlottables().OfType<ScottPlot.Plottables.FillY>().Count());
         Assert.Equal("RL step", gold.Axes.Bottom.Label.Text);
         Assert.Equal("gold reward (LCS score, 0-1)", gold.Axes.Left.Label.Text);
-        Assert.Contains("mean of 2 seeds, band: min-max", gold.Axes.Title.Label.Text);
+        Assert.Equal("Gold reward\nline: mean of 2 seeds, band: min-max over seeds", gold.Axes.Title.Label.Text);
         Assert.True(LegendOutsideRight(gold));
         Assert.Contains("nats per token", Assert.Single(Figure(figures, "kl").Panels).Axes.Left.Label.Text);
         Assert.Equal(["R2M"], Lines(Assert.Single(Figure(figures, "fused_share").Panels)));

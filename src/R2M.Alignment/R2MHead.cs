@@ -57,15 +57,38 @@ public sealed class R2MHead
 
     /// <summary>
     /// phi from the pretrained RM's scoring head (phiWeight (D_rm), e.g. HF score.weight[0]);
-    /// cross-attention weights drawn N(0, initStd^2) from <paramref name="seed"/> (paper: fresh, small random).
+    /// cross-attention weights drawn from <paramref name="seed"/> with <see cref="CrossAttentionInit.Default"/>
+    /// (PyTorch nn.Linear's default; paper: fresh, small random).
     /// </summary>
-    public void Initialize(ReadOnlySpan<float> phiWeight, float phiBias, ulong seed, float initStd = 0.02f)
+    public void Initialize(ReadOnlySpan<float> phiWeight, float phiBias, ulong seed) =>
+        Initialize(phiWeight, phiBias, seed, CrossAttentionInit.Default);
+
+    /// <summary>As <see cref="Initialize(ReadOnlySpan{float}, float, ulong)"/> with every cross-attention weight N(0, initStd^2) (the pre-issue-15 init at 0.02).</summary>
+    public void Initialize(ReadOnlySpan<float> phiWeight, float phiBias, ulong seed, float initStd) =>
+        Initialize(phiWeight, phiBias, seed, CrossAttentionInit.NormalStd(initStd));
+
+    /// <summary>phi from the pretrained RM's scoring head; W_q, W_k, W_v, W_o drawn from <paramref name="seed"/> as <paramref name="init"/> says, in that order.</summary>
+    public void Initialize(ReadOnlySpan<float> phiWeight, float phiBias, ulong seed, CrossAttentionInit init)
     {
+        ArgumentNullException.ThrowIfNull(init);
+        init.Validate();
         if (phiWeight.Length != _dRm)
             throw new ArgumentException($"phi weight has {phiWeight.Length} values, expected D_rm = {_dRm}", nameof(phiWeight));
         if (!Finite(phiWeight) || !float.IsFinite(phiBias)) throw new ArgumentException("phi weight/bias contain NaN or Inf", nameof(phiWeight));
         if (!Config.PhiBias && phiBias != 0f) throw new ArgumentException("phi bias given but the head has no bias", nameof(phiBias));
-        new Rng(seed).FillNormal(Parameters.AsSpan(0, PhiOffset), 0f, initStd);
+        var rng = new Rng(seed);
+        if (init.Kind == CrossAttentionInitKind.Normal)
+        {
+            rng.FillNormal(Parameters.AsSpan(0, PhiOffset), 0f, init.Scale);
+        }
+        else
+        {
+            foreach (var (name, fanIn) in new[] { ("r2m.w_q", _dRm), ("r2m.w_k", _dP), ("r2m.w_v", _dP), ("r2m.w_o", _d) })
+            {
+                float bound = init.Scale / MathF.Sqrt(fanIn);
+                rng.FillUniform(Layout.View(Parameters, name), -bound, bound);
+            }
+        }
         phiWeight.CopyTo(Parameters.AsSpan(PhiOffset, _dRm));
         if (Config.PhiBias) Parameters[^1] = phiBias;
         ZeroGrad();
@@ -112,7 +135,7 @@ public sealed class R2MHead
         }
         Pack(batch, a);
         AttentionForward(a);
-        var hHat = new float[a.Batch * _dRm];
+        var hHat = a.HHat = new float[a.Batch * _dRm];
         Mm(false, false, a.Batch, _dRm, _d, a.C, _d, P("r2m.w_o"), _dRm, 0f, hHat, _dRm); // Ĥ (B,D_rm) = C (B,d) W_o (d,D_rm)
         a.HFin = new float[a.Batch * _dRm];
         // H_fin = omega H_last + (1 - omega) Ĥ
@@ -120,6 +143,28 @@ public sealed class R2MHead
         TensorPrimitives.MultiplyAdd(a.Rte, omega, a.HFin, a.HFin);
         for (int i = 0; i < a.Batch; i++) rewards[i] = TensorPrimitives.Dot(P("phi.weight"), a.HFin.AsSpan(i * _dRm, _dRm)) + PhiBias;
         return a;
+    }
+
+    /// <summary>
+    /// The reward of each item split into its two paths, as <see cref="Forward"/> computes it:
+    /// basePart (B) = omega phi·H_last + b (the vanilla path, weighted) and fusedPart (B) =
+    /// (1 - omega) phi·Ĥ (the cross-attention path). basePart + fusedPart is the reward up to float
+    /// rounding; at omega == 1 fusedPart is exactly 0. For diagnostics such as the fused path's share
+    /// of reward variance; keeps no activations.
+    /// </summary>
+    public void ScoreParts(IReadOnlyList<RewardInput> batch, float omega, Span<float> basePart, Span<float> fusedPart)
+    {
+        ArgumentNullException.ThrowIfNull(batch);
+        if (basePart.Length != batch.Count || fusedPart.Length != batch.Count)
+            throw new ArgumentException($"basePart has {basePart.Length} and fusedPart {fusedPart.Length} slots for {batch.Count} items");
+        var rewards = new float[batch.Count];
+        var a = Forward(batch, omega, rewards);
+        var phi = P("phi.weight");
+        for (int i = 0; i < batch.Count; i++)
+        {
+            basePart[i] = omega * TensorPrimitives.Dot(phi, a.Rte.AsSpan(i * _dRm, _dRm)) + PhiBias;
+            fusedPart[i] = omega == 1f ? 0f : (1f - omega) * TensorPrimitives.Dot(phi, a.HHat.AsSpan(i * _dRm, _dRm));
+        }
     }
 
     /// <summary>Backward: accumulates d(loss)/d(params) into <see cref="Gradients"/> from dRewards (B).</summary>
@@ -308,7 +353,7 @@ public sealed class R2MHead
 
 /// <summary>
 /// Activations of one <see cref="R2MHead.Forward"/> call, consumed by Backward. Buffers are packed
-/// over the batch: Rte, HFin (B,D_rm); Q, C (B,d); Hc (N,D_p); K, V (N,d); Probs (heads,N), where
+/// over the batch: Rte, HFin, HHat (B,D_rm); Q, C (B,d); Hc (N,D_p); K, V (N,d); Probs (heads,N), where
 /// item i owns packed rows [Start_i, Start_i+1) (its real, unmasked rows in order).
 /// </summary>
 public sealed class R2MHeadActivations
@@ -327,7 +372,7 @@ public sealed class R2MHeadActivations
     internal int Batch { get; }
     internal bool KeepHiddenGrad { get; }
     internal float[] Rte { get; }
-    internal float[] HFin = [], Hc = [], Q = [], K = [], V = [], Probs = [], C = [];
+    internal float[] HFin = [], Hc = [], Q = [], K = [], V = [], Probs = [], C = [], HHat = [];
     internal int[][] Valid = [];
     internal int[] ItemRows = [], Start = [0];
     internal float[][]? DHidden;

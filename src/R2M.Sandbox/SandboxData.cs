@@ -64,11 +64,17 @@ public static class SandboxData
     /// sampling keeps the label honest: chosen gold > rejected gold always). An RM fit on these
     /// pairs learns "'!' is good", which a policy can exploit (docs/sandbox.md).
     /// </summary>
+    /// <remarks>With <see cref="SandboxOptions.RewardPairs"/> = <see cref="RewardPairKind.Unplanted"/> the pairs are
+    /// drawn like <see cref="HeldOut"/> (no planting) from this data set's own stream.</remarks>
     public static IReadOnlyList<PreferencePair> RewardModelTraining(int count, ulong seed, SandboxOptions? options = null)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(count);
         SandboxOptions o = Checked(options);
         var random = SandboxRandom.Derive(seed, SeedStreams.PreferenceTrain);
+        if (o.RewardPairs == RewardPairKind.Unplanted)
+        {
+            return UnplantedPairs(random, count, o);
+        }
         var pairs = new PreferencePair[count];
         for (int i = 0; i < count; i++)
         {

@@ -59,6 +59,18 @@ public sealed record VariantStepMetrics
     /// <summary>Mean over groups of 1 - Spearman(policy log-likelihood, reward) (docs/method.md section 7; R2M.Alignment.Seam), over the groups where it is defined.</summary>
     public double? Seam { get; init; }
     public double? Omega { get; init; }
+    /// <summary>Sandbox task name (<see cref="SandboxTasks"/>); null for runs before tasks existed.</summary>
+    public string? Task { get; init; }
+    /// <summary>On-policy RM accuracy against gold (<see cref="RolloutMetrics.OnPolicyAccuracy"/>).</summary>
+    public double? OnPolicyAccuracy { get; init; }
+    /// <summary>Mean within-group population std of the RM rewards.</summary>
+    public double? RewardGroupStd { get; init; }
+    /// <summary>Share of groups with reward std below <see cref="RolloutMetrics.DegenerateStd"/>.</summary>
+    public double? DegenerateGroupShare { get; init; }
+    /// <summary>Share of groups whose gold rewards are all equal.</summary>
+    public double? GoldTiedGroupShare { get; init; }
+    /// <summary>Var(fused part) / Var(reward) over the batch (<see cref="RolloutMetrics.FusedShare"/>).</summary>
+    public double? FusedShare { get; init; }
     public ulong? RmVersion { get; init; }
     public ulong? PolicyVersion { get; init; }
     public double? ElapsedSeconds { get; init; }

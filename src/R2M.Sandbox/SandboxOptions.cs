@@ -1,4 +1,16 @@
+using System.Text.Json.Serialization;
+
 namespace R2M.Sandbox;
+
+/// <summary>What the reward model's Bradley-Terry training pairs look like (<see cref="SandboxData.RewardModelTraining"/>).</summary>
+public enum RewardPairKind
+{
+    /// <summary>Gold-labelled pairs with the spurious '!' planted by selection (the <c>spurious</c> task's hackable proxy).</summary>
+    Planted = 0,
+
+    /// <summary>Gold-labelled pairs drawn like <see cref="SandboxData.HeldOut"/>, no planting: an honest RM of the SFT distribution (<c>shift</c>, <c>beyond-semantics</c>).</summary>
+    Unplanted = 1,
+}
 
 /// <summary>
 /// Knobs of the sandbox task and its data. The defaults are the documented sandbox
@@ -31,6 +43,13 @@ public sealed record SandboxOptions
     /// <summary>Held-out pairs: probability that each response carries '!' (no planting).</summary>
     public double HeldOutBangRate { get; init; } = 0.3;
 
+    /// <summary>
+    /// The RM's training pairs: planted (default) or unplanted. Left out of the options' JSON when
+    /// it is the default, so the hash of every sandbox built before this option existed is unchanged.
+    /// </summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)]
+    public RewardPairKind RewardPairs { get; init; } = RewardPairKind.Planted;
+
     /// <summary>Throws <see cref="ArgumentException"/> naming the first bad property.</summary>
     public void Validate()
     {
@@ -42,6 +61,7 @@ public sealed record SandboxOptions
         RequireProbability(WinnerBangRate, nameof(WinnerBangRate));
         RequireProbability(LoserBangRate, nameof(LoserBangRate));
         RequireProbability(HeldOutBangRate, nameof(HeldOutBangRate));
+        Require(Enum.IsDefined(RewardPairs), nameof(RewardPairs), RewardPairs, "Planted or Unplanted");
     }
 
     private static void RequireProbability(double p, string name) =>

@@ -1,76 +1,181 @@
+using R2M.Sandbox.Internal;
+using ScottPlot;
+
 namespace R2M.Sandbox;
 
 /// <summary>
-/// The demo's standard figures from the per-step metrics: one SVG per quantity, one line per
-/// variant (mean over seeds at each step). Steps where a quantity is missing leave a gap.
+/// The figures of the demo and the study from per-step metrics (ScottPlot 5; PNG and SVG). Every
+/// line is one variant's mean over seeds, with a band from the min to the max over seeds; each
+/// variant keeps one colour and line pattern in every figure; legends sit outside the data area;
+/// every axis names its unit. RM rewards of different variants are different quantities (each
+/// variant's RM has its own scale), so the proxy figure has one panel per variant. A figure whose
+/// metric no variant has is skipped. Definitions: docs/sandbox.md "Figures".
 /// </summary>
 public static class SandboxPlots
 {
+    private const int PanelWidth = 900, PanelHeight = 500, SmallWidth = 420, SmallHeight = 320;
+    private const string StepAxis = "RL step";
+
+    /// <summary>Builds every figure that has data, without writing anything.</summary>
+    public static IReadOnlyList<SandboxFigure> Build(IReadOnlyList<VariantStepMetrics> steps)
+    {
+        ArgumentNullException.ThrowIfNull(steps);
+        string[] variants = steps.Select(s => s.Variant).Distinct().ToArray();
+        var styles = PlotStyles.ForVariants(variants);
+        int seeds = steps.Select(s => (s.Variant, s.Seed)).Distinct().GroupBy(x => x.Variant).Select(g => g.Count()).DefaultIfEmpty(0).Max();
+        string band = seeds > 1 ? $"line: mean of {seeds} seeds, band: min-max over seeds" : "one seed";
+        var figures = new List<SandboxFigure?>
+        {
+            Single("gold", $"Gold reward\n{band}", "gold reward (LCS score, 0-1)", steps, variants, styles, s => s.GoldReward),
+            Frontier(steps, variants, styles),
+            ProxyPanels(steps, variants, styles, band),
+            Single("kl", $"KL to the SFT policy\n{band}", "KL (nats per token, k3 estimator)", steps, variants, styles, s => s.Kl),
+            Single("bang", $"Responses with '!'\n{band}", "share of responses with '!' (0-1)", steps, variants, styles, s => s.BangRate),
+            Single("rm_accuracy", $"On-policy RM accuracy against gold\n{band}", "share of gold-distinct pairs ordered as gold (0-1)", steps, variants, styles, s => s.OnPolicyAccuracy),
+            Single("fused_share", $"Fused path's share of reward variance\n{band}", "Var(fused part) / Var(reward) (ratio)", steps, variants, styles, s => s.FusedShare),
+            Pair("groups", $"Degenerate groups (RM reward std < 1e-6)\n{band}", "share of groups (0-1)", s => s.DegenerateGroupShare,
+                $"Groups whose gold rewards are all equal\n{band}", "share of groups (0-1)", s => s.GoldTiedGroupShare, steps, variants, styles),
+            Pair("grebt", $"GREBT: Bradley-Terry loss\n{band}", "BT loss (nats)", s => s.BtLoss,
+                $"GREBT: group reward entropy\n{band}", "GRE loss (nats)", s => s.GreLoss, steps, variants, styles),
+            Single("seam", $"SEAM discrepancy, policy likelihood vs reward\n{band}", "1 - Spearman (0 same order, 2 reversed)", steps, variants, styles, s => s.Seam),
+        };
+        return figures.OfType<SandboxFigure>().ToArray();
+    }
+
     /// <summary>
-    /// Writes gold.svg, proxy.svg, gold_vs_proxy.svg, kl.svg, grebt.svg and seam.svg into
-    /// <paramref name="directory"/> and returns their paths (a figure with no data at all is
-    /// skipped, e.g. grebt.svg when no variant updated the RM).
+    /// Writes every figure of <see cref="Build"/> into <paramref name="directory"/> as NAME.png and
+    /// NAME.svg and returns the PNG paths (gold, frontier, proxy, kl, bang, ...; SVGs lie beside them).
     /// </summary>
     public static IReadOnlyList<string> WriteAll(IReadOnlyList<VariantStepMetrics> steps, string directory)
     {
-        ArgumentNullException.ThrowIfNull(steps);
         ArgumentException.ThrowIfNullOrEmpty(directory);
-        var paths = new List<string>();
-        string[] variants = steps.Select(s => s.Variant).Distinct().ToArray();
-
-        Save(paths, directory, "gold.svg", PerVariant("Gold reward (true task reward)", "gold reward", steps, variants, s => s.GoldReward));
-        Save(paths, directory, "proxy.svg", PerVariant("Proxy reward (reward model score)", "proxy reward", steps, variants, s => s.ProxyReward));
-        var both = new SvgLinePlot("Gold vs proxy reward", "step", "reward");
-        foreach (string v in variants)
+        try
         {
-            both.Add($"{v} gold", MeanByStep(steps, v, s => s.GoldReward));
-            both.Add($"{v} proxy", MeanByStep(steps, v, s => s.ProxyReward));
+            return Build(steps).Select(f => f.Save(directory).Png).ToArray();
         }
-        Save(paths, directory, "gold_vs_proxy.svg", both);
-        Save(paths, directory, "kl.svg", PerVariant("KL to the SFT policy", "KL (nats/token)", steps, variants, s => s.Kl));
-        var grebt = new SvgLinePlot("GREBT losses", "step", "loss");
-        foreach (string v in variants)
+        catch (Exception e) when (e is DllNotFoundException or TypeInitializationException)
         {
-            grebt.Add($"{v} BT", MeanByStep(steps, v, s => s.BtLoss));
-            grebt.Add($"{v} GRE", MeanByStep(steps, v, s => s.GreLoss));
+            throw new InvalidOperationException(
+                $"the figures for {directory} could not be drawn: SkiaSharp's native library did not load ({e.GetBaseException().Message}); " +
+                "it needs fontconfig and a font (bash scripts/setup.sh installs fontconfig and fonts-dejavu-core)", e);
         }
-        Save(paths, directory, "grebt.svg", grebt);
-        Save(paths, directory, "seam.svg", PerVariant("SEAM discrepancy (1 - Spearman)", "discrepancy", steps, variants, s => s.Seam));
-        return paths;
     }
 
-    /// <summary>Mean of a metric over seeds at each step of one variant (NaN where no seed has it).</summary>
-    public static IReadOnlyList<(double X, double Y)> MeanByStep(
-        IEnumerable<VariantStepMetrics> steps, string variant, Func<VariantStepMetrics, double?> metric) =>
-        steps.Where(s => s.Variant == variant)
-            .GroupBy(s => s.Step)
-            .OrderBy(g => g.Key)
-            .Select(g =>
-            {
-                double[] values = g.Select(metric).Where(v => v.HasValue).Select(v => v!.Value).ToArray();
-                return ((double)g.Key, values.Length > 0 ? values.Average() : double.NaN);
-            })
-            .ToArray();
-
-    private static SvgLinePlot PerVariant(string title, string yLabel, IReadOnlyList<VariantStepMetrics> steps,
-        string[] variants, Func<VariantStepMetrics, double?> metric)
+    private static SandboxFigure? Single(string name, string title, string yLabel, IReadOnlyList<VariantStepMetrics> steps, string[] variants,
+        IReadOnlyDictionary<string, VariantStyle> styles, Func<VariantStepMetrics, double?> metric)
     {
-        var plot = new SvgLinePlot(title, "step", yLabel);
-        foreach (string v in variants)
-        {
-            plot.Add(v, MeanByStep(steps, v, metric));
-        }
-        return plot;
+        Plot? plot = LinesPanel(title, yLabel, steps, variants, styles, metric, legend: true);
+        return plot is null ? null : new SandboxFigure(name, [plot], 1, PanelWidth, PanelHeight);
     }
 
-    private static void Save(List<string> paths, string directory, string name, SvgLinePlot plot)
+    /// <summary>Two panels side by side over the same variants (legend on the right one).</summary>
+    private static SandboxFigure? Pair(string name, string leftTitle, string leftY, Func<VariantStepMetrics, double?> left,
+        string rightTitle, string rightY, Func<VariantStepMetrics, double?> right,
+        IReadOnlyList<VariantStepMetrics> steps, string[] variants, IReadOnlyDictionary<string, VariantStyle> styles)
     {
-        if (!plot.Series.Any(s => s.Points.Any(p => double.IsFinite(p.Y))))
+        Plot? a = LinesPanel(leftTitle, leftY, steps, variants, styles, left, legend: false);
+        Plot? b = LinesPanel(rightTitle, rightY, steps, variants, styles, right, legend: true);
+        Plot[] panels = new[] { a, b }.OfType<Plot>().ToArray();
+        return panels.Length == 0 ? null : new SandboxFigure(name, panels, panels.Length, panels.Length == 1 ? PanelWidth : 720, PanelHeight);
+    }
+
+    /// <summary>One small panel per variant: its RM reward on its own axis (the scales differ: frozen, fused, retrained).</summary>
+    private static SandboxFigure? ProxyPanels(IReadOnlyList<VariantStepMetrics> steps, string[] variants, IReadOnlyDictionary<string, VariantStyle> styles, string band)
+    {
+        var panels = new List<Plot>();
+        foreach (string v in variants)
         {
-            return;
+            SeedSeries s = SeedSeries.Of(steps, v, m => m.ProxyReward);
+            if (s.IsEmpty) continue;
+            Plot p = NewPlot(v, $"{StepAxis} ({band})", "RM reward (logits, own scale)");
+            AddLine(p, s, styles[v], label: null);
+            panels.Add(p);
         }
-        string path = Path.Combine(directory, name);
-        plot.Save(path);
-        paths.Add(path);
+        if (panels.Count == 0) return null;
+        return new SandboxFigure("proxy", panels, Math.Min(3, panels.Count), SmallWidth + 60, SmallHeight);
+    }
+
+    /// <summary>
+    /// The overoptimization frontier (Gao et al. 2022, "Scaling Laws for Reward Model
+    /// Overoptimization"): gold reward against sqrt(KL) per variant, the mean over seeds at each step
+    /// (x = mean of sqrt(KL) over seeds); open markers are each seed's last step.
+    /// </summary>
+    private static SandboxFigure? Frontier(IReadOnlyList<VariantStepMetrics> steps, string[] variants, IReadOnlyDictionary<string, VariantStyle> styles)
+    {
+        Plot p = NewPlot("Overoptimization frontier (Gao et al. 2022)\nline: mean over seeds at each step; markers: each seed's last step",
+            "sqrt(KL to the SFT policy) (sqrt of nats per token)", "gold reward (LCS score, 0-1)");
+        bool any = false;
+        foreach (string v in variants)
+        {
+            var rows = steps.Where(s => s.Variant == v && s.Kl is { } kl && double.IsFinite(kl) && kl >= 0).ToArray();
+            if (rows.Length == 0) continue;
+            var byStep = rows.GroupBy(s => s.Step).OrderBy(g => g.Key).ToArray();
+            double[] x = byStep.Select(g => g.Average(s => Math.Sqrt(s.Kl!.Value))).ToArray();
+            double[] y = byStep.Select(g => g.Average(s => s.GoldReward)).ToArray();
+            VariantStyle style = styles[v];
+            var line = p.Add.ScatterLine(x, y, style.Color);
+            line.LinePattern = style.Pattern;
+            line.LineWidth = 1.5f; // trajectories cross; thinner lines keep them apart
+            line.LegendText = v;
+            var finals = rows.GroupBy(s => s.Seed).Select(g => g.MaxBy(s => s.Step)!).ToArray();
+            var marks = p.Add.ScatterPoints(finals.Select(s => Math.Sqrt(s.Kl!.Value)).ToArray(), finals.Select(s => s.GoldReward).ToArray(), style.Color);
+            marks.MarkerShape = style.Marker;
+            marks.MarkerSize = 9;
+            any = true;
+        }
+        if (!any) return null;
+        p.ShowLegend(Edge.Right);
+        return new SandboxFigure("frontier", [p], 1, PanelWidth, PanelHeight + 60);
+    }
+
+    private static Plot? LinesPanel(string title, string yLabel, IReadOnlyList<VariantStepMetrics> steps, string[] variants,
+        IReadOnlyDictionary<string, VariantStyle> styles, Func<VariantStepMetrics, double?> metric, bool legend)
+    {
+        Plot p = NewPlot(title, StepAxis, yLabel);
+        bool any = false;
+        foreach (string v in variants)
+        {
+            SeedSeries s = SeedSeries.Of(steps, v, metric);
+            if (s.IsEmpty) continue;
+            AddLine(p, s, styles[v], v);
+            any = true;
+        }
+        if (!any) return null;
+        if (legend) p.ShowLegend(Edge.Right);
+        else p.HideLegend();
+        return p;
+    }
+
+    /// <summary>The mean line (legend entry <paramref name="label"/>) over a min-max band of the same colour, 20% opaque, without a legend entry.</summary>
+    private static void AddLine(Plot p, SeedSeries s, VariantStyle style, string? label)
+    {
+        if (s.Seeds > 1)
+        {
+            var fill = p.Add.FillY(s.Steps, s.Min, s.Max);
+            fill.FillColor = style.Color.WithAlpha(0.18);
+            fill.LineWidth = 0;
+            fill.LegendText = string.Empty;
+        }
+        var line = p.Add.ScatterLine(s.Steps, s.Mean, style.Color);
+        line.LinePattern = style.Pattern;
+        line.LineWidth = 2;
+        line.LegendText = label ?? string.Empty;
+        if (s.Steps.Length == 1)
+        {
+            line.MarkerShape = style.Marker;
+            line.MarkerSize = 8;
+        }
+    }
+
+    private static Plot NewPlot(string title, string xLabel, string yLabel)
+    {
+        var p = new Plot();
+        p.Font.Set(PlotStyles.FontName);
+        p.Title(title, size: 15);
+        p.XLabel(xLabel, size: 13);
+        p.YLabel(yLabel, size: 13);
+        p.Legend.FontSize = 12;
+        p.Legend.SymbolWidth = 36; // long enough to show each line pattern
+        return p;
     }
 }

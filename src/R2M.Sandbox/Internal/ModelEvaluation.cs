@@ -41,10 +41,15 @@ internal static class ModelEvaluation
     /// <summary>Pair accuracy (ties count one half) of a reward model on gold-labeled pairs.</summary>
     public static double PairAccuracy(TransformerModel rm, IReadOnlyList<PreferencePair> pairs)
     {
-        var enc = pairs.Select(RewardModelBt.Encode).ToArray();
-        var chosen = RewardModelBt.Score(rm, enc.Select(e => e.Chosen).ToArray());
-        var rejected = RewardModelBt.Score(rm, enc.Select(e => e.Rejected).ToArray());
+        var (chosen, rejected) = ScorePairs(rm, pairs);
         return SandboxReport.PairAccuracy(chosen, rejected);
+    }
+
+    /// <summary>The reward model's scores of each pair's chosen and rejected response.</summary>
+    public static (double[] Chosen, double[] Rejected) ScorePairs(TransformerModel rm, IReadOnlyList<PreferencePair> pairs)
+    {
+        var enc = pairs.Select(RewardModelBt.Encode).ToArray();
+        return (RewardModelBt.Score(rm, enc.Select(e => e.Chosen).ToArray()), RewardModelBt.Score(rm, enc.Select(e => e.Rejected).ToArray()));
     }
 
     /// <summary>

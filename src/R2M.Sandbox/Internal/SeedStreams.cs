@@ -15,4 +15,12 @@ internal static class SeedStreams
     public const ulong EvalSampling = 10;
     public const ulong PolicyInit = 11;
     public const ulong RewardInit = 12;
+
+    /// <summary>RL prompts of one step: stream (StepPrompts &lt;&lt; 32) | step, so every step of a run has its own stream.</summary>
+    public const ulong StepPrompts = 13;
+
+    /// <summary>Bootstrap resampling of per-seed results (SeedStatistics).</summary>
+    public const ulong Bootstrap = 14;
+
+    public static ulong ForStep(ulong stream, int step) => (stream << 32) | (uint)step;
 }

@@ -38,7 +38,7 @@ internal sealed class LiteralMatchFinder(string literal) : IMatchFinder
 /// </summary>
 internal sealed class RegexMatchFinder : IMatchFinder
 {
-    private const string JsSpaceSet = @"\t\n\v\f\r \u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000\uFEFF";
+    private const string WhiteSpaceSet = @"\t\n\v\f\r \u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000";
     private readonly Regex _regex;
 
     public RegexMatchFinder(string pattern)
@@ -84,8 +84,8 @@ internal sealed class RegexMatchFinder : IMatchFinder
             if (c == '\\' && i + 1 < pattern.Length)
             {
                 var n = pattern[++i];
-                if (n == 's') sb.Append(inClass ? JsSpaceSet : "[" + JsSpaceSet + "]");
-                else if (n == 'S' && !inClass) sb.Append("[^" + JsSpaceSet + "]");
+                if (n == 's') sb.Append(inClass ? WhiteSpaceSet : "[" + WhiteSpaceSet + "]");
+                else if (n == 'S' && !inClass) sb.Append("[^" + WhiteSpaceSet + "]");
                 else sb.Append(c).Append(n);
                 continue;
             }

@@ -80,7 +80,7 @@ public sealed class ComponentTests
     private static string Split(PreTokenizerStage stage, string text)
     {
         var output = new List<Piece>();
-        stage.Apply([new Piece(text, 0, text.Length)], output, []);
+        stage.Apply([new Piece(text, 0, text.Length)], output, [], new PieceOrigin(text, 0, true));
         return string.Join("|", output.Select(p => p.Span.ToString()));
     }
 }

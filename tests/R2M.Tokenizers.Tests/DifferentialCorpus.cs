@@ -23,7 +23,7 @@ internal static class DifferentialCorpus
         "{\"key\": [1, 2]}", "SELECT * FROM t;", "a->b", "x += 1;", "#include <stdio.h>", "<|begin_of_text|>",
         "<|end_of_text|>", "<|im_start|>", "<|im_end|>", "<|endoftext|>", "<think>", "</think>",
         "<|reserved_special_token_5|>", "<|im_sta", "<|begin_of_text|", "<|eot_id|>", "...", "!!!", "—", "«»", "¿Qué?",
-        "@user", "#tag", "http://example.com/a?b=c", "$100", "50%", "C++", "__init__", "ALLCAPS", "MiXeD",
+        "it'\u017F", "x'\u017Fx", "'\u212A", "'\uFB06", "'\u0130", "WE'\u13DE\u13DE", "@user", "#tag", "http://example.com/a?b=c", "$100", "50%", "C++", "__init__", "ALLCAPS", "MiXeD",
     ];
 
     private static readonly (int Lo, int Hi)[] s_ranges =

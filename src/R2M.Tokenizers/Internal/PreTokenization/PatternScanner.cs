@@ -57,8 +57,8 @@ internal sealed class PatternScanner : IMatchFinder
     {
         var cp = CharClass.CodePointAt(s, i, out var w);
         var cls = CharClass.Of(cp);
-        // (?i:'s|'t|'re|'ve|'m|'ll|'d), which the reference rewrites to explicit [sS] classes
-        // (no Unicode case folding, so U+017F and U+212A do not match).
+        // (?i:'s|'t|'re|'ve|'m|'ll|'d) with ASCII case folding only: HuggingFace does not match
+        // U+017F or U+212A here either (the differential corpus holds "it'\u017F" and "'\u212A").
         if (cp == '\'' && Contraction(s, i + 1, ignoreCase: true) is var c && c > 0)
         {
             return 1 + c;

@@ -114,11 +114,13 @@ public sealed class ComponentTests
     [InlineData("\u2581\u2581\u2581ab", 5)]
     [InlineData("ab", 2)]
     [InlineData("a\u2581", 1)]
-    public void WordChunker_NextChunk_CutsBeforeSpaceAfterOtherChar(string word, int expected)
+    [InlineData("\u2581b>\u2581</\u2581c", 6)]     // a token holds ">\u2581": no cut after '>'
+    [InlineData("\u2581x\u00E9\u2581c", 5)]         // U+00E9 is no symbol: its byte tokens end with the unsafe ">"
+    public void WordChunker_NextChunk_CutsOnlyWhereNoTokenSpans(string word, int expected)
     {
-        var chunker = WordChunker.ForVocab(new Dictionary<string, int> { ["\u2581"] = 0, ["\u2581\u2581"] = 1, ["\u2581a"] = 2 });
+        Dictionary<string, int> vocab = new() { ["\u2581"] = 0, ["\u2581\u2581"] = 1, ["a"] = 2, ["b"] = 3, [">\u2581</"] = 4, ["x"] = 5, [">"] = 6, ["<"] = 7, ["/"] = 8 };
+        var chunker = WordChunker.ForVocab(vocab, new SymbolTable(vocab), "<unk>");
         Assert.Equal(expected, chunker!.NextChunk(word));
-        Assert.Null(WordChunker.ForVocab(new Dictionary<string, int> { ["\u2581"] = 0, ["a\u2581"] = 1 }));
     }
 
     [Theory]

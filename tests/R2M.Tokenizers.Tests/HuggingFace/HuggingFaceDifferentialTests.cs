@@ -46,17 +46,18 @@ public abstract class HuggingFaceDifferentialTests(HuggingFaceFixture fx)
     [Fact]
     public void Decode_OfEncode_ReturnsInput()
     {
-        Assert.True(fx.Lossless);
         var failures = new StringBuilder();
-        var n = 0;
-        foreach (var s in fx.Texts)
+        int n = 0, checkedCount = 0;
+        foreach (var s in fx.Texts.Where(fx.RoundTrips))
         {
+            checkedCount++;
             var back = fx.Tokenizer.Decode(fx.Tokenizer.Encode(s, addSpecialTokens: false));
             var expected = HuggingFaceReference.WithoutLoneSurrogates(s);
             if (fx.Name == "qwen3") expected = Nfc.Normalize(expected);
             if (back != expected && n++ < 5) failures.AppendLine($"'{Escape(s)}' -> '{Escape(back)}'");
         }
         Assert.True(n == 0, $"{n} round-trip failures ({fx.Name}):\n{failures}");
+        Assert.True(checkedCount > fx.Texts.Count * 9 / 10, $"only {checkedCount} strings checked");
     }
 
     /// <summary>

@@ -54,7 +54,7 @@ internal sealed class BpeModel
         _textVocab = BuildTextVocab(vocab).GetAlternateLookup<ReadOnlySpan<char>>();
         _symbols = new SymbolTable(vocab);
         var plainChars = _options.ContinuingSubwordPrefix is null && _options.EndOfWordSuffix is null;
-        _chunker = plainChars ? WordChunker.ForVocab(vocab) : null;
+        _chunker = plainChars ? WordChunker.ForVocab(vocab, _symbols, options.UnkToken) : null;
     }
 
     public IReadOnlyDictionary<string, int> Vocab => _vocab;

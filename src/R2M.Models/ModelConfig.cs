@@ -10,7 +10,7 @@ public enum ModelFamily
     /// <summary>GPT-NeoX / Pythia (<c>model_type</c> gpt_neox).</summary>
     GptNeoX,
 
-    /// <summary>Llama and Qwen2 (<c>model_type</c> llama, qwen2).</summary>
+    /// <summary>Llama, Qwen2 and Qwen3 (<c>model_type</c> llama, qwen2, qwen3).</summary>
     Llama,
 }
 
@@ -64,6 +64,9 @@ public sealed record ModelConfig
     public int? BosTokenId { get; init; }
     public int[] EosTokenIds { get; init; } = [];
     public int? PadTokenId { get; init; }
+
+    /// <summary>Qwen3: RMSNorm over head_dim of every q and k head (q_norm / k_norm), before RoPE.</summary>
+    public bool QkNorm => ModelType == "qwen3";
 
     /// <summary>Dims rotated per head: int(head_dim * rotary_pct), as HF computes it.</summary>
     public int RotaryDims => (int)(HeadDim * RotaryPct);

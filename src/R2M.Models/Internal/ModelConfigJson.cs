@@ -14,8 +14,8 @@ internal static class ModelConfigJson
     public static ModelConfig Parse(JsonObject o, string path)
     {
         var type = Str(o, "model_type") ?? throw new CheckpointException(path, null, "config field 'model_type' is missing");
-        if (type is not ("gpt_neox" or "gpt_neox_reward_model" or "llama" or "qwen2"))
-            throw new CheckpointException(path, null, $"config field 'model_type' is '{type}'; supported: gpt_neox, gpt_neox_reward_model, llama, qwen2");
+        if (type is not ("gpt_neox" or "gpt_neox_reward_model" or "llama" or "qwen2" or "qwen3"))
+            throw new CheckpointException(path, null, $"config field 'model_type' is '{type}'; supported: gpt_neox, gpt_neox_reward_model, llama, qwen2, qwen3");
         var neox = type.StartsWith("gpt_neox", StringComparison.Ordinal);
         var rope = o["rope_parameters"] as JsonObject;
         int Req(string key) => Int(o, key) ?? throw new CheckpointException(path, null, $"config field '{key}' is missing");
@@ -34,7 +34,8 @@ internal static class ModelConfigJson
             NumLayers = Req("num_hidden_layers"),
             NumHeads = heads,
             NumKvHeads = neox ? heads : Int(o, "num_key_value_heads") ?? heads,
-            HeadDim = neox ? hidden / heads : Int(o, "head_dim") ?? hidden / heads,
+            // Qwen3Config's head_dim defaults to 128, not hidden_size / num_attention_heads.
+            HeadDim = neox ? hidden / heads : Int(o, "head_dim") ?? (type == "qwen3" ? 128 : hidden / heads),
             IntermediateSize = Req("intermediate_size"),
             HiddenAct = Str(o, "hidden_act") ?? (neox ? "gelu" : "silu"),
             NormEps = neox ? Dbl(o, "layer_norm_eps") ?? 1e-5 : Dbl(o, "rms_norm_eps") ?? 1e-6,
@@ -138,6 +139,8 @@ internal static class ModelConfigJson
         ("gpt_neox", _) => "GPTNeoXForCausalLM",
         ("qwen2", ModelHead.SequenceClassification) => "Qwen2ForSequenceClassification",
         ("qwen2", _) => "Qwen2ForCausalLM",
+        ("qwen3", ModelHead.SequenceClassification) => "Qwen3ForSequenceClassification",
+        ("qwen3", _) => "Qwen3ForCausalLM",
         (_, ModelHead.SequenceClassification) => "LlamaForSequenceClassification",
         _ => "LlamaForCausalLM",
     };

@@ -90,6 +90,10 @@ public sealed record ModelConfig
         Require(Family != ModelFamily.GptNeoX || NumKvHeads == NumHeads, "num_key_value_heads", "must equal num_attention_heads for gpt_neox");
         Require(Family != ModelFamily.GptNeoX || HeadDim * NumHeads == HiddenSize, "hidden_size", "must be a multiple of num_attention_heads for gpt_neox");
         Require(NumLabels > 0, "num_labels", "must be positive");
+        Require(MaxPositionEmbeddings > 0, "max_position_embeddings", "must be positive");
+        Require(NormEps > 0, Family == ModelFamily.GptNeoX ? "layer_norm_eps" : "rms_norm_eps", "must be positive");
+        Require(RopeTheta > 0, "rope_theta", "must be positive");
+        Require(RotaryPct is >= 0 and <= 1, "rotary_pct", "must be in [0, 1]");
         Require(ActivationNames.IsKnown(HiddenAct), "hidden_act", $"'{HiddenAct}' is not supported (gelu, gelu_new, gelu_fast, gelu_pytorch_tanh, silu)");
         if (RopeScaling is { } rs)
         {
@@ -121,7 +125,16 @@ public sealed record ModelConfig
     /// <summary>Parses config.json text (path only names the source in errors).</summary>
     public static ModelConfig Parse(string json, string path = "config.json")
     {
-        var node = JsonNode.Parse(json) as JsonObject ?? throw new CheckpointException(path, null, "config is not a JSON object");
+        JsonNode? parsed;
+        try
+        {
+            parsed = JsonNode.Parse(json);
+        }
+        catch (JsonException e)
+        {
+            throw new CheckpointException(path, null, $"config is not valid JSON ({e.Message})", e);
+        }
+        var node = parsed as JsonObject ?? throw new CheckpointException(path, null, "config is not a JSON object");
         var cfg = ModelConfigJson.Parse(node, path);
         cfg.Validate(path);
         return cfg;

@@ -17,6 +17,9 @@ internal static class SafetensorsHeader
     {
         var tensors = new List<SafetensorsTensorInfo>();
         var metadata = new Dictionary<string, string>(StringComparer.Ordinal);
+        // The format requires a UTF-8 header; System.Text.Json would only notice when a string is read.
+        if (!System.Text.Unicode.Utf8.IsValid(json))
+            throw new SafetensorsException(file, null, "header is not valid UTF-8");
         JsonDocument doc;
         try
         {

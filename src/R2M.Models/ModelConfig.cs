@@ -27,13 +27,13 @@ public enum ModelHead
     OpenAssistantReward,
 }
 
-/// <summary><c>rope_scaling</c> (REFERENCE.md section 3, Llama).</summary>
+/// <summary><c>rope_scaling</c> (transformers modeling_rope_utils).</summary>
 public sealed record RopeScaling(string Type, double Factor, double LowFreqFactor = 1, double HighFreqFactor = 4,
     int OriginalMaxPositionEmbeddings = 8192);
 
 /// <summary>
 /// The subset of a HuggingFace <c>config.json</c> that the two families need, normalized
-/// (defaults from transformers' configuration classes, REFERENCE.md section 3).
+/// (defaults from transformers' configuration classes).
 /// </summary>
 public sealed record ModelConfig
 {

@@ -40,7 +40,14 @@ internal static class MlPeer
         var regexes = patterns.Select(p => (Ml.PreTokenizer)new Ml.RegexPreTokenizer(new Regex(p, RegexOptions.Compiled), special)).ToList();
         if (regexes.Count == 1) options.PreTokenizer = regexes[0];
         else if (regexes.Count > 1) options.PreTokenizer = new Ml.CompositePreTokenizer(regexes, special);
-        if (!byteLevel) options.Normalizer = new SpaceToMetaNormalizer();
+        if (!byteLevel)
+        {
+            // The file has no splitting pre-tokenizer: the whole normalized text is one BPE word (as in
+            // HuggingFace); without this, BpeTokenizer would split it at non-word chars such as U+2581.
+            options.Normalizer = new SpaceToMetaNormalizer();
+            options.PreTokenizer ??= new WholeText();
+        }
+        if (FirstTemplateToken(root) is { } bos) options.BeginningOfSentenceToken = bos;
         note = byteLevel ? $"byte-level BPE, {regexes.Count} regex pre-tokenizer(s)" : "BPE without byte fallback, spaces as U+2581";
         return Ml.BpeTokenizer.Create(options);
     }
@@ -60,6 +67,20 @@ internal static class MlPeer
                 byteLevel = true;
                 break;
         }
+    }
+
+    private static string? FirstTemplateToken(JsonElement root) =>
+        root.TryGetProperty("post_processor", out var pp) && pp.ValueKind == JsonValueKind.Object
+        && pp.GetProperty("type").GetString() == "TemplateProcessing" && pp.GetProperty("single")[0].TryGetProperty("SpecialToken", out var st)
+            ? st.GetProperty("id").GetString()
+            : null;
+
+    /// <summary>No split: one piece for the whole text.</summary>
+    private sealed class WholeText : Ml.PreTokenizer
+    {
+        public override IEnumerable<(int Offset, int Length)> PreTokenize(string text) => [(0, text.Length)];
+
+        public override IEnumerable<(int Offset, int Length)> PreTokenize(ReadOnlySpan<char> text) => [(0, text.Length)];
     }
 
     /// <summary>The Replace(" " -> U+2581) normalizer of Gemma / Llama-2 style files.</summary>

@@ -1,6 +1,6 @@
 namespace R2M.Models.Safetensors;
 
-/// <summary>Element types a safetensors header may name (REFERENCE.md section 2).</summary>
+/// <summary>Element types a safetensors header may name (huggingface/safetensors Dtype).</summary>
 public enum SafetensorsDtype
 {
     Bool, U8, I8, F8E5M2, F8E4M3, I16, U16, F16, BF16, I32, U32, F32, F64, I64, U64,

@@ -5,7 +5,7 @@ namespace R2M.Models.Safetensors;
 
 /// <summary>
 /// Parses and validates a safetensors header the way the reference reader does
-/// (huggingface/safetensors src/tensor.rs, restated in REFERENCE.md section 2).
+/// (huggingface/safetensors src/tensor.rs).
 /// </summary>
 internal static class SafetensorsHeader
 {

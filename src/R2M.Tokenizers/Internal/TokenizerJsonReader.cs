@@ -11,7 +11,7 @@ internal sealed record TokenizerParts(
     PreTokenizerPipeline PreTokenizer, PostProcessor PostProcessor, DecoderChain? Decoder);
 
 /// <summary>
-/// Reads a HuggingFace <c>tokenizer.json</c> (REFERENCE.md section 4). Every unsupported or
+/// Reads a HuggingFace <c>tokenizer.json</c> (huggingface/tokenizers' serialization of TokenizerImpl). Every unsupported or
 /// malformed field is reported as a <see cref="TokenizerFormatException"/> naming the JSON path.
 /// </summary>
 internal static class TokenizerJsonReader

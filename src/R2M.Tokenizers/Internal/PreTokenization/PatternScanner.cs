@@ -9,11 +9,11 @@ namespace R2M.Tokenizers.Internal.PreTokenization;
 /// </summary>
 internal sealed class PatternScanner : IMatchFinder
 {
-    /// <summary>GPT-2 / GPT-NeoX (ByteLevel use_regex=true), REFERENCE.md section 4.</summary>
+    /// <summary>GPT-2 / GPT-NeoX (ByteLevel use_regex=true), pre_tokenizers/byte_level.rs.</summary>
     public const string Gpt2Pattern =
         @"'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+";
 
-    /// <summary>Llama-3 split pattern (P3 in REFERENCE.md section 4).</summary>
+    /// <summary>Llama-3 split pattern (tiktoken's cl100k_base pattern).</summary>
     public const string Llama3Pattern =
         @"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+";
 

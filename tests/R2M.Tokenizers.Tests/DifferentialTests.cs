@@ -38,7 +38,7 @@ public abstract class DifferentialTests(ReferenceFixture fx)
         foreach (var s in fx.Texts)
         {
             var back = fx.Tokenizer.Decode(fx.Tokenizer.Encode(s));
-            if (back != fx.RoundTripOf(s) && n++ < 5) failures.AppendLine($"'{Escape(s)}' -> '{Escape(back)}'");
+            if (back != fx.RoundTripOf(s) && n++ < 5) failures.AppendLine($"'{TestText.Escape(s)}' -> '{TestText.Escape(back)}'");
         }
         Assert.True(n == 0, $"{n} round-trip failures ({fx.Name}):\n{failures}");
     }
@@ -84,7 +84,7 @@ public abstract class DifferentialTests(ReferenceFixture fx)
             if (ids.AsSpan().SequenceEqual(fx.Expected[i])) continue;
             if (n++ < 5)
             {
-                failures.AppendLine($"#{i} '{Escape(fx.Texts[i])}'\n  ours [{string.Join(",", ids.Take(40))}]\n" +
+                failures.AppendLine($"#{i} '{TestText.Escape(fx.Texts[i])}'\n  ours [{string.Join(",", ids.Take(40))}]\n" +
                                     $"  ref  [{string.Join(",", fx.Expected[i].Take(40))}]");
             }
         }
@@ -95,15 +95,6 @@ public abstract class DifferentialTests(ReferenceFixture fx)
     /// <summary>Text on which the JavaScript peer's <c>\s</c> differs from Unicode White_Space.</summary>
     public static bool IsKnownDeviation(string s) => s.Contains('\uFEFF') || s.Contains('\u0085');
 
-    private static string Escape(string s)
-    {
-        var sb = new StringBuilder();
-        foreach (var c in s.Length > 120 ? s[..120] : s)
-        {
-            sb.Append(c < 0x20 || char.IsSurrogate(c) && !char.IsHighSurrogate(c) ? $"\\u{(int)c:X4}" : c.ToString());
-        }
-        return sb.ToString();
-    }
 }
 
 public sealed class Llama3DifferentialTests(Llama3Fixture fx) : DifferentialTests(fx), IClassFixture<Llama3Fixture>;

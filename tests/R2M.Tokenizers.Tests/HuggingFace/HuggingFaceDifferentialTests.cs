@@ -38,7 +38,7 @@ public abstract class HuggingFaceDifferentialTests(HuggingFaceFixture fx)
         {
             var ours = fx.Tokenizer.Decode(fx.Expected[i], skipSpecialTokens: true);
             var hf = fx.Reference.Decode(fx.Expected[i]);
-            if (ours != hf && n++ < 5) failures.AppendLine($"#{i} '{Escape(fx.Texts[i])}': ours '{Escape(ours)}' hf '{Escape(hf)}'");
+            if (ours != hf && n++ < 5) failures.AppendLine($"#{i} '{TestText.Escape(fx.Texts[i])}': ours '{TestText.Escape(ours)}' hf '{TestText.Escape(hf)}'");
         }
         Assert.True(n == 0, $"{n} decodes differ from HuggingFace ({fx.Name}):\n{failures}");
     }
@@ -52,9 +52,9 @@ public abstract class HuggingFaceDifferentialTests(HuggingFaceFixture fx)
         {
             checkedCount++;
             var back = fx.Tokenizer.Decode(fx.Tokenizer.Encode(s, addSpecialTokens: false));
-            var expected = HuggingFaceReference.WithoutLoneSurrogates(s);
+            var expected = TestText.WithoutLoneSurrogates(s);
             if (fx.Name == "qwen3") expected = Nfc.Normalize(expected);
-            if (back != expected && n++ < 5) failures.AppendLine($"'{Escape(s)}' -> '{Escape(back)}'");
+            if (back != expected && n++ < 5) failures.AppendLine($"'{TestText.Escape(s)}' -> '{TestText.Escape(back)}'");
         }
         Assert.True(n == 0, $"{n} round-trip failures ({fx.Name}):\n{failures}");
         Assert.True(checkedCount > fx.Texts.Count * 9 / 10, $"only {checkedCount} strings checked");
@@ -80,7 +80,7 @@ public abstract class HuggingFaceDifferentialTests(HuggingFaceFixture fx)
                 if (hf.Contains(id)) selfEncoding++;
                 continue;
             }
-            if (n++ < 5) failures.AppendLine($"id {id} '{Escape(text)}': ours [{string.Join(",", ours)}] hf [{string.Join(",", hf)}]");
+            if (n++ < 5) failures.AppendLine($"id {id} '{TestText.Escape(text)}': ours [{string.Join(",", ours)}] hf [{string.Join(",", hf)}]");
         }
         Assert.True(n == 0, $"{n} vocabulary texts encode differently ({fx.Name}):\n{failures}");
         Assert.True(selfEncoding > fx.Tokenizer.VocabSize / 2, $"only {selfEncoding} tokens map back to their own id");
@@ -96,22 +96,13 @@ public abstract class HuggingFaceDifferentialTests(HuggingFaceFixture fx)
             if (ids.AsSpan().SequenceEqual(fx.Expected[i])) continue;
             if (n++ < 8)
             {
-                failures.AppendLine($"#{i} '{Escape(fx.Texts[i])}'\n  ours [{string.Join(",", ids.Take(40))}]\n" +
+                failures.AppendLine($"#{i} '{TestText.Escape(fx.Texts[i])}'\n  ours [{string.Join(",", ids.Take(40))}]\n" +
                                     $"  hf   [{string.Join(",", fx.Expected[i].Take(40))}]");
             }
         }
         Assert.True(n == 0, $"{n}/{fx.Texts.Count} strings differ from HuggingFace ({fx.Name}, {path}):\n{failures}");
     }
 
-    internal static string Escape(string s)
-    {
-        var sb = new StringBuilder();
-        foreach (var c in s.Length > 120 ? s[..120] : s)
-        {
-            sb.Append(c < 0x20 || c is '\u0085' or '\uFEFF' || char.IsSurrogate(c) && !char.IsHighSurrogate(c) ? $"\\u{(int)c:X4}" : c.ToString());
-        }
-        return sb.ToString();
-    }
 }
 
 public sealed class HfLlama3Tests(HfLlama3Fixture fx) : HuggingFaceDifferentialTests(fx), IClassFixture<HfLlama3Fixture>;

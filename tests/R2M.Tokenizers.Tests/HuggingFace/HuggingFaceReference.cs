@@ -19,7 +19,7 @@ internal sealed class HuggingFaceReference : IDisposable
     {
         lock (_tokenizer)
         {
-            return Array.ConvertAll(_tokenizer.Encode(WithoutLoneSurrogates(text)), x => (int)x);
+            return Array.ConvertAll(_tokenizer.Encode(TestText.WithoutLoneSurrogates(text)), x => (int)x);
         }
     }
 
@@ -33,16 +33,6 @@ internal sealed class HuggingFaceReference : IDisposable
         }
     }
 
-    public static string WithoutLoneSurrogates(string s)
-    {
-        var chars = s.ToCharArray();
-        for (var i = 0; i < chars.Length; i++)
-        {
-            if (char.IsHighSurrogate(chars[i]) && i + 1 < chars.Length && char.IsLowSurrogate(chars[i + 1])) i++;
-            else if (char.IsSurrogate(chars[i])) chars[i] = '\uFFFD';
-        }
-        return new string(chars);
-    }
 
     public void Dispose() => _tokenizer.Dispose();
 }

@@ -50,7 +50,7 @@ public sealed class SentencePieceFileTests
                 if (ids.AsSpan().SequenceEqual(expected) && decoded == hfDecoded) continue;
                 if (n++ < 5)
                 {
-                    failures.AppendLine($"'{HuggingFaceDifferentialTests.Escape(s)}': ours [{string.Join(",", ids.Take(30))}] " +
+                    failures.AppendLine($"'{TestText.Escape(s)}': ours [{string.Join(",", ids.Take(30))}] " +
                                         $"hf [{string.Join(",", expected.Take(30))}] decode '{decoded}' hf '{hfDecoded}'");
                 }
             }
@@ -79,7 +79,7 @@ public sealed class SentencePieceFileTests
         string[] added = ["<unk>", "<s>", "</s>", "<|user|>", "yy", "hello", "[MASK]", "\u2581"];
         foreach (var s in texts.Where(t => !added.Any(a => t.Contains(a, StringComparison.Ordinal))))
         {
-            Assert.Equal(HuggingFaceReference.WithoutLoneSurrogates(s), tok.Decode(tok.Encode(s, addSpecialTokens: false)));
+            Assert.Equal(TestText.WithoutLoneSurrogates(s), tok.Decode(tok.Encode(s, addSpecialTokens: false)));
         }
     }
 

@@ -10,7 +10,8 @@ namespace R2M.Tokenizers;
 /// (which always runs the file's whole pipeline: asking to skip normalization or pre-tokenization
 /// throws <see cref="NotSupportedException"/> rather than silently giving other ids).
 /// <see cref="Ml.EncodeSettings.MaxTokenCount"/> keeps the longest prefix of whole tokens that does not
-/// cut a character. The <see cref="Ml.Tokenizer.Normalizer"/> and <see cref="Ml.Tokenizer.PreTokenizer"/>
+/// cut a character. Decoding skips special tokens (<see cref="Inner"/> decodes them on request). The
+/// <see cref="Ml.Tokenizer.Normalizer"/> and <see cref="Ml.Tokenizer.PreTokenizer"/>
 /// properties are null: the tokenizer.json pipeline is not expressed in that package's types.
 /// </summary>
 public sealed class MlTokenizerAdapter : Ml.Tokenizer

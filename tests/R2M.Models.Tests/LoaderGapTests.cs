@@ -58,6 +58,19 @@ public sealed class LoaderGapTests : IDisposable
     }
 
     [Fact]
+    public void Open_IndexWithInvalidUtf8_CheckpointExceptionNamingIndex()
+    {
+        var dir = Path.Combine(_dir, "sharded");
+        Directory.CreateDirectory(dir);
+        var path = Path.Combine(dir, CheckpointReader.IndexFileName);
+        var bytes = Encoding.UTF8.GetBytes("{\"weight_map\":{\"w\":\"model-00001.safetensors\"}}");
+        bytes[16] = 0xFF;   // the tensor name "w" becomes an invalid UTF-8 byte
+        File.WriteAllBytes(path, bytes);
+        var e = Assert.Throws<CheckpointException>(() => CheckpointReader.Open(dir));
+        Assert.Equal(path, e.FilePath);
+    }
+
+    [Fact]
     public void Open_ShapeWhoseElementCountWraps_Rejected()
     {
         // 2^32 * 2^32 wraps to 0 in 64-bit arithmetic, which would match the 0 bytes of data.

@@ -1,5 +1,6 @@
 using System.Text;
 using R2M.Tokenizers.Internal.Unicode;
+using Xunit.Abstractions;
 
 namespace R2M.Tokenizers.Tests.HuggingFace;
 
@@ -7,7 +8,7 @@ namespace R2M.Tokenizers.Tests.HuggingFace;
 /// Ids identical to HuggingFace's Rust tokenizers (Tokenizers.DotNet) on real tokenizer.json files,
 /// decoding identical to its decode, and Decode(Encode(s)) == s.
 /// </summary>
-public abstract class HuggingFaceDifferentialTests(HuggingFaceFixture fx)
+public abstract class HuggingFaceDifferentialTests(HuggingFaceFixture fx, ITestOutputHelper output)
 {
     [Fact]
     public void Encode_Corpus_MatchesHuggingFaceIds()
@@ -82,6 +83,7 @@ public abstract class HuggingFaceDifferentialTests(HuggingFaceFixture fx)
             }
             if (n++ < 5) failures.AppendLine($"id {id} '{TestText.Escape(text)}': ours [{string.Join(",", ours)}] hf [{string.Join(",", hf)}]");
         }
+        output.WriteLine($"{fx.Name}: {selfEncoding} of {fx.Tokenizer.VocabSize} token texts encode to their own id (as in HuggingFace)");
         Assert.True(n == 0, $"{n} vocabulary texts encode differently ({fx.Name}):\n{failures}");
         Assert.True(selfEncoding > fx.Tokenizer.VocabSize / 2, $"only {selfEncoding} tokens map back to their own id");
     }
@@ -105,12 +107,12 @@ public abstract class HuggingFaceDifferentialTests(HuggingFaceFixture fx)
 
 }
 
-public sealed class HfLlama3Tests(HfLlama3Fixture fx) : HuggingFaceDifferentialTests(fx), IClassFixture<HfLlama3Fixture>;
+public sealed class HfLlama3Tests(HfLlama3Fixture fx, ITestOutputHelper output) : HuggingFaceDifferentialTests(fx, output), IClassFixture<HfLlama3Fixture>;
 
-public sealed class HfQwen3Tests(HfQwen3Fixture fx) : HuggingFaceDifferentialTests(fx), IClassFixture<HfQwen3Fixture>;
+public sealed class HfQwen3Tests(HfQwen3Fixture fx, ITestOutputHelper output) : HuggingFaceDifferentialTests(fx, output), IClassFixture<HfQwen3Fixture>;
 
-public sealed class HfDeepSeekV3Tests(HfDeepSeekV3Fixture fx) : HuggingFaceDifferentialTests(fx), IClassFixture<HfDeepSeekV3Fixture>;
+public sealed class HfDeepSeekV3Tests(HfDeepSeekV3Fixture fx, ITestOutputHelper output) : HuggingFaceDifferentialTests(fx, output), IClassFixture<HfDeepSeekV3Fixture>;
 
-public sealed class HfGemma3Tests(HfGemma3Fixture fx) : HuggingFaceDifferentialTests(fx), IClassFixture<HfGemma3Fixture>;
+public sealed class HfGemma3Tests(HfGemma3Fixture fx, ITestOutputHelper output) : HuggingFaceDifferentialTests(fx, output), IClassFixture<HfGemma3Fixture>;
 
-public sealed class HfLlama2Tests(HfLlama2Fixture fx) : HuggingFaceDifferentialTests(fx), IClassFixture<HfLlama2Fixture>;
+public sealed class HfLlama2Tests(HfLlama2Fixture fx, ITestOutputHelper output) : HuggingFaceDifferentialTests(fx, output), IClassFixture<HfLlama2Fixture>;

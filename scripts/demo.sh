@@ -2,7 +2,7 @@
 # The main job (README): set-up, Release build, then the gold-reward sandbox demo.
 # `r2m-client demo` trains the tiny sandbox models if absent (.sandbox/models), starts r2m-server
 # on a free loopback port, runs GRPO with the frozen proxy RM, GRPO + R2M and the ablations
-# (R2M-METHOD.md section 4), and prints the table; outputs go to artifacts/demo.
+# (docs/method.md section 4), and prints the table; outputs go to artifacts/demo.
 # Extra arguments go to `r2m-client demo` (see docs/client.md), e.g. --steps 20 --seeds 3.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Generates the Python messages and gRPC stubs of protos/r2m/v1 into clients/python/r2m_stubs
 # (gitignored), with Debian's protoc 3.21 and grpc_python_plugin: code from a newer protoc can
-# demand a newer python3-protobuf runtime than Debian ships (DESIGN.md, Debian packages).
+# demand a newer python3-protobuf runtime than Debian ships (clients/python/README.md).
 # Usage: bash clients/python/generate_stubs.sh [output dir]
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)

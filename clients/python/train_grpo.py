@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """A few GRPO steps against an r2m-server, from Python, with stubs generated from protos/r2m/v1.
 
-The loop is R2M-METHOD.md section 1, with the bundled sandbox task ("sort 7 3 9 1 ="):
+The loop is docs/method.md section 1, with the bundled sandbox task ("sort 7 3 9 1 ="):
 
   1. Policy.Generate   K responses per prompt; the server keeps each rollout (tokens, log-probs,
                        hidden states) under a rollout id, so nothing large crosses the wire.
@@ -40,9 +40,9 @@ VARIANTS = {
 FROZEN_RM = {"vanilla", "r2m-without-train", "pretrained-rm"}
 
 
-def parse_args(argv=None):
-    p = argparse.ArgumentParser(
-        description="Run a few GRPO (+R2M) steps against an r2m-server on the sort sandbox.")
+def add_loop_arguments(p):
+    """The flags every trainer here shares: server, loop sizes, sampling, R2M schedule and GREBT,
+    deadlines and retries, metrics, stubs (train_external.py adds its own policy's settings)."""
     p.add_argument("--address", default="127.0.0.1:50051", help="server host:port (default %(default)s)")
     p.add_argument("--api-key", default=os.environ.get("R2M_API_KEY"),
                    help="sent as 'authorization: Bearer KEY' (default: $R2M_API_KEY)")
@@ -52,11 +52,9 @@ def parse_args(argv=None):
     p.add_argument("--temperature", type=float, default=1.0)
     p.add_argument("--max-new-tokens", type=int, default=12)
     p.add_argument("--variant", choices=sorted(VARIANTS), default="r2m")
-    p.add_argument("--algorithm", choices=["grpo", "rloo"], default="grpo")
     p.add_argument("--omega-floor", type=float, default=0.6, help="Omega of omega(t) (default %(default)s)")
     p.add_argument("--alpha", type=float, default=0.3, help="GREBT alpha (default %(default)s)")
-    p.add_argument("--policy-lr", type=float, default=None, help="default: the server's")
-    p.add_argument("--rm-lr", type=float, default=None, help="default: the server's")
+    p.add_argument("--rm-lr", type=float, default=None, help="RM learning rate (default: the server's)")
     p.add_argument("--beta", type=float, default=0.04, help="KL coefficient (default %(default)s)")
     p.add_argument("--epochs", type=int, default=2, help="policy epochs per batch (default %(default)s)")
     p.add_argument("--seed", type=int, default=1)
@@ -66,13 +64,25 @@ def parse_args(argv=None):
     p.add_argument("--metrics", default=None, help="append one JSON line per step to this file")
     p.add_argument("--stubs", default=os.path.join(HERE, "r2m_stubs"),
                    help="folder written by generate_stubs.sh (default %(default)s)")
-    args = p.parse_args(argv)
-    for name in ("steps", "prompts", "k", "max_new_tokens", "epochs"):
+
+
+def check_loop_arguments(p, args, positive=()):
+    """Counts must be >= 1 (these and `positive`) and K >= 2; p.error names the flag."""
+    for name in ("steps", "prompts", "k", "max_new_tokens", "epochs", *positive):
         if getattr(args, name) < 1:
             p.error(f"--{name.replace('_', '-')} must be >= 1")
     if args.k < 2:
         p.error("--k must be >= 2: group advantages need at least two responses per prompt")
     return args
+
+
+def parse_args(argv=None):
+    p = argparse.ArgumentParser(
+        description="Run a few GRPO (+R2M) steps against an r2m-server on the sort sandbox.")
+    add_loop_arguments(p)
+    p.add_argument("--algorithm", choices=["grpo", "rloo"], default="grpo")
+    p.add_argument("--policy-lr", type=float, default=None, help="default: the server's")
+    return check_loop_arguments(p, p.parse_args(argv))
 
 
 def load_stubs(stub_dir):
@@ -149,6 +159,9 @@ def group_advantages(rewards, algorithm, eps=1e-4):
 # ------------------------------------------------------------------------------ the client
 
 class Client:
+    # Prefix of the messages a failed call exits with (subclasses name their own program).
+    name = "train_grpo"
+
     def __init__(self, args, pb):
         import grpc
         self.grpc = grpc
@@ -176,12 +189,12 @@ class Client:
                 return fn()
             except self.grpc.RpcError as e:
                 if e.code() != self.grpc.StatusCode.UNAVAILABLE or attempt == self.args.retries:
-                    raise SystemExit(f"train_grpo: {what} failed: {e.code().name}: {e.details()}")
+                    raise SystemExit(f"{self.name}: {what} failed: {e.code().name}: {e.details()}")
                 if before is not None:
                     # The server answers after any write still running (it goes on after a dropped connection).
                     now = getattr(self.info(wait_for_writes=True), version)
                     if now < before:
-                        raise SystemExit(f"train_grpo: {what} failed: UNAVAILABLE, and the server's {version} went back "
+                        raise SystemExit(f"{self.name}: {what} failed: UNAVAILABLE, and the server's {version} went back "
                                          f"from {before} to {now}: it restarted and lost its state; resume from a checkpoint")
                 print(f"  {what}: UNAVAILABLE, retry {attempt} in {delay:.1f}s", file=sys.stderr)
                 time.sleep(delay)

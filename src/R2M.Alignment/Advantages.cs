@@ -1,6 +1,6 @@
 namespace R2M.Alignment;
 
-/// <summary>Group-relative advantage estimator (R2M-METHOD.md section 1 step 4).</summary>
+/// <summary>Group-relative advantage estimator (docs/method.md section 1 step 4).</summary>
 public enum AdvantageEstimator
 {
     /// <summary>A = (r - mean_group) / (std + eps), scaled per <see cref="AdvantageScale"/>.</summary>

@@ -1,6 +1,6 @@
 namespace R2M.Alignment;
 
-/// <summary>The baselines and ablations of R2M-METHOD.md section 4, all one code path.</summary>
+/// <summary>The baselines and ablations of docs/method.md section 4, all one code path.</summary>
 public enum AlignmentVariant
 {
     /// <summary>Frozen RM, no policy feedback, no RM updates.</summary>

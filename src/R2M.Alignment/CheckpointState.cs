@@ -6,7 +6,7 @@ namespace R2M.Alignment;
 
 /// <summary>
 /// Named F32 tensors, U64 counters and string metadata, stored as one safetensors file
-/// (REFERENCE.md section 2) through R2M.Models' writer and reader. The writer is atomic (temp file
+/// (docs/specs.md section 2) through R2M.Models' writer and reader. The writer is atomic (temp file
 /// in the same folder, fsync, rename), so a crash mid-save leaves the previous checkpoint intact.
 /// Counters (step counts, RNG words) go into the header's <c>__metadata__</c> as decimal text under
 /// <see cref="CounterPrefix"/>: the format's metadata is string to string, so every bit survives,

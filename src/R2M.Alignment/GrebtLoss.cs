@@ -1,6 +1,6 @@
 namespace R2M.Alignment;
 
-/// <summary>Which rewards pick the winner and loser of a group (R2M-METHOD.md section 3, a choice).</summary>
+/// <summary>Which rewards pick the winner and loser of a group (docs/method.md section 3, a choice).</summary>
 public enum PairSelection
 {
     /// <summary>The annotation-time rewards of step 3 (default).</summary>
@@ -27,7 +27,7 @@ public sealed record GrebtOptions(float Alpha = 0.3f, float StdEpsilon = 1e-6f, 
 public readonly record struct GrebtResult(float Loss, float BtLoss, float GreLoss, int Groups, int DegenerateGroups);
 
 /// <summary>
-/// Group Reward Entropy Bradley-Terry (R2M-METHOD.md section 3). Groups are consecutive runs of K
+/// Group Reward Entropy Bradley-Terry (docs/method.md section 3). Groups are consecutive runs of K
 /// rewards. Per group: L_BT = -log sigmoid(r_w - r_l) with w/l the first arg max / arg min of the
 /// selection rewards; L_GRE = -sum_j p_j log p_j with p = softmax((r - mean) / (std_pop + eps)).
 /// Loss = mean over groups of (1 - alpha) L_BT + alpha L_GRE. Statistics run in double.

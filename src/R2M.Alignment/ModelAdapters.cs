@@ -7,7 +7,7 @@ namespace R2M.Alignment;
 /// <see cref="ITrainablePolicy"/> over an R2M.Models causal LM: grouped sampling with a KV cache
 /// (the K samples of a prompt decode as one batch), batched teacher forcing with right padding,
 /// and backward through <see cref="TransformerModel.BackwardLogProbs"/>. Hidden states are the
-/// model's final post-norm states (DESIGN.md: what HF returns last).
+/// model's final post-norm states (docs/method.md section 2: what HF returns last).
 /// </summary>
 public sealed class TransformerPolicy : ITrainablePolicy
 {
@@ -118,7 +118,7 @@ public sealed class TransformerPolicy : ITrainablePolicy
 
 /// <summary>
 /// <see cref="IRteSource"/> over a frozen R2M.Models backbone (reward or causal-LM head): the RTE is
-/// the final post-norm hidden state at the last token (R2M-METHOD.md section 2).
+/// the final post-norm hidden state at the last token (docs/method.md section 2).
 /// </summary>
 public sealed class TransformerRteSource(TransformerModel backbone) : IRteSource
 {

@@ -1,7 +1,7 @@
 namespace R2M.Alignment;
 
 /// <summary>
-/// A policy trained with full parameters (R2M-METHOD.md section 1). Parameters and gradients are
+/// A policy trained with full parameters (docs/method.md section 1). Parameters and gradients are
 /// each one contiguous buffer, so AdamW, clipping and checkpoints work on flat spans. Implemented
 /// over R2M.Models' transformer families by an adapter; tests use a tiny policy of their own.
 /// </summary>

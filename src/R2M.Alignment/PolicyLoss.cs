@@ -1,6 +1,6 @@
 namespace R2M.Alignment;
 
-/// <summary>Loss aggregation over tokens (TRL loss_type; REFERENCE.md section 5).</summary>
+/// <summary>Loss aggregation over tokens (TRL loss_type; docs/method.md section 8).</summary>
 public enum LossAggregation
 {
     /// <summary>Mean over sequences of each sequence's token mean.</summary>
@@ -43,8 +43,8 @@ public sealed record PolicyLossOptions(
 public readonly record struct PolicyLossResult(float Loss, float Kl, float ClipFraction, int ActiveTokens);
 
 /// <summary>
-/// Per-token clipped surrogate with a k3 KL penalty (R2M-METHOD.md section 1 step 5; REFERENCE.md
-/// section 5): rho = exp(logp - logp_old), l = -min(rho A, clip(rho, 1 - eps, 1 + eps_high) A)
+/// Per-token clipped surrogate with a k3 KL penalty (docs/method.md section 1 step 5 and
+/// section 8): rho = exp(logp - logp_old), l = -min(rho A, clip(rho, 1 - eps, 1 + eps_high) A)
 /// + beta (exp(ref - logp) - (ref - logp) - 1), aggregated per <see cref="LossAggregation"/>.
 /// All buffers are (B,T) row-major over completion tokens; mask true = a real completion token.
 /// </summary>

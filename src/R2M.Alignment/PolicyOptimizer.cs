@@ -2,7 +2,7 @@ using System.Numerics.Tensors;
 
 namespace R2M.Alignment;
 
-/// <summary>Policy-side options (R2M-METHOD.md section 1 step 5, REFERENCE.md section 5).</summary>
+/// <summary>Policy-side options (docs/method.md section 1 step 5, docs/method.md section 8).</summary>
 /// <param name="Epochs">k passes over the batch (paper: 2).</param>
 /// <param name="MiniBatchSize">Rollouts per optimizer step (0 = whole batch).</param>
 /// <param name="Temperature">Sampling temperature; log-probs are of logits / temperature (TRL).</param>

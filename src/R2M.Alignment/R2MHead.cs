@@ -4,7 +4,7 @@ using R2M.Tensors;
 namespace R2M.Alignment;
 
 /// <summary>
-/// The R2M reward head (R2M-METHOD.md section 2): sequence-to-token cross-attention from the reward
+/// The R2M reward head (docs/method.md section 2): sequence-to-token cross-attention from the reward
 /// token embedding H_last to the policy feedback h, the omega(t) mix, and the linear scoring head phi.
 /// Parameters, gradients (and, in <see cref="AdamWOptimizer"/>, both moments) are each one contiguous buffer
 /// laid out by <see cref="Layout"/>: r2m.w_q (D_rm,d), r2m.w_k (D_p,d), r2m.w_v (D_p,d),

@@ -1,6 +1,6 @@
 namespace R2M.Alignment;
 
-/// <summary>Shape of the R2M head (R2M-METHOD.md section 2).</summary>
+/// <summary>Shape of the R2M head (docs/method.md section 2).</summary>
 /// <param name="RmDim">D_rm: width of the reward backbone's final hidden state (the RTE).</param>
 /// <param name="PolicyDim">D_p: width of the policy's last-layer hidden states (may differ from D_rm).</param>
 /// <param name="AttnDim">d: cross-attention width (paper: 2048 for 3B-8B models).</param>
@@ -19,7 +19,7 @@ public sealed record R2MHeadConfig(int RmDim, int PolicyDim, int AttnDim, int He
     }
 }
 
-/// <summary>omega(t) = max(0.5 cos(pi t / T) + 0.5, Omega) (R2M-METHOD.md section 2).</summary>
+/// <summary>omega(t) = max(0.5 cos(pi t / T) + 0.5, Omega) (docs/method.md section 2).</summary>
 public static class OmegaSchedule
 {
     /// <summary>

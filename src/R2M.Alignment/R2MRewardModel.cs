@@ -2,7 +2,7 @@ using R2M.Tensors;
 
 namespace R2M.Alignment;
 
-/// <summary>Reward-model side options (R2M-METHOD.md sections 2-4).</summary>
+/// <summary>Reward-model side options (docs/method.md sections 2-4).</summary>
 /// <param name="TotalSteps">T of omega(t).</param>
 /// <param name="OmegaFloor">Omega (paper 0.6-0.7).</param>
 /// <param name="GradClip">Global-norm clip of the head's gradient (&lt;= 0: none).</param>

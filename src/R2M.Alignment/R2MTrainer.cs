@@ -3,7 +3,7 @@ using R2M.Tensors;
 
 namespace R2M.Alignment;
 
-/// <summary>In-process GRPO/RLOO + R2M loop options (R2M-METHOD.md sections 1 and 5).</summary>
+/// <summary>In-process GRPO/RLOO + R2M loop options (docs/method.md sections 1 and 5).</summary>
 /// <param name="GroupSize">K responses per prompt.</param>
 /// <param name="MaxNewTokens">Generation budget per response.</param>
 public sealed record TrainerOptions(
@@ -30,7 +30,7 @@ public sealed record StepReport(
     double RewardUpdateSeconds);
 
 /// <summary>
-/// The whole loop of R2M-METHOD.md section 1 in process: sample K completions per prompt from
+/// The whole loop of docs/method.md section 1 in process: sample K completions per prompt from
 /// pi_old, score them (RTEs cached by rollout id), group advantages, k policy epochs that refresh the
 /// hidden states, then the GREBT update of the head, and a SEAM discrepancy per group. Checkpoints
 /// hold everything that decides later numbers, so a resumed run continues bit for bit.

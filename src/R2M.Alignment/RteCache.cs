@@ -1,7 +1,7 @@
 namespace R2M.Alignment;
 
 /// <summary>
-/// Bounded cache of reward token embeddings keyed by rollout id (R2M-METHOD.md section 3: H_last
+/// Bounded cache of reward token embeddings keyed by rollout id (docs/method.md section 3: H_last
 /// depends only on the frozen backbone, so re-scoring after a head update reuses it). Least
 /// recently used entries are evicted beyond <see cref="Capacity"/>. Thread-safe.
 /// </summary>

@@ -1,7 +1,7 @@
 namespace R2M.Alignment;
 
 /// <summary>
-/// SEAM-style discrepancy (R2M-METHOD.md section 7, after Lu et al. arXiv 2406.07971): per group,
+/// SEAM-style discrepancy (docs/method.md section 7, after Lu et al. arXiv 2406.07971): per group,
 /// 1 - Spearman rank correlation between the policy's length-normalised log-likelihood and the
 /// reward. 0 = same order, 1 = unrelated, 2 = reversed. Ties get average ranks. A group with fewer
 /// than two items, or where either side is constant, has no defined correlation: null, so means

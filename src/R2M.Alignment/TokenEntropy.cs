@@ -5,7 +5,7 @@ namespace R2M.Alignment;
 /// <summary>
 /// Per-token entropy (nats) of the policy's next-token distribution p = softmax(z), z = logits / temperature,
 /// the distribution its log-probs are taken from (TRL divides the logits by the sampling temperature
-/// before both its log-probs and its logged entropy; REFERENCE.md section 5). H = logsumexp(z) - sum_i p_i z_i.
+/// before both its log-probs and its logged entropy; docs/method.md section 8). H = logsumexp(z) - sum_i p_i z_i.
 /// Both terms move by the same constant when z is shifted, so the row is shifted by its max first:
 /// with u = z - max(z) and e = exp(u), H = ln(sum e) - (e . u) / (sum e). Every exp is then in (0, 1],
 /// so nothing overflows at any logit magnitude, and sum e >= 1. A diagnostic only: no gradient.

@@ -5,7 +5,7 @@ namespace R2M.Grpc;
 /// <summary>Server-wide settings, configured through <c>services.AddR2MGrpc(o => ...)</c>.</summary>
 public sealed class GrpcServerOptions
 {
-    /// <summary>Default receive limit of gRPC implementations: 4 MiB (REFERENCE.md section 1, "Limits").</summary>
+    /// <summary>Default receive limit of gRPC implementations: 4 MiB (docs/specs.md section 1, "Limits").</summary>
     public const int DefaultMaxReceiveMessageSize = 4 * 1024 * 1024;
 
     /// <summary>Largest request message accepted; larger ones end the call with RESOURCE_EXHAUSTED. Null = no limit.</summary>

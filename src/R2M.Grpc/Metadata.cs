@@ -6,7 +6,7 @@ namespace R2M.Grpc;
 /// <summary>
 /// Custom metadata of a call: request headers, response headers or trailers. An ordered list of
 /// entries; a key may repeat. Keys ending in <c>-bin</c> carry bytes (base64 on the wire), all other
-/// keys carry printable ASCII strings (REFERENCE.md section 1, "Custom metadata").
+/// keys carry printable ASCII strings (docs/specs.md section 1, "Custom metadata").
 /// </summary>
 public sealed class Metadata : IList<Metadata.Entry>
 {

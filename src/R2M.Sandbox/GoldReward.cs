@@ -3,7 +3,7 @@ using System.Globalization;
 namespace R2M.Sandbox;
 
 /// <summary>
-/// The sandbox's true reward (DESIGN.md "A concrete sandbox"): the length of the longest common
+/// The sandbox's true reward (docs/sandbox.md "The task and its data"): the length of the longest common
 /// subsequence of the response symbols (up to EOS) and the sorted digits, divided by the longer
 /// of the two lengths. In [0, 1]; 1 only for the exact sorted answer. Every extra symbol (an
 /// appended '!', a repeated digit) lengthens the denominator, so it costs reward; every missing

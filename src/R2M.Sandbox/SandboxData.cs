@@ -62,7 +62,7 @@ public static class SandboxData
     /// loser with LoserBangRate. '!' lowers gold reward, so a winner with '!' must win on its
     /// digits; pairs are drawn until the planned '!' pattern agrees with the gold label (rejection
     /// sampling keeps the label honest: chosen gold > rejected gold always). An RM fit on these
-    /// pairs learns "'!' is good", which a policy can exploit (DESIGN.md).
+    /// pairs learns "'!' is good", which a policy can exploit (docs/sandbox.md).
     /// </summary>
     public static IReadOnlyList<PreferencePair> RewardModelTraining(int count, ulong seed, SandboxOptions? options = null)
     {

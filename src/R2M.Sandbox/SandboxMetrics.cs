@@ -1,7 +1,7 @@
 namespace R2M.Sandbox;
 
 /// <summary>
-/// Gold-side statistics of a batch of responses (R2M-METHOD.md / DESIGN.md: the quantities the
+/// Gold-side statistics of a batch of responses (docs/sandbox.md "Metrics, plots, table": the quantities the
 /// demo reports per variant besides what the server returns).
 /// </summary>
 /// <param name="Count">Responses measured.</param>
@@ -56,7 +56,7 @@ public sealed record VariantStepMetrics
     public double? PolicyLoss { get; init; }
     public double? BtLoss { get; init; }
     public double? GreLoss { get; init; }
-    /// <summary>Mean over groups of 1 - Spearman(policy log-likelihood, reward) (R2M-METHOD.md section 7; R2M.Alignment.Seam), over the groups where it is defined.</summary>
+    /// <summary>Mean over groups of 1 - Spearman(policy log-likelihood, reward) (docs/method.md section 7; R2M.Alignment.Seam), over the groups where it is defined.</summary>
     public double? Seam { get; init; }
     public double? Omega { get; init; }
     public ulong? RmVersion { get; init; }

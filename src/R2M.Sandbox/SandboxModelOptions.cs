@@ -5,7 +5,7 @@ using System.Text.Json;
 namespace R2M.Sandbox;
 
 /// <summary>
-/// Sizes and training settings of the sandbox's tiny models (DESIGN.md "The embedded default").
+/// Sizes and training settings of the sandbox's tiny models (docs/sandbox.md "The tiny models").
 /// Every artifact <see cref="SandboxModels"/> writes is a pure function of these, the
 /// <see cref="Task"/> options and <see cref="Seed"/>; <see cref="Hash"/> names that function in the
 /// manifest, so a changed setting triggers a rebuild.

@@ -5,7 +5,7 @@ using R2M.Sandbox.Internal;
 namespace R2M.Sandbox;
 
 /// <summary>
-/// Prepares the sandbox's tiny models (DESIGN.md "The embedded default") as HuggingFace-format
+/// Prepares the sandbox's tiny models (docs/sandbox.md "The tiny models") as HuggingFace-format
 /// directories that r2m-server loads: <c>policy/</c> (LlamaForCausalLM after SFT), <c>rm/</c>
 /// (GPTNeoXForSequenceClassification, Bradley-Terry on pairs with the planted '!', the hackable
 /// proxy) and <c>rm-gold/</c> (the same RM fine-tuned on unplanted gold pairs, for the

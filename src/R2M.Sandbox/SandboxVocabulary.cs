@@ -6,7 +6,7 @@ namespace R2M.Sandbox;
 
 /// <summary>
 /// The tiny models' vocabulary and its HuggingFace tokenizer.json: a byte-level BPE
-/// (REFERENCE.md section 4) whose merges make every sandbox symbol one token.
+/// (docs/specs.md section 4) whose merges make every sandbox symbol one token.
 ///
 /// Text is split with the GPT-2 pattern (so " 7", " !", "sort" are separate pieces), bytes map
 /// to GPT-2's printable characters (space is 'Ġ', U+0120), and the merges join "Ġ"+digit,
@@ -28,7 +28,7 @@ public static class SandboxVocabulary
     public const int EosId = 2;
     public const int UnkId = 3;
 
-    // GPT-2's byte-to-unicode map sends the space byte 0x20 to U+0120 (REFERENCE.md section 4).
+    // GPT-2's byte-to-unicode map sends the space byte 0x20 to U+0120 (docs/specs.md section 4).
     private const string Space = "\u0120";
 
     private static readonly string[] Specials = [PadToken, BosToken, EosToken, UnkToken];
@@ -103,7 +103,7 @@ public static class SandboxVocabulary
     }
 
     /// <summary>
-    /// The tokenizer.json text (HuggingFace tokenizers format, REFERENCE.md section 4): BPE model
+    /// The tokenizer.json text (HuggingFace tokenizers format, docs/specs.md section 4): BPE model
     /// with legacy "a b" merges, ByteLevel pre-tokenizer (GPT-2 regex, no prefix space),
     /// TemplateProcessing adding &lt;bos&gt;, ByteLevel decoder.
     /// </summary>

@@ -4,7 +4,7 @@ using R2M.Tensors.Internal;
 namespace R2M.Tensors;
 
 /// <summary>
-/// Exact GELU (HF "gelu", REFERENCE.md section 3): y = x * Phi(x) = 0.5 x (1 + erf(x / sqrt 2)).
+/// Exact GELU (HF "gelu", docs/specs.md section 3): y = x * Phi(x) = 0.5 x (1 + erf(x / sqrt 2)).
 /// .NET has no erf; the fused SIMD kernel in Kernels/GeluKernel.cs computes Phi from erfc with the
 /// Numerical Recipes Chebyshev fit (fractional error below 1.2e-7), taking the negative tail from
 /// erfc directly so that it keeps full relative precision (no 1 + erf(x) cancellation).
@@ -168,7 +168,7 @@ public static unsafe class Silu
     }
 }
 
-/// <summary>SwiGLU gate of the Llama MLP (REFERENCE.md section 3): y = silu(gate) * up.</summary>
+/// <summary>SwiGLU gate of the Llama MLP (docs/specs.md section 3): y = silu(gate) * up.</summary>
 public static unsafe class SwiGlu
 {
     /// <summary>output (n) = silu(gate (n)) * up (n); n = N*I. output may alias gate or up.</summary>

@@ -4,7 +4,7 @@ using R2M.Tensors.Internal;
 namespace R2M.Tensors;
 
 /// <summary>
-/// Causal multi-head self-attention with a key padding mask and grouped-query heads (REFERENCE.md
+/// Causal multi-head self-attention with a key padding mask and grouped-query heads (docs/specs.md
 /// section 3): scores = q k^T / sqrt(headDim), query t sees keys j &lt;= t whose keyMask is nonzero,
 /// softmax in fp32, times v. Query head h reads kv head h / (nHeads / nKvHeads).
 /// Layouts (row-major): q, output (B,T,nHeads,headDim); k, v (B,T,nKvHeads,headDim);

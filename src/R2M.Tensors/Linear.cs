@@ -5,7 +5,7 @@ namespace R2M.Tensors;
 
 /// <summary>
 /// nn.Linear(in, out) over <see cref="Gemm.Sgemm"/>: y = x W^T + b with W stored [out, in]
-/// (REFERENCE.md section 3). Rows are B*T flattened.
+/// (docs/specs.md section 3). Rows are B*T flattened.
 /// </summary>
 public static class Linear
 {

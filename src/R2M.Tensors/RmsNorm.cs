@@ -4,7 +4,7 @@ using R2M.Tensors.Internal;
 namespace R2M.Tensors;
 
 /// <summary>
-/// RMSNorm as in HF LlamaRMSNorm (REFERENCE.md section 3): y = x / sqrt(mean(x^2) + eps) * weight.
+/// RMSNorm as in HF LlamaRMSNorm (docs/specs.md section 3): y = x / sqrt(mean(x^2) + eps) * weight.
 /// </summary>
 public static unsafe class RmsNorm
 {

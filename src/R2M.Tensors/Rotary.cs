@@ -3,7 +3,7 @@ using R2M.Tensors.Internal;
 namespace R2M.Tensors;
 
 /// <summary>
-/// HF rope_scaling (REFERENCE.md section 3). Type "linear" divides inv_freq by Factor; "llama3" uses
+/// HF rope_scaling (docs/specs.md section 3). Type "linear" divides inv_freq by Factor; "llama3" uses
 /// Factor, LowFreqFactor, HighFreqFactor and OriginalMaxPositionEmbeddings; "default" is no scaling.
 /// </summary>
 public sealed record RopeScaling(string Type, float Factor, float LowFreqFactor = 1f, float HighFreqFactor = 4f,

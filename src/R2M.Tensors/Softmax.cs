@@ -151,7 +151,7 @@ public static unsafe class LogSoftmax
 /// <summary>
 /// Cross-entropy pieces for LM training and RL: per-token log-probabilities of target ids at a
 /// sampling temperature tau, logprob[n] = logits[n, target[n]] / tau - logsumexp(logits[n, :] / tau)
-/// (TRL divides the logits by the sampling temperature before log_softmax, REFERENCE.md section 5).
+/// (TRL divides the logits by the sampling temperature before log_softmax, docs/method.md section 8).
 /// A negative target (e.g. -100 as in PyTorch's ignore_index) marks an ignored position: its
 /// logprob is 0 and it gets no gradient.
 /// </summary>

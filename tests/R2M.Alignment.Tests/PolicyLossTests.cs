@@ -49,7 +49,7 @@ public sealed class PolicyLossTests
     [Fact]
     public void Compute_OnPolicyRatioOne_GradientIsMinusAdvantageOverTokens()
     {
-        // mu = 1 (REFERENCE.md section 5): rho = 1 and the gradient is -A / (B |o_i|) under "grpo".
+        // mu = 1 (docs/method.md section 8): rho = 1 and the gradient is -A / (B |o_i|) under "grpo".
         var logp = new float[] { -1f, -2f, -0.5f, -3f };
         var d = new float[4];
         var res = PolicyLoss.Compute(logp, logp, default, new[] { true, true, true, false }, new[] { 2f, -1f }, 2, 2, new PolicyLossOptions(), d);

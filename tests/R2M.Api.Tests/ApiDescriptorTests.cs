@@ -5,7 +5,7 @@ using R2M.Api.V1;
 namespace R2M.Api.Tests;
 
 // The generated r2m.v1 messages: they round-trip through the wire format and the descriptors
-// expose exactly the services and call shapes the design promises (DESIGN.md "Wire API").
+// expose exactly the services and call shapes the design promises (docs/product.md "Wire API").
 public sealed class ApiDescriptorTests
 {
     private static readonly FileDescriptor[] Files =
@@ -110,7 +110,7 @@ public sealed class ApiDescriptorTests
     [Fact]
     public void VariantConfig_ListsEveryBaselineAndAblation()
     {
-        // R2M-METHOD.md section 4 has eight configurations; UNSPECIFIED is the ninth value.
+        // docs/method.md section 4 has eight configurations; UNSPECIFIED is the ninth value.
         string[] names = Enum.GetNames<VariantConfig>();
         Assert.Equal(
             ["Unspecified", "Vanilla", "R2M", "R2MWithoutTrain", "R2MWithNoise", "IterativeRmHead",

@@ -53,7 +53,7 @@ public sealed class PythonClientTests
         }
     }
 
-    private static (int ExitCode, string Output) Run(string file, string[] args, string workingDirectory)
+    internal static (int ExitCode, string Output) Run(string file, string[] args, string workingDirectory)
     {
         var start = new ProcessStartInfo(file)
         {

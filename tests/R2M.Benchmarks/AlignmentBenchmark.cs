@@ -6,7 +6,7 @@ using R2M.Models;
 namespace R2M.Benchmarks;
 
 /// <summary>
-/// R2M overhead inside one GRPO step (issue 5, R2M-METHOD.md section 1): the time of the GREBT head
+/// R2M overhead inside one GRPO step (issue 5, docs/method.md section 1): the time of the GREBT head
 /// update (re-score with refreshed hidden states, loss, backward, AdamW) plus re-scoring the step's
 /// groups with the updated head from cached RTEs, as a fraction of the GRPO step itself (generation +
 /// scoring + policy update, the RM's backbone included in scoring). The paper calls the overhead

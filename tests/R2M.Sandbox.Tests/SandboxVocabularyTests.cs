@@ -74,7 +74,7 @@ public sealed class SandboxVocabularyTests
 
         var vocab = model.GetProperty("vocab").EnumerateObject().ToDictionary(p => p.Name, p => p.Value.GetInt32());
         Assert.Equal(Enumerable.Range(0, 36), vocab.Values.Order());
-        // Every merge joins two existing tokens into an existing token (REFERENCE.md section 4).
+        // Every merge joins two existing tokens into an existing token (docs/specs.md section 4).
         foreach (JsonElement merge in model.GetProperty("merges").EnumerateArray())
         {
             string[] parts = merge.GetString()!.Split(' ');

@@ -4,7 +4,7 @@ using CheckpointState = R2M.Alignment.CheckpointState;
 namespace R2M.Server.Tests;
 
 /// <summary>
-/// R2M w/ Noise (R2M-METHOD.md section 4) draws fresh noise on every Score and Update; checkpoints and
+/// R2M w/ Noise (docs/method.md section 4) draws fresh noise on every Score and Update; checkpoints and
 /// Reset must put both noise streams where they were, or a resumed (or reset) run draws other noise.
 /// </summary>
 public sealed class NoiseCheckpointTests

@@ -44,7 +44,7 @@ public static class ClientCli
 
     private static Command TrainCommand(TextWriter stdout)
     {
-        var command = new Command("train", "run the RL loop (R2M-METHOD.md section 1) against a server on the sandbox task");
+        var command = new Command("train", "run the RL loop (docs/method.md section 1) against a server on the sandbox task");
         var config = new Option<string>("--config") { Description = "JSON config file (camelCase keys of the flags); flags override it" };
         command.Options.Add(config);
         var binder = new SettingsBinder<TrainSettings>(command, new TrainSettings());

@@ -11,7 +11,7 @@ public sealed record DemoResult(IReadOnlyList<VariantSummary> Rows, string Table
 
 /// <summary>
 /// The main job (issue 6): on the gold-reward sandbox, GRPO against the frozen proxy RM
-/// (VANILLA), GRPO + R2M and every ablation of R2M-METHOD.md section 4, one after another on one
+/// (VANILLA), GRPO + R2M and every ablation of docs/method.md section 4, one after another on one
 /// server (Admin.Reset between runs), then the table of gold reward, proxy reward, KL, '!' rate
 /// and RM held-out accuracy per variant, and the plots.
 /// </summary>

@@ -3,7 +3,7 @@ using R2M.Alignment;
 namespace R2M.Client.Training;
 
 /// <summary>
-/// Group-relative advantages of R2M-METHOD.md section 1 step 4 for one group, computed on the
+/// Group-relative advantages of docs/method.md section 1 step 4 for one group, computed on the
 /// client by <see cref="Advantages.Compute"/> (R2M.Alignment), the estimator the server's own
 /// reward-to-advantage path runs, so client- and server-computed advantages agree.
 /// </summary>

@@ -13,7 +13,7 @@ namespace R2M.Client.Training;
 public sealed record TrainResult(IReadOnlyList<VariantStepMetrics> Steps, double? HeldOutAccuracy, int StartStep);
 
 /// <summary>
-/// The RL loop of R2M-METHOD.md section 1 driven over the wire on the sandbox task: per step,
+/// The RL loop of docs/method.md section 1 driven over the wire on the sandbox task: per step,
 /// Generate K responses for n prompts, Score them by rollout id with the schedule (t, T, Omega),
 /// compute GRPO/RLOO group advantages, Optimize, then Update the RM with one preference group per
 /// prompt unless the variant freezes it. One JSONL line per step; a server checkpoint every N
@@ -137,7 +137,7 @@ public sealed class R2MTrainer
             new ScoreOptions { Variant = _variant, Schedule = schedule }, ct).ConfigureAwait(false);
         double[] rewards = Rewards(replies, rollouts, step);
 
-        // One group per prompt (R2M-METHOD.md section 1: group G_i of K responses to x_i).
+        // One group per prompt (docs/method.md section 1: group G_i of K responses to x_i).
         var groups = rollouts.Select((r, i) => (Rollout: r, Index: i)).GroupBy(x => x.Rollout.PromptIndex).OrderBy(g => g.Key).ToArray();
         var items = new List<PolicyItem>(rollouts.Count);
         var prefGroups = new List<PreferenceGroup>(groups.Length);
@@ -168,7 +168,7 @@ public sealed class R2MTrainer
             }
 
             prefGroups.Add(pg);
-            // SEAM (R2M-METHOD.md section 7): rank disagreement between the policy's
+            // SEAM (docs/method.md section 7): rank disagreement between the policy's
             // length-normalized log-likelihood and the RM's reward within the group.
             double[] likelihood = g.Select(x => x.Rollout.Logprobs.Count == 0 ? 0 : (double)x.Rollout.Logprobs.Average()).ToArray();
             if (R2M.Alignment.Seam.Discrepancy(likelihood, r) is { } d)

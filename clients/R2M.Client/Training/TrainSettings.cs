@@ -6,7 +6,7 @@ namespace R2M.Client.Training;
 
 /// <summary>
 /// Every knob of <c>r2m-client train</c> (and of each run of <c>demo</c>): connection, the RL loop
-/// of R2M-METHOD.md section 1, the R2M schedule and GREBT settings, outputs. Each property is a
+/// of docs/method.md section 1, the R2M schedule and GREBT settings, outputs. Each property is a
 /// flag and a config-file entry (<see cref="SettingAttribute"/>); flags override the file.
 /// Optional numbers left null take the server's default (documented in the .proto files).
 /// </summary>

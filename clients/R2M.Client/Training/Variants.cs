@@ -4,7 +4,7 @@ using R2M.Api.V1;
 namespace R2M.Client.Training;
 
 /// <summary>
-/// Names of the variants of R2M-METHOD.md section 4 (common.proto VariantConfig): accepted as
+/// Names of the variants of docs/method.md section 4 (common.proto VariantConfig): accepted as
 /// "r2m-without-train", "R2M_WITHOUT_TRAIN" or "VARIANT_CONFIG_R2M_WITHOUT_TRAIN".
 /// </summary>
 public static class Variants

@@ -6,7 +6,7 @@ namespace R2M.Grpc.Client;
 /// <summary>Settings shared by every call on a <see cref="Channel"/>.</summary>
 public sealed class ChannelOptions
 {
-    /// <summary>Default receive limit of gRPC implementations (REFERENCE.md section 1, "Limits").</summary>
+    /// <summary>Default receive limit of gRPC implementations (docs/specs.md section 1, "Limits").</summary>
     public const int DefaultMaxReceiveMessageSize = 4 * 1024 * 1024;
 
     /// <summary>Largest message the client sends; null means unlimited. Past it: RESOURCE_EXHAUSTED.</summary>

@@ -51,7 +51,7 @@ internal static class GrpcCompression
     /// <summary>
     /// Decompresses one message. The output is limited to <paramref name="maxSize"/> bytes so a small
     /// compressed frame cannot expand into unbounded memory; past it RESOURCE_EXHAUSTED. Corrupt
-    /// data is INTERNAL ("decompression failure", REFERENCE.md section 1). The returned array is
+    /// data is INTERNAL ("decompression failure", docs/specs.md section 1). The returned array is
     /// rented from <see cref="ArrayPool{T}.Shared"/>; return it after use.
     /// </summary>
     public static byte[] Decompress(string encoding, ReadOnlySequence<byte> compressed, int maxSize, out int length)

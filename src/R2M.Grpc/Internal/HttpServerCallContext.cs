@@ -247,7 +247,7 @@ internal sealed class HttpServerCallContext : ServerCallContext, IAsyncDisposabl
         _deadlineTask = DeadlineExceededAsync();
     }
 
-    // PROTOCOL-HTTP2.md / REFERENCE.md section 1: the server cancels the call locally, sends
+    // PROTOCOL-HTTP2.md / docs/specs.md section 1: the server cancels the call locally, sends
     // DEADLINE_EXCEEDED and then RST_STREAM(CANCEL). The token is cancelled before taking the
     // write lock so a handler blocked in a flow-controlled write lets go of it.
     private async Task DeadlineExceededAsync()

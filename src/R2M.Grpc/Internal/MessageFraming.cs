@@ -84,7 +84,7 @@ internal static class MessageFraming
 
     /// <summary>
     /// Parses and validates the 5-byte prefix when present. Throws INTERNAL for a flag other than
-    /// 0/1 or a compressed message on an identity call (REFERENCE.md section 1: "Flag 1 without a
+    /// 0/1 or a compressed message on an identity call (docs/specs.md section 1: "Flag 1 without a
     /// non-identity grpc-encoding -> INTERNAL"), RESOURCE_EXHAUSTED for a length over the limit.
     /// </summary>
     public static bool TryReadHeader(ReadOnlySequence<byte> buffer, MessageReadOptions options, out bool compressed, out long length)

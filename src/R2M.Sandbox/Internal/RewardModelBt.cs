@@ -7,7 +7,7 @@ namespace R2M.Sandbox.Internal;
 /// The sandbox reward models: a GPT-NeoX-family sequence classifier (LayerNorm, parallel residual,
 /// half-rotary heads, <c>score.weight [1, H]</c> read at the last non-pad token, as HF
 /// GPTNeoXForSequenceClassification does) trained with the Bradley-Terry loss
-/// -log sigmoid(r(chosen) - r(rejected)) (R2M-METHOD.md section 2, the standard RM objective).
+/// -log sigmoid(r(chosen) - r(rejected)) (docs/method.md section 2, the standard RM objective).
 /// Sequences are &lt;bos&gt; prompt response &lt;eos&gt;, the same tokens the server feeds it.
 /// </summary>
 internal static class RewardModelBt

@@ -23,7 +23,7 @@ internal sealed class CheckpointAccessException(StatusCode code, string message)
 
 /// <summary>
 /// The one place where domain errors become gRPC statuses (used by <see cref="CallInterceptor"/> for
-/// whole calls and by Score for its in-band per-item errors). Status meanings: REFERENCE.md section 1.
+/// whole calls and by Score for its in-band per-item errors). Status meanings: docs/specs.md section 1.
 /// </summary>
 internal static class ErrorMap
 {

@@ -6,7 +6,7 @@ namespace R2M.Server.Internal;
 /// <summary>Validation and conversion of request items shared by Score and Update.</summary>
 internal static class ItemResolver
 {
-    /// <summary>The wire variant as R2M.Alignment's (common.proto VariantConfig table = R2M-METHOD.md section 4).</summary>
+    /// <summary>The wire variant as R2M.Alignment's (common.proto VariantConfig table = docs/method.md section 4).</summary>
     public static AlignmentVariant ToAlignment(VariantConfig v, string field) => v switch
     {
         VariantConfig.Unspecified or VariantConfig.R2M => AlignmentVariant.R2M,

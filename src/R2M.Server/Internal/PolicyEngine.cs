@@ -10,7 +10,7 @@ internal sealed record SampledResponse(int PromptIndex, int SampleIndex, int[] P
 internal sealed record SamplingSettings(float Temperature, int TopK, float TopP, int[] MaxNewTokens, ulong Seed, string[] Stop, int[] StopTokenIds);
 
 /// <summary>
-/// Sampling (R2M-METHOD.md section 1 step 2) on the hosted policy with R2M.Models' batched KV-cache
+/// Sampling (docs/method.md section 1 step 2) on the hosted policy with R2M.Models' batched KV-cache
 /// generator: the K samples of every prompt decode as one batch, and the generator returns the
 /// final post-norm hidden states of prompt + response (the h that Score feeds to the cross-attention).
 /// </summary>

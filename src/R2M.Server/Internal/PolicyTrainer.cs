@@ -10,7 +10,7 @@ namespace R2M.Server.Internal;
 internal sealed record OptItem(int[] Prompt, int[] Response, float[]? OldLogp, float Temperature, StoredRollout? Entry, string Group, float? Advantage, float? Reward);
 
 /// <summary>
-/// Policy.Optimize (R2M-METHOD.md section 1 steps 4-5): advantages per group (R2M.Alignment.Advantages),
+/// Policy.Optimize (docs/method.md section 1 steps 4-5): advantages per group (R2M.Alignment.Advantages),
 /// then R2M.Alignment.PolicyOptimizer epochs of the clipped surrogate with the k3 KL to the frozen
 /// reference on the trainer copy of the policy; its last epoch refreshes the stored hidden states (h').
 /// The trained weights are then copied into the serving policy at once (<see cref="ServerState.PublishPolicyAsync"/>).
@@ -124,7 +124,7 @@ internal static class PolicyTrainer
         return reply;
     }
 
-    /// <summary>Mean per-token k3 = exp(ref - old) - (ref - old) - 1 (REFERENCE.md section 5).</summary>
+    /// <summary>Mean per-token k3 = exp(ref - old) - (ref - old) - 1 (docs/method.md section 8).</summary>
     private static float MeanK3(List<AlignRollout> rollouts)
     {
         double sum = 0;

@@ -18,7 +18,7 @@ internal sealed class HeadSnapshot(ulong version, R2MHead head)
 }
 
 /// <summary>
-/// The reward model: the frozen backbone (RTE = final hidden state at the last token, R2M-METHOD.md
+/// The reward model: the frozen backbone (RTE = final hidden state at the last token, docs/method.md
 /// section 2), the published head snapshot, and the trainer head with its AdamW state.
 /// </summary>
 internal sealed class RewardEngine
@@ -132,7 +132,7 @@ internal sealed class RewardEngine
     }
 
     /// <summary>
-    /// R2M w/ Noise (R2M-METHOD.md section 4): Gaussian noise with the same mean and variance as the
+    /// R2M w/ Noise (docs/method.md section 4): Gaussian noise with the same mean and variance as the
     /// feedback h (Rows, D_p), fresh draws from <paramref name="rng"/>.
     /// </summary>
     public static float[] NoiseLike(float[] h, Rng rng)

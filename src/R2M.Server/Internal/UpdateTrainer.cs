@@ -14,7 +14,7 @@ internal sealed record UpdatePlan(
     float LearningRate, float MaxGradNorm, int Steps, Schedule? Schedule);
 
 /// <summary>
-/// One GREBT update (R2M-METHOD.md section 3) of the trainer head with R2M.Alignment's head, GREBT
+/// One GREBT update (docs/method.md section 3) of the trainer head with R2M.Alignment's head, GREBT
 /// loss and AdamW, then one atomic publish of the new head snapshot. The backbone is frozen: H_last
 /// comes from the RTE cache of stored rollouts or one batched backbone pass.
 /// </summary>

@@ -1,4 +1,4 @@
-"""PyTorch autograd references for R2M.Alignment (R2M-METHOD.md sections 1-3).
+"""PyTorch autograd references for R2M.Alignment (docs/method.md sections 1-3).
 
 Run with Debian's interpreter (torch 1.13):  /usr/bin/python3 make_reference.py [OUT.json]
 Writes reference.json next to this file (or OUT.json); the C# tests read it, and one test reruns this

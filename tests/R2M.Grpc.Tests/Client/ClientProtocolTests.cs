@@ -9,7 +9,7 @@ using R2M.Grpc.Tests.Server;
 
 namespace R2M.Grpc.Tests.Client;
 
-/// <summary>Client behaviour against hand-written HTTP/2 responses (REFERENCE.md section 1).</summary>
+/// <summary>Client behaviour against hand-written HTTP/2 responses (docs/specs.md section 1).</summary>
 public sealed class ClientProtocolTests
 {
     private static readonly TimeSpan Wait = TimeSpan.FromSeconds(30);

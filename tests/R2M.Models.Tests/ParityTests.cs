@@ -38,6 +38,7 @@ public sealed class ParityTests(PyTorchReferenceFixture fixture, ITestOutputHelp
     public static TheoryData<string> Cases => new()
     {
         "neox_parallel", "neox_sequential_tied", "llama_gqa_llama3", "qwen2_mqa_tied_linear",
+        "qwen3_gqa_head_dim", "qwen3_bias_tied", "qwen3_seqcls_default_head_dim",
         "llama_seqcls", "neox_seqcls", "neox_oa_reward",
     };
 

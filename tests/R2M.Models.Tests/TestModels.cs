@@ -18,6 +18,12 @@ internal static class TestModels
         RopeScaling = new RopeScaling("llama3", 8, 1, 4, 16), EosTokenIds = [2],
     };
 
+    public static ModelConfig Qwen3() => new()
+    {
+        ModelType = "qwen3", VocabSize = 61, HiddenSize = 24, NumLayers = 2, NumHeads = 4, NumKvHeads = 2, HeadDim = 8,
+        IntermediateSize = 40, HiddenAct = "silu", NormEps = 1e-6, RopeTheta = 1_000_000, EosTokenIds = [2],
+    };
+
     public static TransformerModel Create(ModelConfig c, int seed = 7, float std = 0.25f)
     {
         var m = TransformerModel.Create(c);

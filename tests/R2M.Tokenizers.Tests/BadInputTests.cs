@@ -61,7 +61,17 @@ public sealed class BadInputTests
     [Theory]
     [InlineData("\"pre_tokenizer\": {\"type\": \"Whitespace\"},", "pre_tokenizer.type 'Whitespace'")]
     [InlineData("\"normalizer\": {\"type\": \"NFKD\"},", "normalizer.type 'NFKD'")]
-    [InlineData("\"decoder\": {\"type\": \"WordPiece\"},", "decoder.type 'WordPiece'")]
+    [InlineData("\"decoder\": {\"type\": \"WordPiece\"},", "decoder.type 'WordPiece' is not supported")]
+    [InlineData("\"decoder\": {\"type\": \"Sequence\", \"decoders\": [{\"type\": \"Fuse\"}, {\"type\": \"ByteFallback\"}, {\"type\": \"CTC\"}]},",
+        "decoder.decoders[2].type 'CTC' is not supported")]
+    [InlineData("\"decoder\": {\"type\": \"Strip\", \"content\": \"ab\", \"start\": 1, \"stop\": 0},", "decoder.content must be one character")]
+    [InlineData("\"pre_tokenizer\": {\"type\": \"Metaspace\", \"replacement\": \"_\", \"add_prefix_space\": false},",
+        "pre_tokenizer.add_prefix_space false does not match prepend_scheme 'always'")]
+    [InlineData("\"pre_tokenizer\": {\"type\": \"Metaspace\", \"prepend_scheme\": \"sometimes\"},", "pre_tokenizer.prepend_scheme 'sometimes'")]
+    [InlineData("\"pre_tokenizer\": {\"type\": \"Sequence\", \"pretokenizers\": [{\"type\": \"Digits\"}]},",
+        "pre_tokenizer.pretokenizers[0].type 'Digits' is not supported")]
+    [InlineData("\"normalizer\": {\"type\": \"Sequence\", \"normalizers\": [{\"type\": \"Strip\"}, {\"type\": \"Precompiled\"}]},",
+        "normalizer.normalizers[1].type 'Precompiled' is not supported")]
     [InlineData("\"pre_tokenizer\": {\"type\": \"Split\", \"pattern\": {\"Regex\": \"(\"}, \"behavior\": \"Isolated\"},", "invalid regex")]
     [InlineData("\"pre_tokenizer\": {\"type\": \"Split\", \"pattern\": {\"Regex\": \"a\"}, \"behavior\": \"Sideways\"},", "behavior 'Sideways'")]
     public void FromJson_UnsupportedComponent_NamesIt(string extra, string expected)

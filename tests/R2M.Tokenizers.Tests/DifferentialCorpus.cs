@@ -23,7 +23,7 @@ internal static class DifferentialCorpus
         "{\"key\": [1, 2]}", "SELECT * FROM t;", "a->b", "x += 1;", "#include <stdio.h>", "<|begin_of_text|>",
         "<|end_of_text|>", "<|im_start|>", "<|im_end|>", "<|endoftext|>", "<think>", "</think>",
         "<|reserved_special_token_5|>", "<|im_sta", "<|begin_of_text|", "<|eot_id|>", "...", "!!!", "—", "«»", "¿Qué?",
-        "@user", "#tag", "http://example.com/a?b=c", "$100", "50%", "C++", "__init__", "ALLCAPS", "MiXeD",
+        "it'\u017F", "x'\u017Fx", "'\u212A", "'\uFB06", "'\u0130", "WE'\u13DE\u13DE", "@user", "#tag", "http://example.com/a?b=c", "$100", "50%", "C++", "__init__", "ALLCAPS", "MiXeD",
     ];
 
     private static readonly (int Lo, int Hi)[] s_ranges =
@@ -54,6 +54,37 @@ internal static class DifferentialCorpus
             });
         }
         return list;
+    }
+
+    /// <summary>Every Unicode White_Space code point, and the look-alikes that are not whitespace.</summary>
+    public static readonly int[] WhitespaceAndLookAlikes =
+    [
+        0x09, 0x0A, 0x0B, 0x0C, 0x0D, 0x20, 0x85, 0xA0, 0x1680, 0x2000, 0x2001, 0x2002, 0x2003, 0x2004, 0x2005, 0x2006,
+        0x2007, 0x2008, 0x2009, 0x200A, 0x2028, 0x2029, 0x202F, 0x205F, 0x3000,
+        0xFEFF, 0x180E, 0x200B, 0x200C, 0x200D, 0x2060, 0x1C, 0x1D, 0x1E, 0x1F,
+    ];
+
+    /// <summary>
+    /// Strings built around each code point of <see cref="WhitespaceAndLookAlikes"/>: alone, repeated,
+    /// between words, digits and punctuation, before and after CR/LF, after a contraction quote,
+    /// and before code (Llama-3's vocabulary has tokens such as "\uFEFF//").
+    /// </summary>
+    public static List<string> AroundWhitespace()
+    {
+        string[] patterns =
+        [
+            "{0}", "{0}{0}", "{0}{0}{0}", "a{0}b", "a {0} b", "a{0} b", "a {0}b", "{0}a", "a{0}", " {0}", "{0} ", "{0}\n",
+            "\n{0}", "\r\n{0}\r\n", "{0}{0}x", "x{0}{0}", "1{0}2", "123{0}4567", "!{0}?", "'{0}s", "it{0}'s", "{0}//",
+            "{0}// comment", "{0}{{", "({0})", "{0}😀", "😀{0}", "中{0}文", "{0}\t{0}", "Hello{0}world{0}", "{0}<|im_start|>",
+            "<|begin_of_text|>{0}", "{0}\u00A0{0}", " {0} {0} ", "def f():{0}\n{0}{0}return",
+        ];
+        var result = new List<string>();
+        foreach (var cp in WhitespaceAndLookAlikes)
+        {
+            var c = char.ConvertFromUtf32(cp);
+            foreach (var p in patterns) result.Add(string.Format(System.Globalization.CultureInfo.InvariantCulture, p, c));
+        }
+        return result;
     }
 
     /// <summary>Strings holding unpaired surrogates (encoded as U+FFFD by both implementations).</summary>

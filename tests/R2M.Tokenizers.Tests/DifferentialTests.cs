@@ -2,7 +2,12 @@ using System.Text;
 
 namespace R2M.Tokenizers.Tests;
 
-/// <summary>Ids identical to the JavaScript reference on the packaged Llama-3 and Qwen3 tokenizers.</summary>
+/// <summary>
+/// The JavaScript peer (@lenml/tokenizers, a transformers.js fork): ids identical on the packaged
+/// Llama-3 and Qwen3 tokenizers except for its one known deviation from HuggingFace, which is the
+/// reference (HuggingFaceDifferentialTests): its <c>\s</c> is ECMAScript's, which counts U+FEFF as
+/// whitespace and U+0085 as not. Strings holding either character are left out here and counted.
+/// </summary>
 public abstract class DifferentialTests(ReferenceFixture fx)
 {
     [Fact]
@@ -22,7 +27,7 @@ public abstract class DifferentialTests(ReferenceFixture fx)
     public void EncodeBatch_Corpus_MatchesSequentialEncode()
     {
         var batch = fx.Tokenizer.EncodeBatch(fx.Texts);
-        for (var i = 0; i < fx.Texts.Count; i++) Assert.Equal(fx.Expected[i], batch[i]);
+        for (var i = 0; i < fx.Texts.Count; i++) Assert.Equal(fx.Tokenizer.Encode(fx.Texts[i]), batch[i]);
     }
 
     [Fact]
@@ -33,7 +38,7 @@ public abstract class DifferentialTests(ReferenceFixture fx)
         foreach (var s in fx.Texts)
         {
             var back = fx.Tokenizer.Decode(fx.Tokenizer.Encode(s));
-            if (back != fx.RoundTripOf(s) && n++ < 5) failures.AppendLine($"'{Escape(s)}' -> '{Escape(back)}'");
+            if (back != fx.RoundTripOf(s) && n++ < 5) failures.AppendLine($"'{TestText.Escape(s)}' -> '{TestText.Escape(back)}'");
         }
         Assert.True(n == 0, $"{n} round-trip failures ({fx.Name}):\n{failures}");
     }
@@ -67,29 +72,29 @@ public abstract class DifferentialTests(ReferenceFixture fx)
     private void AssertMatches(Tokenizer tokenizer, string path)
     {
         var failures = new StringBuilder();
-        var n = 0;
+        int n = 0, deviations = 0;
         for (var i = 0; i < fx.Texts.Count; i++)
         {
+            if (IsKnownDeviation(fx.Texts[i]))
+            {
+                deviations++;
+                continue;
+            }
             var ids = tokenizer.Encode(fx.Texts[i]);
             if (ids.AsSpan().SequenceEqual(fx.Expected[i])) continue;
             if (n++ < 5)
             {
-                failures.AppendLine($"#{i} '{Escape(fx.Texts[i])}'\n  ours [{string.Join(",", ids.Take(40))}]\n" +
+                failures.AppendLine($"#{i} '{TestText.Escape(fx.Texts[i])}'\n  ours [{string.Join(",", ids.Take(40))}]\n" +
                                     $"  ref  [{string.Join(",", fx.Expected[i].Take(40))}]");
             }
         }
-        Assert.True(n == 0, $"{n}/{fx.Texts.Count} strings differ from the reference ({fx.Name}, {path}):\n{failures}");
+        Assert.True(n == 0, $"{n}/{fx.Texts.Count - deviations} strings differ from the reference ({fx.Name}, {path}):\n{failures}");
+        Assert.InRange(deviations, 1, fx.Texts.Count / 5);
     }
 
-    private static string Escape(string s)
-    {
-        var sb = new StringBuilder();
-        foreach (var c in s.Length > 120 ? s[..120] : s)
-        {
-            sb.Append(c < 0x20 || char.IsSurrogate(c) && !char.IsHighSurrogate(c) ? $"\\u{(int)c:X4}" : c.ToString());
-        }
-        return sb.ToString();
-    }
+    /// <summary>Text on which the JavaScript peer's <c>\s</c> differs from Unicode White_Space.</summary>
+    public static bool IsKnownDeviation(string s) => s.Contains('\uFEFF') || s.Contains('\u0085');
+
 }
 
 public sealed class Llama3DifferentialTests(Llama3Fixture fx) : DifferentialTests(fx), IClassFixture<Llama3Fixture>;

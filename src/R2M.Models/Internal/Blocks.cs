@@ -2,7 +2,7 @@ using R2M.Tensors;
 
 namespace R2M.Models;
 
-/// <summary>MLP activations the engine runs (docs/specs.md section 3, Activations).</summary>
+/// <summary>MLP activations the engine runs (transformers activations.py ACT2FN names).</summary>
 internal enum ActivationKind { GeluExact, GeluTanh, Silu }
 
 /// <summary>config.json <c>hidden_act</c> names -> <see cref="ActivationKind"/>.</summary>

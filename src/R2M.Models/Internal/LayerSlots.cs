@@ -3,7 +3,7 @@ namespace R2M.Models;
 /// <summary>Offsets of one layer's tensors in the flat buffer (-1 = absent).</summary>
 internal struct LayerSlots
 {
-    public int Ln1W, Ln1B, QkvW, QkvB, OW, OB, Ln2W, Ln2B, UpW, UpB, DownW, DownB;
+    public int Ln1W, Ln1B, QkvW, QkvB, QNormW, KNormW, OW, OB, Ln2W, Ln2B, UpW, UpB, DownW, DownB;
 }
 
 /// <summary>Offsets of the tensors outside the layers (-1 = absent).</summary>
@@ -35,6 +35,12 @@ internal sealed class ActivationBuffers
         Ln1Rstd = Alloc(layers, n);
         Q = Alloc(layers, n * qd);
         K = Alloc(layers, n * kvd);
+        // Qwen3 q/k norm: inputs and rstd of the per-head RMSNorm, kept for backward.
+        var qkNorm = training && c.QkNorm;
+        QPre = qkNorm ? Alloc(layers, n * qd) : [];
+        KPre = qkNorm ? Alloc(layers, n * kvd) : [];
+        QRstd = qkNorm ? Alloc(layers, n * c.NumHeads) : [];
+        KRstd = qkNorm ? Alloc(layers, n * c.NumKvHeads) : [];
         V = Alloc(layers, n * kvd);
         Probs = training ? Alloc(layers, b * c.NumHeads * t * t) : [];
         Atty = Alloc(layers, n * qd);
@@ -59,7 +65,7 @@ internal sealed class ActivationBuffers
     public bool Training { get; }
     public int[] Tokens, Positions, ScoreIndex, KeyMask;
     public float[] Qkv, BranchOut, Hidden, FinalMean, FinalRstd, Logits, Scores;
-    public float[][] Resid, Ln1, Ln1Mean, Ln1Rstd, Q, K, V, Probs, Atty, Mid, Ln2, Ln2Mean, Ln2Rstd, Pre, H;
+    public float[][] Resid, Ln1, Ln1Mean, Ln1Rstd, Q, K, V, QPre, KPre, QRstd, KRstd, Probs, Atty, Mid, Ln2, Ln2Mean, Ln2Rstd, Pre, H;
 
     private static float[][] Alloc(int count, long size) =>
         Enumerable.Range(0, count).Select(_ => new float[size]).ToArray();

@@ -6,52 +6,57 @@ namespace R2M.Models;
 
 /// <summary>
 /// config.json <-> <see cref="ModelConfig"/>. Key names and defaults follow transformers'
-/// GPTNeoXConfig, LlamaConfig and Qwen2Config (docs/specs.md section 3), including the v5
-/// spellings under <c>rope_parameters</c>.
+/// GPTNeoXConfig, LlamaConfig, Qwen2Config and Qwen3Config, including the v5 spellings under
+/// <c>rope_parameters</c>. Strict: a field of the wrong JSON type is an error naming it (a JSON
+/// null counts as absent, as transformers reads it).
 /// </summary>
 internal static class ModelConfigJson
 {
     public static ModelConfig Parse(JsonObject o, string path)
     {
-        var type = Str(o, "model_type") ?? throw new CheckpointException(path, null, "config field 'model_type' is missing");
-        if (type is not ("gpt_neox" or "gpt_neox_reward_model" or "llama" or "qwen2"))
-            throw new CheckpointException(path, null, $"config field 'model_type' is '{type}'; supported: gpt_neox, gpt_neox_reward_model, llama, qwen2");
+        var r = new ConfigReader(o, path);
+        var type = r.Str("model_type") ?? throw new CheckpointException(path, null, "config field 'model_type' is missing");
+        if (type is not ("gpt_neox" or "gpt_neox_reward_model" or "llama" or "qwen2" or "qwen3"))
+            throw new CheckpointException(path, null, $"config field 'model_type' is '{type}'; supported: gpt_neox, gpt_neox_reward_model, llama, qwen2, qwen3");
         var neox = type.StartsWith("gpt_neox", StringComparison.Ordinal);
-        var rope = o["rope_parameters"] as JsonObject;
-        int Req(string key) => Int(o, key) ?? throw new CheckpointException(path, null, $"config field '{key}' is missing");
-        var hidden = Req("hidden_size");
-        var heads = Req("num_attention_heads");
-        var attnBias = Bool(o, "attention_bias");
+        var rope = r.Obj("rope_parameters");
+        // Structural values are checked before any arithmetic uses them (head_dim = hidden / heads).
+        var hidden = r.Positive("hidden_size");
+        var heads = r.Positive("num_attention_heads");
+        if (r.Bool("use_sliding_window") == true)
+            throw new CheckpointException(path, null, "config field 'use_sliding_window' is true; sliding-window attention is not supported");
+        var attnBias = r.Bool("attention_bias");
         var head = type == "gpt_neox_reward_model" ? ModelHead.OpenAssistantReward
-            : Architectures(o).Any(a => a.EndsWith("ForSequenceClassification", StringComparison.Ordinal)) ? ModelHead.SequenceClassification
+            : r.Strings("architectures").Any(a => a.EndsWith("ForSequenceClassification", StringComparison.Ordinal)) ? ModelHead.SequenceClassification
             : ModelHead.CausalLm;
         return new ModelConfig
         {
             ModelType = type,
             Head = head,
-            VocabSize = Req("vocab_size"),
+            VocabSize = r.Positive("vocab_size"),
             HiddenSize = hidden,
-            NumLayers = Req("num_hidden_layers"),
+            NumLayers = r.Int("num_hidden_layers") ?? throw new CheckpointException(path, null, "config field 'num_hidden_layers' is missing"),
             NumHeads = heads,
-            NumKvHeads = neox ? heads : Int(o, "num_key_value_heads") ?? heads,
-            HeadDim = neox ? hidden / heads : Int(o, "head_dim") ?? hidden / heads,
-            IntermediateSize = Req("intermediate_size"),
-            HiddenAct = Str(o, "hidden_act") ?? (neox ? "gelu" : "silu"),
-            NormEps = neox ? Dbl(o, "layer_norm_eps") ?? 1e-5 : Dbl(o, "rms_norm_eps") ?? 1e-6,
-            RotaryPct = neox ? Dbl(o, "rotary_pct") ?? Dbl(o, "partial_rotary_factor") ?? Dbl(rope, "partial_rotary_factor") ?? 0.25 : 1.0,
-            RopeTheta = (neox ? Dbl(o, "rotary_emb_base") : null) ?? Dbl(o, "rope_theta") ?? Dbl(rope, "rope_theta") ?? 10000,
-            RopeScaling = ParseScaling(o["rope_scaling"] as JsonObject ?? rope, path),
-            MaxPositionEmbeddings = Int(o, "max_position_embeddings") ?? 2048,
-            UseParallelResidual = neox && (Bool(o, "use_parallel_residual") ?? true),
-            TieWordEmbeddings = Bool(o, "tie_word_embeddings") ?? false,
+            NumKvHeads = neox ? heads : r.Int("num_key_value_heads") ?? heads,
+            // Qwen3Config's head_dim defaults to 128, not hidden_size / num_attention_heads.
+            HeadDim = neox ? hidden / heads : r.Int("head_dim") ?? (type == "qwen3" ? 128 : hidden / heads),
+            IntermediateSize = r.Int("intermediate_size") ?? throw new CheckpointException(path, null, "config field 'intermediate_size' is missing"),
+            HiddenAct = r.Str("hidden_act") ?? (neox ? "gelu" : "silu"),
+            NormEps = neox ? r.Dbl("layer_norm_eps") ?? 1e-5 : r.Dbl("rms_norm_eps") ?? 1e-6,
+            RotaryPct = neox ? r.Dbl("rotary_pct") ?? r.Dbl("partial_rotary_factor") ?? ConfigReader.Dbl(rope, "partial_rotary_factor", path, "rope_parameters.") ?? 0.25 : 1.0,
+            RopeTheta = (neox ? r.Dbl("rotary_emb_base") : null) ?? r.Dbl("rope_theta") ?? ConfigReader.Dbl(rope, "rope_theta", path, "rope_parameters.") ?? 10000,
+            RopeScaling = ParseScaling(r.Obj("rope_scaling") ?? rope, path),
+            MaxPositionEmbeddings = r.Int("max_position_embeddings") ?? 2048,
+            UseParallelResidual = neox && (r.Bool("use_parallel_residual") ?? true),
+            TieWordEmbeddings = r.Bool("tie_word_embeddings") ?? false,
             QkvBias = neox ? attnBias ?? true : type == "qwen2" || (attnBias ?? false),
             OutputProjBias = neox ? attnBias ?? true : type != "qwen2" && (attnBias ?? false),
-            MlpBias = neox || (Bool(o, "mlp_bias") ?? false),
+            MlpBias = neox || (r.Bool("mlp_bias") ?? false),
             NumLabels = head == ModelHead.OpenAssistantReward ? 1
-                : (o["id2label"] as JsonObject)?.Count ?? Int(o, "num_labels") ?? (head == ModelHead.SequenceClassification ? 2 : 1),
-            BosTokenId = Int(o, "bos_token_id"),
-            EosTokenIds = IntList(o["eos_token_id"]),
-            PadTokenId = Int(o, "pad_token_id"),
+                : r.Obj("id2label")?.Count ?? r.Int("num_labels") ?? (head == ModelHead.SequenceClassification ? 2 : 1),
+            BosTokenId = r.Int("bos_token_id"),
+            EosTokenIds = r.IntOrInts("eos_token_id"),
+            PadTokenId = r.Int("pad_token_id"),
         };
     }
 
@@ -59,16 +64,16 @@ internal static class ModelConfigJson
     {
         if (s is null)
             return null;
-        var type = Str(s, "rope_type") ?? Str(s, "type");
+        var r = new ConfigReader(s, path, "rope_scaling.");
+        var type = r.Str("rope_type") ?? r.Str("type");
         if (type is null or "default")
             return null;
-        var factor = Dbl(s, "factor") ?? throw new CheckpointException(path, null, "config field 'rope_scaling.factor' is missing");
+        var factor = r.Dbl("factor") ?? throw r.Missing("factor");
         if (type == "llama3")
         {
-            return new RopeScaling(type, factor,
-                Dbl(s, "low_freq_factor") ?? throw new CheckpointException(path, null, "config field 'rope_scaling.low_freq_factor' is missing"),
-                Dbl(s, "high_freq_factor") ?? throw new CheckpointException(path, null, "config field 'rope_scaling.high_freq_factor' is missing"),
-                Int(s, "original_max_position_embeddings") ?? throw new CheckpointException(path, null, "config field 'rope_scaling.original_max_position_embeddings' is missing"));
+            return new RopeScaling(type, factor, r.Dbl("low_freq_factor") ?? throw r.Missing("low_freq_factor"),
+                r.Dbl("high_freq_factor") ?? throw r.Missing("high_freq_factor"),
+                r.Int("original_max_position_embeddings") ?? throw r.Missing("original_max_position_embeddings"));
         }
         return new RopeScaling(type, factor);
     }
@@ -138,29 +143,9 @@ internal static class ModelConfigJson
         ("gpt_neox", _) => "GPTNeoXForCausalLM",
         ("qwen2", ModelHead.SequenceClassification) => "Qwen2ForSequenceClassification",
         ("qwen2", _) => "Qwen2ForCausalLM",
+        ("qwen3", ModelHead.SequenceClassification) => "Qwen3ForSequenceClassification",
+        ("qwen3", _) => "Qwen3ForCausalLM",
         (_, ModelHead.SequenceClassification) => "LlamaForSequenceClassification",
         _ => "LlamaForCausalLM",
-    };
-
-    private static IEnumerable<string> Architectures(JsonObject o) =>
-        o["architectures"] is JsonArray a ? a.Select(x => x?.GetValue<string>() ?? "") : [];
-
-    private static string? Str(JsonObject? o, string key) =>
-        o?[key] is JsonValue v && v.TryGetValue<string>(out var s) ? s : null;
-
-    private static int? Int(JsonObject? o, string key) =>
-        o?[key] is JsonValue v && v.TryGetValue<double>(out var d) && d == Math.Floor(d) ? (int)d : null;
-
-    private static double? Dbl(JsonObject? o, string key) =>
-        o?[key] is JsonValue v && v.TryGetValue<double>(out var d) ? d : null;
-
-    private static bool? Bool(JsonObject? o, string key) =>
-        o?[key] is JsonValue v && v.TryGetValue<bool>(out var b) ? b : null;
-
-    private static int[] IntList(JsonNode? n) => n switch
-    {
-        JsonArray a => a.Select(x => x is JsonValue v && v.TryGetValue<double>(out var d) ? (int)d : -1).Where(x => x >= 0).ToArray(),
-        JsonValue v when v.TryGetValue<double>(out var d) => [(int)d],
-        _ => [],
     };
 }

@@ -23,7 +23,7 @@ public class CheckpointException : Exception
         tensor is null ? $"{file}: {problem}" : $"{file}: tensor '{tensor}': {problem}";
 }
 
-/// <summary>A safetensors file breaks the format rules (docs/specs.md section 2).</summary>
+/// <summary>A safetensors file breaks the format rules (huggingface/safetensors format).</summary>
 public sealed class SafetensorsException : CheckpointException
 {
     public SafetensorsException(string file, string? tensor, string problem, Exception? inner = null)

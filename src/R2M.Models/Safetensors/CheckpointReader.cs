@@ -87,7 +87,10 @@ public sealed class CheckpointReader : IDisposable
     {
         try
         {
-            using var doc = JsonDocument.Parse(File.ReadAllBytes(indexPath));
+            var bytes = File.ReadAllBytes(indexPath);
+            if (!System.Text.Unicode.Utf8.IsValid(bytes))
+                throw new CheckpointException(indexPath, null, "not valid UTF-8");
+            using var doc = JsonDocument.Parse(bytes);
             if (!doc.RootElement.TryGetProperty("weight_map", out var wm) || wm.ValueKind != JsonValueKind.Object)
                 throw new CheckpointException(indexPath, null, "missing 'weight_map' object");
             var result = new Dictionary<string, string>(StringComparer.Ordinal);

@@ -5,7 +5,7 @@ namespace R2M.Models.Safetensors;
 
 /// <summary>
 /// F16/BF16 &lt;-&gt; F32 over little-endian bytes (safetensors, tensor.proto). BF16 is the upper 16
-/// bits of an f32 (docs/specs.md section 2). Spans must hold matching element counts.
+/// bits of an f32 (IEEE 754 binary16; bfloat16). Spans must hold matching element counts.
 /// </summary>
 public static class HalfConversion
 {

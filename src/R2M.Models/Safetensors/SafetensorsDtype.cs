@@ -1,6 +1,6 @@
 namespace R2M.Models.Safetensors;
 
-/// <summary>Element types a safetensors header may name (docs/specs.md section 2).</summary>
+/// <summary>Element types a safetensors header may name (huggingface/safetensors Dtype).</summary>
 public enum SafetensorsDtype
 {
     Bool, U8, I8, F8E5M2, F8E4M3, I16, U16, F16, BF16, I32, U32, F32, F64, I64, U64,
@@ -39,8 +39,8 @@ public static class SafetensorsDtypes
 /// <summary>One tensor's header entry. <see cref="Begin"/>/<see cref="End"/> are relative to the data buffer.</summary>
 public sealed record SafetensorsTensorInfo(string Name, SafetensorsDtype Dtype, long[] Shape, long Begin, long End)
 {
-    /// <summary>Product of the shape (1 for rank 0).</summary>
-    public long ElementCount => Shape.Aggregate(1L, (a, d) => a * d);
+    /// <summary>Product of the shape (1 for rank 0); <see cref="OverflowException"/> past 2^63 (the header check refuses such shapes).</summary>
+    public long ElementCount => Shape.Aggregate(1L, (a, d) => checked(a * d));
 
     /// <summary>Shape as "[a, b]" for messages.</summary>
     public string ShapeText => "[" + string.Join(", ", Shape) + "]";

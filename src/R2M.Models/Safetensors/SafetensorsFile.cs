@@ -5,7 +5,7 @@ using System.Runtime.InteropServices;
 namespace R2M.Models.Safetensors;
 
 /// <summary>
-/// A memory-mapped, fully validated safetensors file (docs/specs.md section 2). Tensors are read
+/// A memory-mapped, fully validated safetensors file (huggingface/safetensors format). Tensors are read
 /// on demand and converted to f32 from F32, F16 or BF16. Dispose to unmap.
 /// </summary>
 public sealed unsafe class SafetensorsFile : IDisposable

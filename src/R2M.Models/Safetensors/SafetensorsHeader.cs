@@ -5,7 +5,7 @@ namespace R2M.Models.Safetensors;
 
 /// <summary>
 /// Parses and validates a safetensors header the way the reference reader does
-/// (huggingface/safetensors src/tensor.rs, restated in docs/specs.md section 2).
+/// (huggingface/safetensors src/tensor.rs).
 /// </summary>
 internal static class SafetensorsHeader
 {
@@ -17,6 +17,9 @@ internal static class SafetensorsHeader
     {
         var tensors = new List<SafetensorsTensorInfo>();
         var metadata = new Dictionary<string, string>(StringComparer.Ordinal);
+        // The format requires a UTF-8 header; System.Text.Json would only notice when a string is read.
+        if (!System.Text.Unicode.Utf8.IsValid(json))
+            throw new SafetensorsException(file, null, "header is not valid UTF-8");
         JsonDocument doc;
         try
         {

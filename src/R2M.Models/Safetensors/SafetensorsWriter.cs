@@ -8,7 +8,7 @@ public sealed record SafetensorsEntry(string Name, long[] Shape, ReadOnlyMemory<
 
 /// <summary>
 /// Writes safetensors files: header padded with spaces to a multiple of 8, tensors ordered by
-/// descending element size so each is aligned to it (docs/specs.md section 2), written to a temp
+/// descending element size so each is aligned to it (as huggingface/safetensors writes), written to a temp
 /// file, flushed to disk and renamed over the target so a reader never sees a half-written file.
 /// </summary>
 public static class SafetensorsWriter

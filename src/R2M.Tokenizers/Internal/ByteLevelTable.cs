@@ -1,7 +1,7 @@
 namespace R2M.Tokenizers.Internal;
 
 /// <summary>
-/// GPT-2 byte-to-unicode table (docs/specs.md section 4): bytes 0x21-0x7E, 0xA1-0xAC and 0xAE-0xFF
+/// GPT-2 byte-to-unicode table (GPT-2's bytes_to_unicode): bytes 0x21-0x7E, 0xA1-0xAC and 0xAE-0xFF
 /// map to the same code point; the other 68 bytes, in ascending order, map to U+0100 + n.
 /// </summary>
 internal static class ByteLevelTable

@@ -45,6 +45,21 @@ internal sealed class ReplaceNormalizer(IMatchFinder finder, string content) : N
     }
 }
 
+/// <summary>
+/// <c>Strip {strip_left, strip_right}</c>: Unicode White_Space off either end (normalizers/strip.rs).
+/// White_Space has no member outside the BMP, so testing UTF-16 units is exact.
+/// </summary>
+internal sealed class StripNormalizer(bool left, bool right) : Normalizer
+{
+    public override string Normalize(string text)
+    {
+        int start = 0, end = text.Length;
+        while (left && start < end && CharClass.IsWhiteSpace(text[start])) start++;
+        while (right && end > start && CharClass.IsWhiteSpace(text[end - 1])) end--;
+        return start == 0 && end == text.Length ? text : text[start..end];
+    }
+}
+
 internal sealed class SequenceNormalizer(Normalizer[] normalizers) : Normalizer
 {
     public override string Normalize(string text)

@@ -1,23 +1,24 @@
+using System.Runtime.InteropServices;
 using System.Text;
+using R2M.Tokenizers.Internal.Decoding;
 
 namespace R2M.Tokenizers.Internal;
 
 /// <summary>
-/// ids -> text. With the ByteLevel decoder each token's chars map back to bytes through the GPT-2
-/// table (a char outside the table contributes its own UTF-8, as tokenizers' decoders/byte_level.rs
-/// does) and the bytes are decoded as UTF-8 with U+FFFD for invalid sequences. Added tokens are
-/// emitted verbatim, as transformers.js ByteLevelDecoder does. Without a decoder, tokens are
-/// joined with spaces (tokenizers' default).
+/// ids -> text as huggingface/tokenizers' <c>TokenizerImpl::decode</c> does: each id becomes its token
+/// string (added tokens first, then the model vocab), special tokens are dropped on request, and the
+/// token list goes through the decoder chain (every token, added ones included); without a decoder
+/// the tokens are joined with spaces. A chain that is one ByteLevel decoder takes a fast path over
+/// byte images computed once per id.
 /// </summary>
 internal sealed class TokenDecoder
 {
     private readonly string?[] _tokens;
     private readonly byte[]?[] _bytes;
-    private readonly bool[] _isAdded;
     private readonly bool[] _isSpecial;
-    private readonly bool _byteLevel;
+    private readonly DecoderChain? _chain;
 
-    public TokenDecoder(Dictionary<string, int> vocab, List<AddedTokenSpec> added, bool byteLevel)
+    public TokenDecoder(Dictionary<string, int> vocab, List<AddedTokenSpec> added, DecoderChain? chain)
     {
         var size = 0;
         foreach (var id in vocab.Values) size = Math.Max(size, id + 1);
@@ -25,21 +26,18 @@ internal sealed class TokenDecoder
         Size = size;
         _tokens = new string?[size];
         _bytes = new byte[]?[size];
-        _isAdded = new bool[size];
         _isSpecial = new bool[size];
-        _byteLevel = byteLevel;
+        _chain = chain;
         foreach (var (token, id) in vocab) _tokens[id] = token;
-        foreach (var t in added)
-        {
-            _tokens[t.Id] = t.Content;
-            _isAdded[t.Id] = true;
-            _isSpecial[t.Id] = t.Special;
-        }
-        // Byte images are kept for every model token: the decoder needs them when it is ByteLevel,
-        // offsets need their lengths whenever the pre-tokenizer is.
+        var special = added.Where(t => t.Special).Select(t => t.Content).ToHashSet(StringComparer.Ordinal);
+        foreach (var t in added) _tokens[t.Id] = t.Content;
         for (var id = 0; id < size; id++)
         {
-            if (_tokens[id] is { } tok) _bytes[id] = _isAdded[id] ? Encoding.UTF8.GetBytes(tok) : ToBytes(tok);
+            if (_tokens[id] is not { } tok) continue;
+            // Special-ness is a property of the content (added_vocabulary.rs is_special_token).
+            _isSpecial[id] = special.Contains(tok);
+            // Byte images: the ByteLevel fast path needs them, offsets of byte-level pieces their lengths.
+            _bytes[id] = ByteLevelStep.TokenBytes(tok);
         }
     }
 
@@ -52,34 +50,26 @@ internal sealed class TokenDecoder
 
     public string Decode(ReadOnlySpan<int> ids, bool skipSpecial)
     {
-        if (!_byteLevel) return DecodePlain(ids, skipSpecial);
-        var buffer = new List<byte>(ids.Length * 4);
-        var sb = new StringBuilder();
+        if (_chain is { IsByteLevelOnly: true }) return DecodeByteLevel(ids, skipSpecial);
+        var tokens = new List<string>(ids.Length);
         foreach (var id in ids)
         {
             Check(id);
-            if (skipSpecial && _isSpecial[id]) continue;
-            if (_isAdded[id])
-            {
-                Flush(buffer, sb);
-                sb.Append(_tokens[id]);
-                continue;
-            }
-            buffer.AddRange(_bytes[id]!);
+            if (!(skipSpecial && _isSpecial[id])) tokens.Add(_tokens[id]!);
         }
-        Flush(buffer, sb);
-        return sb.ToString();
+        return _chain is null ? string.Join(' ', tokens) : _chain.Decode(tokens);
     }
 
-    private string DecodePlain(ReadOnlySpan<int> ids, bool skipSpecial)
+    private string DecodeByteLevel(ReadOnlySpan<int> ids, bool skipSpecial)
     {
-        var parts = new List<string>(ids.Length);
+        var buffer = new List<byte>(ids.Length * 4);
         foreach (var id in ids)
         {
             Check(id);
-            if (!(skipSpecial && _isSpecial[id])) parts.Add(_tokens[id]!);
+            if (!(skipSpecial && _isSpecial[id])) buffer.AddRange(_bytes[id]!);
         }
-        return string.Join(' ', parts);
+        // Encoding.UTF8 replaces each maximal invalid subsequence with one U+FFFD, as Rust's from_utf8_lossy does.
+        return Encoding.UTF8.GetString(CollectionsMarshal.AsSpan(buffer));
     }
 
     private void Check(int id)
@@ -88,34 +78,5 @@ internal sealed class TokenDecoder
         {
             throw new ArgumentOutOfRangeException(nameof(id), id, $"token id {id} is not in the vocabulary (size {Size})");
         }
-    }
-
-    private static void Flush(List<byte> buffer, StringBuilder sb)
-    {
-        if (buffer.Count == 0) return;
-        // Encoding.UTF8 replaces each maximal invalid subsequence with one U+FFFD (Unicode 3.9 best practice).
-        sb.Append(Encoding.UTF8.GetString(System.Runtime.InteropServices.CollectionsMarshal.AsSpan(buffer)));
-        buffer.Clear();
-    }
-
-    private static byte[] ToBytes(string token)
-    {
-        var bytes = new List<byte>(token.Length);
-        Span<byte> utf8 = stackalloc byte[4];
-        for (var i = 0; i < token.Length; i++)
-        {
-            var c = token[i];
-            var b = c < ByteLevelTable.CharToByte.Length ? ByteLevelTable.CharToByte[c] : (short)-1;
-            if (b >= 0)
-            {
-                bytes.Add((byte)b);
-                continue;
-            }
-            var rune = Rune.TryGetRuneAt(token, i, out var r) ? r : Rune.ReplacementChar;
-            var n = rune.EncodeToUtf8(utf8);
-            for (var k = 0; k < n; k++) bytes.Add(utf8[k]);
-            i += rune.Utf16SequenceLength - 1;
-        }
-        return bytes.ToArray();
     }
 }

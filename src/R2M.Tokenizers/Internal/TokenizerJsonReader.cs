@@ -1,5 +1,6 @@
 using System.Text.Json;
 using R2M.Tokenizers.Internal.Bpe;
+using R2M.Tokenizers.Internal.Decoding;
 using R2M.Tokenizers.Internal.PreTokenization;
 
 namespace R2M.Tokenizers.Internal;
@@ -7,10 +8,10 @@ namespace R2M.Tokenizers.Internal;
 /// <summary>Everything a <see cref="Tokenizer"/> is built from.</summary>
 internal sealed record TokenizerParts(
     BpeModel Model, Dictionary<string, int> Vocab, List<AddedTokenSpec> AddedTokens, Normalizer? Normalizer,
-    PreTokenizerPipeline PreTokenizer, PostProcessor PostProcessor, bool ByteLevelDecoder);
+    PreTokenizerPipeline PreTokenizer, PostProcessor PostProcessor, DecoderChain? Decoder);
 
 /// <summary>
-/// Reads a HuggingFace <c>tokenizer.json</c> (docs/specs.md section 4). Every unsupported or
+/// Reads a HuggingFace <c>tokenizer.json</c> (huggingface/tokenizers' serialization of TokenizerImpl). Every unsupported or
 /// malformed field is reported as a <see cref="TokenizerFormatException"/> naming the JSON path.
 /// </summary>
 internal static class TokenizerJsonReader
@@ -66,19 +67,9 @@ internal static class TokenizerJsonReader
         var added = ReadAddedTokens(root);
         var pre = ReadPreTokenizer(Optional(root, "pre_tokenizer"));
         var post = ReadPostProcessor(Optional(root, "post_processor"), "post_processor", vocab, added);
-        var decoder = Optional(root, "decoder");
-        var byteLevelDecoder = false;
-        if (decoder is { } d)
-        {
-            var type = TypeOf(d, "decoder");
-            byteLevelDecoder = type switch
-            {
-                "ByteLevel" => true,
-                _ => throw new TokenizerFormatException($"decoder.type '{type}' is not supported (supported: ByteLevel)"),
-            };
-        }
+        var decoder = DecoderReader.Read(Optional(root, "decoder"));
         return new TokenizerParts(bpe, vocab, added, ReadNormalizer(Optional(root, "normalizer"), "normalizer"),
-            pre, post, byteLevelDecoder);
+            pre, post, decoder);
     }
 
     private static (BpeModel, Dictionary<string, int>) ReadModel(JsonElement model)
@@ -197,8 +188,12 @@ internal static class TokenizerJsonReader
                 }
                 stages.Add(new SplitStage(finder, behavior, Bool(el, "invert", path + ".")));
                 break;
+            case "Metaspace":
+                var (replacement, scheme, split) = DecoderReader.ReadMetaspace(el, path);
+                stages.Add(new MetaspaceStage(replacement, scheme, split));
+                break;
             default:
-                throw new TokenizerFormatException($"{path}.type '{type}' is not supported (supported: Sequence, Split, ByteLevel)");
+                throw new TokenizerFormatException($"{path}.type '{type}' is not supported (supported: Sequence, Split, ByteLevel, Metaspace)");
         }
     }
 
@@ -225,14 +220,18 @@ internal static class TokenizerJsonReader
             "NFC" => new NfcNormalizer(),
             "Lowercase" => new LowercaseNormalizer(),
             "Prepend" => new PrependNormalizer(StringOrNull(n, "prepend", path + ".") ?? ""),
-            "Replace" => new ReplaceNormalizer(ReadPattern(Required(n, "pattern", path + "."), path + ".pattern"),
-                StringOrNull(n, "content", path + ".") ?? ""),
+            "Replace" => ReadReplace(n, path),
+            "Strip" => new StripNormalizer(BoolOr(n, "strip_left", true), BoolOr(n, "strip_right", true)),
             "Sequence" => new SequenceNormalizer(ArrayOf(n, "normalizers", path)
                 .Select((c, i) => ReadNormalizer(c, $"{path}.normalizers[{i}]")!).ToArray()),
             _ => throw new TokenizerFormatException(
-                $"{path}.type '{type}' is not supported (supported: NFC, Lowercase, Prepend, Replace, Sequence)"),
+                $"{path}.type '{type}' is not supported (supported: NFC, Lowercase, Prepend, Replace, Strip, Sequence)"),
         };
     }
+
+    /// <summary><c>Replace {pattern, content}</c>, as a normalizer or a decoder.</summary>
+    internal static ReplaceNormalizer ReadReplace(JsonElement n, string path) =>
+        new(ReadPattern(Required(n, "pattern", path + "."), path + ".pattern"), StringOrNull(n, "content", path + ".") ?? "");
 
     private static PostProcessor ReadPostProcessor(JsonElement? el, string path, Dictionary<string, int> vocab, List<AddedTokenSpec> added)
     {
@@ -264,12 +263,12 @@ internal static class TokenizerJsonReader
     private static JsonElement? Optional(JsonElement obj, string name) =>
         obj.TryGetProperty(name, out var v) && v.ValueKind != JsonValueKind.Null ? v : null;
 
-    private static string TypeOf(JsonElement el, string path) =>
+    internal static string TypeOf(JsonElement el, string path) =>
         el.ValueKind == JsonValueKind.Object && el.TryGetProperty("type", out var t) && t.ValueKind == JsonValueKind.String
             ? t.GetString()!
             : throw new TokenizerFormatException($"{path}.type is missing");
 
-    private static IEnumerable<JsonElement> ArrayOf(JsonElement el, string name, string path)
+    internal static IEnumerable<JsonElement> ArrayOf(JsonElement el, string name, string path)
     {
         var arr = Required(el, name, path + ".");
         if (arr.ValueKind != JsonValueKind.Array) throw new TokenizerFormatException($"{path}.{name} is not an array");

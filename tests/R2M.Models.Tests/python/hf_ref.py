@@ -1,6 +1,6 @@
-"""GPT-NeoX and Llama/Qwen2 forward written with torch ops, following HF transformers'
-modeling_gpt_neox.py / modeling_llama.py / modeling_qwen2.py / modeling_rope_utils.py
-(restated in docs/specs.md section 3). transformers itself is not installed here.
+"""GPT-NeoX and Llama/Qwen2/Qwen3 forward written with torch ops, following HF transformers'
+modeling_gpt_neox.py / modeling_llama.py / modeling_qwen2.py / modeling_qwen3.py /
+modeling_rope_utils.py. transformers itself is not installed here.
 Parameters are a dict HF-name -> tensor (requires_grad for the backward)."""
 import math
 
@@ -19,8 +19,16 @@ def is_neox(cfg):
 
 
 def head_dim(cfg):
-    return cfg["hidden_size"] // cfg["num_attention_heads"] if is_neox(cfg) else cfg.get(
-        "head_dim", cfg["hidden_size"] // cfg["num_attention_heads"])
+    if is_neox(cfg):
+        return cfg["hidden_size"] // cfg["num_attention_heads"]
+    # Qwen3Config defaults head_dim to 128; Llama/Qwen2 to hidden_size // num_attention_heads.
+    default = 128 if cfg["model_type"] == "qwen3" else cfg["hidden_size"] // cfg["num_attention_heads"]
+    return cfg.get("head_dim", default)
+
+
+def rms(x, w, eps):
+    var = x.pow(2).mean(-1, keepdim=True)
+    return w * (x * torch.rsqrt(var + eps))
 
 
 def inv_freq(cfg):
@@ -58,8 +66,7 @@ def apply_rope(x, cos, sin, rot):
 def norm(cfg, x, p, prefix):
     if is_neox(cfg):
         return F.layer_norm(x, (x.shape[-1],), p[prefix + ".weight"], p[prefix + ".bias"], cfg.get("layer_norm_eps", 1e-5))
-    var = x.pow(2).mean(-1, keepdim=True)
-    return p[prefix + ".weight"] * (x * torch.rsqrt(var + cfg.get("rms_norm_eps", 1e-6)))
+    return rms(x, p[prefix + ".weight"], cfg.get("rms_norm_eps", 1e-6))
 
 
 def lin(x, p, name):
@@ -76,8 +83,14 @@ def attention(cfg, x, p, pre, cos, sin, rot, mask_add):
         q, k, v = qkv[..., :hd], qkv[..., hd:2 * hd], qkv[..., 2 * hd:]
         out_name = pre + "attention.dense"
     else:
-        q = lin(x, p, pre + "self_attn.q_proj").view(B, T, nH, hd).transpose(1, 2)
-        k = lin(x, p, pre + "self_attn.k_proj").view(B, T, nKV, hd).transpose(1, 2)
+        q = lin(x, p, pre + "self_attn.q_proj").view(B, T, nH, hd)
+        k = lin(x, p, pre + "self_attn.k_proj").view(B, T, nKV, hd)
+        if cfg["model_type"] == "qwen3":
+            # modeling_qwen3: q_norm / k_norm (RMSNorm over head_dim) before the transpose and RoPE.
+            eps = cfg.get("rms_norm_eps", 1e-6)
+            q = rms(q, p[pre + "self_attn.q_norm.weight"], eps)
+            k = rms(k, p[pre + "self_attn.k_norm.weight"], eps)
+        q, k = q.transpose(1, 2), k.transpose(1, 2)
         v = lin(x, p, pre + "self_attn.v_proj").view(B, T, nKV, hd).transpose(1, 2)
         out_name = pre + "self_attn.o_proj"
     q, k = apply_rope(q, cos, sin, rot), apply_rope(k, cos, sin, rot)

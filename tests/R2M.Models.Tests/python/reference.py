@@ -40,6 +40,20 @@ CASES = {
                                   hidden_act="silu", rms_norm_eps=1e-6, rope_theta=10000.0,
                                   rope_scaling=dict(type="linear", factor=2.0), max_position_embeddings=64,
                                   tie_word_embeddings=True),
+    "qwen3_gqa_head_dim": dict(model_type="qwen3", architectures=["Qwen3ForCausalLM"], vocab_size=83, hidden_size=32,
+                               num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2, head_dim=16,
+                               intermediate_size=48, hidden_act="silu", rms_norm_eps=1e-6, rope_theta=1000000.0,
+                               max_position_embeddings=64, tie_word_embeddings=False, attention_bias=False),
+    "qwen3_bias_tied": dict(model_type="qwen3", architectures=["Qwen3ForCausalLM"], vocab_size=67, hidden_size=24,
+                            num_hidden_layers=2, num_attention_heads=3, num_key_value_heads=1, head_dim=8,
+                            intermediate_size=40, hidden_act="silu", rms_norm_eps=1e-5, rope_theta=10000.0,
+                            rope_scaling=dict(rope_type="linear", factor=2.0), max_position_embeddings=64,
+                            tie_word_embeddings=True, attention_bias=True),
+    "qwen3_seqcls_default_head_dim": dict(model_type="qwen3", architectures=["Qwen3ForSequenceClassification"],
+                                          vocab_size=53, hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
+                                          num_key_value_heads=2, intermediate_size=40, hidden_act="silu",
+                                          rms_norm_eps=1e-6, rope_theta=10000.0, max_position_embeddings=64,
+                                          tie_word_embeddings=False, num_labels=2, pad_token_id=0),
     "llama_seqcls": dict(model_type="llama", architectures=["LlamaForSequenceClassification"], vocab_size=53,
                          hidden_size=24, num_hidden_layers=2, num_attention_heads=3, num_key_value_heads=3,
                          intermediate_size=40, hidden_act="silu", rms_norm_eps=1e-6, rope_theta=10000.0,
@@ -51,7 +65,8 @@ CASES = {
                            hidden_size=32, num_hidden_layers=1, num_attention_heads=4, intermediate_size=64,
                            rotary_pct=0.25, use_parallel_residual=True, pooling="last"),
 }
-TEMPERATURE = {"neox_parallel": 1.0, "neox_sequential_tied": 0.7, "llama_gqa_llama3": 1.0, "qwen2_mqa_tied_linear": 1.3}
+TEMPERATURE = {"neox_parallel": 1.0, "neox_sequential_tied": 0.7, "llama_gqa_llama3": 1.0, "qwen2_mqa_tied_linear": 1.3,
+               "qwen3_gqa_head_dim": 0.8, "qwen3_bias_tied": 1.0}
 
 
 def param_shapes(cfg):
@@ -73,6 +88,8 @@ def param_shapes(cfg):
         nKV = cfg.get("num_key_value_heads", nH)
         hd = hf_ref.head_dim(cfg)
         qkv_bias = cfg["model_type"] == "qwen2" or cfg.get("attention_bias", False)
+        # o_proj has a bias only where attention_bias covers it (Llama, Qwen3), never in Qwen2.
+        o_bias = cfg["model_type"] != "qwen2" and cfg.get("attention_bias", False)
         s["model.embed_tokens.weight"] = [V, H]
         for l in range(L):
             p = f"model.layers.{l}."
@@ -82,6 +99,10 @@ def param_shapes(cfg):
                 if qkv_bias:
                     s[p + f"self_attn.{n}.bias"] = [d]
             s[p + "self_attn.o_proj.weight"] = [H, nH * hd]
+            if o_bias:
+                s[p + "self_attn.o_proj.bias"] = [H]
+            if cfg["model_type"] == "qwen3":
+                s[p + "self_attn.q_norm.weight"], s[p + "self_attn.k_norm.weight"] = [hd], [hd]
             s[p + "mlp.gate_proj.weight"], s[p + "mlp.up_proj.weight"], s[p + "mlp.down_proj.weight"] = [I, H], [I, H], [H, I]
         s["model.norm.weight"] = [H]
     arch = cfg["architectures"][0]

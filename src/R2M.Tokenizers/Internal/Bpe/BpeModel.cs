@@ -1,9 +1,8 @@
 using System.Text;
-using R2M.Tokenizers.Internal.PreTokenization;
 
 namespace R2M.Tokenizers.Internal.Bpe;
 
-/// <summary>Settings of a <c>"model": {"type": "BPE"}</c> block (docs/specs.md section 4).</summary>
+/// <summary>Settings of a <c>"model": {"type": "BPE"}</c> block.</summary>
 internal sealed record BpeOptions(
     string? UnkToken, bool FuseUnk, bool ByteFallback, bool IgnoreMerges,
     string? ContinuingSubwordPrefix, string? EndOfWordSuffix);
@@ -11,11 +10,16 @@ internal sealed record BpeOptions(
 /// <summary>
 /// The BPE model: vocabulary, merge table keyed by id pairs, and the per-piece encoder. In
 /// byte-level mode a piece is encoded from its UTF-8 bytes (each byte's GPT-2 char is a vocab
-/// token), never building the byte-level string; results are cached by the piece's text.
+/// token), never building the byte-level string; otherwise from its code points (SentencePiece
+/// style). Results are cached per word. Initial symbols follow huggingface/tokenizers
+/// models/bpe/model.rs <c>merge_word</c>: a char missing from the vocab becomes its
+/// <c>&lt;0xHH&gt;</c> byte tokens (byte_fallback, when all exist), else <c>unk_token</c>
+/// (consecutive ones fused when fuse_unk), else nothing; all of them then take part in the merges.
 /// </summary>
 internal sealed class BpeModel
 {
     private readonly Dictionary<string, int> _vocab;
+    private readonly Dictionary<string, int>.AlternateLookup<ReadOnlySpan<char>> _vocabBySpan;
     private readonly BpeMerger _merger;
     private readonly BpeOptions _options;
     private readonly int _unkId = -1;
@@ -23,10 +27,13 @@ internal sealed class BpeModel
     private readonly int[] _byteFallbackIds = new int[256];
     private readonly Dictionary<string, int>.AlternateLookup<ReadOnlySpan<char>> _textVocab;
     private readonly BpeCache _cache = new();
+    private readonly SymbolTable _symbols;
+    private readonly WordChunker? _chunker;
 
     public BpeModel(Dictionary<string, int> vocab, List<(string A, string B)> merges, BpeOptions options)
     {
         _vocab = vocab;
+        _vocabBySpan = vocab.GetAlternateLookup<ReadOnlySpan<char>>();
         _options = options with
         {
             ContinuingSubwordPrefix = string.IsNullOrEmpty(options.ContinuingSubwordPrefix) ? null : options.ContinuingSubwordPrefix,
@@ -45,10 +52,15 @@ internal sealed class BpeModel
             _byteFallbackIds[b] = vocab.GetValueOrDefault($"<0x{b:X2}>", -1);
         }
         _textVocab = BuildTextVocab(vocab).GetAlternateLookup<ReadOnlySpan<char>>();
+        _symbols = new SymbolTable(vocab);
+        var plainChars = _options.ContinuingSubwordPrefix is null && _options.EndOfWordSuffix is null;
+        _chunker = plainChars ? WordChunker.ForVocab(vocab, _symbols, options.UnkToken) : null;
     }
 
     public IReadOnlyDictionary<string, int> Vocab => _vocab;
 
+    // The merge map is built like a Rust HashMap collected in rank order: a pair listed twice keeps
+    // its last rank (models/bpe/model.rs BpeBuilder::build).
     private Dictionary<long, long> BuildMergeTable(List<(string A, string B)> merges)
     {
         var table = new Dictionary<long, long>(merges.Count);
@@ -60,9 +72,7 @@ internal sealed class BpeModel
             var ia = Lookup(a, rank, merges[rank]);
             var ib = Lookup(b, rank, merges[rank]);
             var im = Lookup(merged, rank, merges[rank]);
-            // A pair listed twice keeps its first (lowest) rank, as a Rust HashMap built in order would not;
-            // both references keep the first occurrence's priority in practice.
-            table.TryAdd(((long)ia << 32) | (uint)ib, ((long)rank << 32) | (uint)im);
+            table[((long)ia << 32) | (uint)ib] = ((long)rank << 32) | (uint)im;
         }
         return table;
     }
@@ -121,94 +131,128 @@ internal sealed class BpeModel
             output.Add(whole);
             return;
         }
-        if (_cache.TryGet(piece, out var cached))
+        if (byteLevel || _chunker is null)
+        {
+            EncodeWord(piece, byteLevel, output, scratch);
+            return;
+        }
+        // SentencePiece-style vocabularies: no token crosses these boundaries, so each chunk is
+        // merged (and cached) on its own with the same result as the whole piece.
+        var start = 0;
+        while (start < piece.Length)
+        {
+            var len = _chunker.NextChunk(piece[start..]);
+            EncodeWord(piece.Slice(start, len), false, output, scratch);
+            start += len;
+        }
+    }
+
+    private void EncodeWord(ReadOnlySpan<char> word, bool byteLevel, List<int> output, EncodeScratch scratch)
+    {
+        if (_cache.TryGet(word, out var cached))
         {
             output.AddRange(cached);
             return;
         }
-        var n = byteLevel ? InitialBytes(piece, scratch) : InitialChars(piece, scratch);
+        var n = byteLevel ? InitialBytes(word, scratch) : InitialChars(word, scratch);
         n = _merger.Merge(scratch.Symbols, n, scratch.Merge);
         var before = output.Count;
-        EmitSymbols(scratch.Symbols, n, output);
-        _cache.TryAdd(piece, output, before);
+        for (var i = 0; i < n; i++) output.Add(scratch.Symbols[i]);
+        _cache.TryAdd(word, output, before);
     }
 
-    private bool TryWholePiece(ReadOnlySpan<char> piece, bool byteLevel, out int id)
-    {
-        if (byteLevel) return _textVocab.TryGetValue(piece, out id);
-        return _vocab.TryGetValue(piece.ToString(), out id);
-    }
+    private bool TryWholePiece(ReadOnlySpan<char> piece, bool byteLevel, out int id) =>
+        byteLevel ? _textVocab.TryGetValue(piece, out id) : _vocabBySpan.TryGetValue(piece, out id);
 
     private int InitialBytes(ReadOnlySpan<char> piece, EncodeScratch scratch)
     {
         var bytes = scratch.Bytes(Encoding.UTF8.GetMaxByteCount(piece.Length));
-        var n = Encoding.UTF8.GetBytes(piece, bytes);
-        var sym = scratch.SymbolBuffer(n);
-        for (var i = 0; i < n; i++)
+        var count = Encoding.UTF8.GetBytes(piece, bytes);
+        var sym = scratch.SymbolBuffer(count * 4);
+        var builder = new InitialSymbols(this, sym);
+        for (var i = 0; i < count; i++)
         {
             var id = _byteToId[bytes[i]];
-            sym[i] = id >= 0 ? id : -(ByteLevelTable.ByteToChar[bytes[i]] + 1);
+            if (i == count - 1 && _options.EndOfWordSuffix is { } suffix)
+            {
+                id = _vocab.GetValueOrDefault(ByteLevelTable.ByteToChar[bytes[i]] + suffix, -1);
+            }
+            if (id >= 0) builder.Known(id);
+            else builder.Unknown(ByteLevelTable.ByteToChar[bytes[i]]);
         }
-        if (_options.EndOfWordSuffix is { } suffix)
-        {
-            var last = ByteLevelTable.ByteToChar[bytes[n - 1]] + suffix;
-            sym[n - 1] = _vocab.TryGetValue(last, out var id) ? id : sym[n - 1];
-        }
-        return n;
+        return builder.Finish();
     }
 
-    // Non-byte-level: one symbol per code point, with continuing_subword_prefix on all but the
-    // first and end_of_word_suffix on the last (models/bpe/model.rs merge_word).
+    // One symbol per code point, with continuing_subword_prefix on all but the first and
+    // end_of_word_suffix on the last (merge_word).
     private int InitialChars(ReadOnlySpan<char> piece, EncodeScratch scratch)
     {
-        var sym = scratch.SymbolBuffer(piece.Length);
-        var n = 0;
+        var sym = scratch.SymbolBuffer(piece.Length * 4);
+        var builder = new InitialSymbols(this, sym);
+        var plain = _options.ContinuingSubwordPrefix is null && _options.EndOfWordSuffix is null;
         for (var i = 0; i < piece.Length;)
         {
-            var cp = CharClass.CodePointAt(piece, i, out var w);
-            var s = piece.Slice(i, w).ToString();
-            if (n > 0 && _options.ContinuingSubwordPrefix is { } prefix) s = prefix + s;
-            if (i + w == piece.Length && _options.EndOfWordSuffix is { } suffix) s += suffix;
-            sym[n++] = _vocab.TryGetValue(s, out var id) ? id : -(cp + 1);
+            var w = char.IsHighSurrogate(piece[i]) && i + 1 < piece.Length && char.IsLowSurrogate(piece[i + 1]) ? 2 : 1;
+            var ch = piece.Slice(i, w);
+            var id = plain ? _symbols.IdOf(ch) : DecoratedId(ch, i == 0, i + w == piece.Length);
+            if (id >= 0) builder.Known(id);
+            else builder.Unknown(w == 2 ? char.ConvertToUtf32(ch[0], ch[1]) : ch[0]);
             i += w;
         }
-        return n;
+        return builder.Finish();
     }
 
-    // Unknown symbols (negative) become <0xHH> byte tokens when byte_fallback and all of them
-    // exist, else unk_token (consecutive ones fused when fuse_unk), else they are dropped.
-    private void EmitSymbols(int[] sym, int n, List<int> output)
+    private int DecoratedId(ReadOnlySpan<char> ch, bool first, bool last)
     {
-        var lastWasUnk = false;
-        Span<byte> utf8 = stackalloc byte[4];
-        for (var i = 0; i < n; i++)
-        {
-            if (sym[i] >= 0)
-            {
-                output.Add(sym[i]);
-                lastWasUnk = false;
-                continue;
-            }
-            var cp = -sym[i] - 1;
-            if (_options.ByteFallback && TryByteFallback(cp, utf8, output))
-            {
-                lastWasUnk = false;
-                continue;
-            }
-            if (_unkId < 0 || (_options.FuseUnk && lastWasUnk)) continue;
-            output.Add(_unkId);
-            lastWasUnk = true;
-        }
+        var s = ch.ToString();
+        if (!first && _options.ContinuingSubwordPrefix is { } prefix) s = prefix + s;
+        if (last && _options.EndOfWordSuffix is { } suffix) s += suffix;
+        return _vocab.GetValueOrDefault(s, -1);
     }
 
-    private bool TryByteFallback(int cp, Span<byte> utf8, List<int> output)
+    /// <summary>Appends initial symbols, resolving unknown chars as merge_word does.</summary>
+    private ref struct InitialSymbols(BpeModel model, int[] sym)
     {
-        var len = new Rune(cp).EncodeToUtf8(utf8);
-        for (var k = 0; k < len; k++)
+        private int _n;
+        private bool _unkPending;
+
+        public void Known(int id)
         {
-            if (_byteFallbackIds[utf8[k]] < 0) return false;
+            FlushUnk();
+            sym[_n++] = id;
         }
-        for (var k = 0; k < len; k++) output.Add(_byteFallbackIds[utf8[k]]);
-        return true;
+
+        public void Unknown(int cp)
+        {
+            if (model._options.ByteFallback && TryBytes(cp)) return;   // a pending unk stays pending, as upstream
+            if (model._unkId < 0) return;
+            if (_unkPending && !model._options.FuseUnk) sym[_n++] = model._unkId;
+            _unkPending = true;
+        }
+
+        public int Finish()
+        {
+            FlushUnk();
+            return _n;
+        }
+
+        private void FlushUnk()
+        {
+            if (!_unkPending) return;
+            sym[_n++] = model._unkId;
+            _unkPending = false;
+        }
+
+        private bool TryBytes(int cp)
+        {
+            Span<byte> utf8 = stackalloc byte[4];
+            var len = new Rune(cp).EncodeToUtf8(utf8);
+            for (var k = 0; k < len; k++)
+            {
+                if (model._byteFallbackIds[utf8[k]] < 0) return false;
+            }
+            for (var k = 0; k < len; k++) sym[_n++] = model._byteFallbackIds[utf8[k]];
+            return true;
+        }
     }
 }

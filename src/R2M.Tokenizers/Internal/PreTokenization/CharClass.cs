@@ -5,10 +5,12 @@ namespace R2M.Tokenizers.Internal.PreTokenization;
 
 /// <summary>
 /// Code-point classes used by the GPT-2 / Llama-3 / Qwen2 split patterns, with the semantics of
-/// the reference implementation (JavaScript regexes with the <c>u</c> flag): <c>\p{L}</c> and
-/// <c>\p{N}</c> are General_Category L* and N* of whole code points (astral included), and
-/// <c>\s</c> is ECMAScript WhiteSpace + LineTerminator (ECMA-262 sections 12.2 and 12.3), which
-/// differs from .NET's <c>\s</c> (.NET adds U+0085, lacks U+FEFF).
+/// HuggingFace's Rust tokenizers (Oniguruma regexes over UTF-8): <c>\p{L}</c> and <c>\p{N}</c>
+/// are General_Category L* and N* of whole code points (astral included), and <c>\s</c> is the
+/// Unicode White_Space property (UAX #44, PropList.txt): U+0009-000D, U+0020, U+0085, U+00A0,
+/// U+1680, U+2000-200A, U+2028, U+2029, U+202F, U+205F, U+3000. U+FEFF (a format char) is not
+/// whitespace. JavaScript's <c>\s</c> differs on exactly two of these (it has U+FEFF, lacks
+/// U+0085); docs/tokenizer.md lists that deviation of the JavaScript peer.
 /// </summary>
 internal static class CharClass
 {
@@ -34,10 +36,10 @@ internal static class CharClass
         return c;
     }
 
-    public static bool IsJsWhiteSpace(int cp) => cp switch
+    /// <summary>Unicode White_Space (what Rust's <c>char::is_whitespace</c> and Oniguruma's <c>\s</c> test).</summary>
+    public static bool IsWhiteSpace(int cp) => cp switch
     {
-        '\t' or '\n' or '\v' or '\f' or '\r' or ' ' or 0xA0 or 0x1680 or 0x2028 or 0x2029 or 0x202F or 0x205F
-            or 0x3000 or 0xFEFF => true,
+        >= '\t' and <= '\r' or ' ' or 0x85 or 0xA0 or 0x1680 or 0x2028 or 0x2029 or 0x202F or 0x205F or 0x3000 => true,
         >= 0x2000 and <= 0x200A => true,
         _ => false,
     };
@@ -59,7 +61,7 @@ internal static class CharClass
         {
             // Surrogate code units get class 0 ("other"); well-formed pairs are classified as astral.
             var cls = cp is >= 0xD800 and <= 0xDFFF ? (byte)0 : FromCategory(CharUnicodeInfo.GetUnicodeCategory(cp));
-            if (IsJsWhiteSpace(cp)) cls |= Space;
+            if (IsWhiteSpace(cp)) cls |= Space;
             t[cp] = cls;
         }
         return t;

@@ -30,15 +30,16 @@ internal sealed class LiteralMatchFinder(string literal) : IMatchFinder
 
 /// <summary>
 /// Split pattern <c>{"Regex": "..."}</c> for patterns without a hand-written scanner. The pattern
-/// is translated to the reference's semantics first: <c>\s</c>/<c>\S</c> become ECMAScript's
-/// whitespace set, and the case-insensitive contraction group is spelled out as the reference does.
+/// is translated to HuggingFace's (Oniguruma) semantics first: <c>\s</c>/<c>\S</c> become the
+/// Unicode White_Space set, and the case-insensitive contraction group is spelled out with ASCII
+/// case pairs (neither HuggingFace nor the JavaScript peer folds U+017F or U+212A into it).
 /// .NET regexes see UTF-16 units, so text holding astral code points is matched through a proxy
 /// string where each astral code point is one BMP char of the same general category; match
 /// boundaries are mapped back. Literal astral chars inside a pattern are therefore not supported.
 /// </summary>
 internal sealed class RegexMatchFinder : IMatchFinder
 {
-    private const string JsSpaceSet = @"\t\n\v\f\r \u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000\uFEFF";
+    private const string WhiteSpaceSet = @"\t\n\v\f\r \u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000";
     private readonly Regex _regex;
 
     public RegexMatchFinder(string pattern)
@@ -73,7 +74,7 @@ internal sealed class RegexMatchFinder : IMatchFinder
 
     internal static string Translate(string pattern)
     {
-        // The reference (transformers.js createPattern) replaces this inline-flag group, which JS lacks.
+        // .NET's (?i) would also fold U+017F and U+212A; HuggingFace does not.
         pattern = pattern.Replace("(?i:'s|'t|'re|'ve|'m|'ll|'d)", "(?:'([sS]|[tT]|[rR][eE]|[vV][eE]|[mM]|[lL][lL]|[dD]))",
             StringComparison.Ordinal);
         var sb = new StringBuilder(pattern.Length + 64);
@@ -84,8 +85,8 @@ internal sealed class RegexMatchFinder : IMatchFinder
             if (c == '\\' && i + 1 < pattern.Length)
             {
                 var n = pattern[++i];
-                if (n == 's') sb.Append(inClass ? JsSpaceSet : "[" + JsSpaceSet + "]");
-                else if (n == 'S' && !inClass) sb.Append("[^" + JsSpaceSet + "]");
+                if (n == 's') sb.Append(inClass ? WhiteSpaceSet : "[" + WhiteSpaceSet + "]");
+                else if (n == 'S' && !inClass) sb.Append("[^" + WhiteSpaceSet + "]");
                 else sb.Append(c).Append(n);
                 continue;
             }

@@ -9,11 +9,11 @@ namespace R2M.Tokenizers.Internal.PreTokenization;
 /// </summary>
 internal sealed class PatternScanner : IMatchFinder
 {
-    /// <summary>GPT-2 / GPT-NeoX (ByteLevel use_regex=true), docs/specs.md section 4.</summary>
+    /// <summary>GPT-2 / GPT-NeoX (ByteLevel use_regex=true), pre_tokenizers/byte_level.rs.</summary>
     public const string Gpt2Pattern =
         @"'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+";
 
-    /// <summary>Llama-3 split pattern (P3 in docs/specs.md section 4).</summary>
+    /// <summary>Llama-3 split pattern (tiktoken's cl100k_base pattern).</summary>
     public const string Llama3Pattern =
         @"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+";
 
@@ -57,8 +57,8 @@ internal sealed class PatternScanner : IMatchFinder
     {
         var cp = CharClass.CodePointAt(s, i, out var w);
         var cls = CharClass.Of(cp);
-        // (?i:'s|'t|'re|'ve|'m|'ll|'d), which the reference rewrites to explicit [sS] classes
-        // (no Unicode case folding, so U+017F and U+212A do not match).
+        // (?i:'s|'t|'re|'ve|'m|'ll|'d) with ASCII case folding only: HuggingFace does not match
+        // U+017F or U+212A here either (the differential corpus holds "it'\u017F" and "'\u212A").
         if (cp == '\'' && Contraction(s, i + 1, ignoreCase: true) is var c && c > 0)
         {
             return 1 + c;

@@ -9,10 +9,19 @@ internal readonly record struct Piece(string Source, int Start, int Length)
 /// <summary>How a Split pre-tokenizer treats the matched delimiters (huggingface/tokenizers SplitDelimiterBehavior).</summary>
 internal enum SplitBehavior { Removed, Isolated, MergedWithPrevious, MergedWithNext, Contiguous }
 
+/// <summary>
+/// Where the text handed to the pre-tokenizer starts: <see cref="AtOrigin"/> when that is offset 0
+/// of the original input (Metaspace's <c>prepend_scheme: first</c> asks, as offsets_original().0 == 0).
+/// </summary>
+internal readonly record struct PieceOrigin(string Source, int Start, bool AtOrigin)
+{
+    public bool IsOrigin(Piece p) => AtOrigin && p.Start == Start && ReferenceEquals(p.Source, Source);
+}
+
 /// <summary>One pre-tokenizer of the chain: turns each input piece into zero or more pieces.</summary>
 internal abstract class PreTokenizerStage
 {
-    public abstract void Apply(List<Piece> input, List<Piece> output, List<(int Start, int Length)> scratch);
+    public abstract void Apply(List<Piece> input, List<Piece> output, List<(int Start, int Length)> scratch, PieceOrigin origin);
 }
 
 /// <summary>
@@ -22,7 +31,7 @@ internal abstract class PreTokenizerStage
 /// </summary>
 internal sealed class SplitStage(IMatchFinder finder, SplitBehavior behavior, bool invert) : PreTokenizerStage
 {
-    public override void Apply(List<Piece> input, List<Piece> output, List<(int Start, int Length)> scratch)
+    public override void Apply(List<Piece> input, List<Piece> output, List<(int Start, int Length)> scratch, PieceOrigin origin)
     {
         foreach (var piece in input)
         {
@@ -68,7 +77,7 @@ internal sealed class SplitStage(IMatchFinder finder, SplitBehavior behavior, bo
     }
 
     // A match joins the segment after it, unless that segment is itself a match (split.rs folds from the end).
-    private static void MergeWithNext(List<Piece> output, int first)
+    internal static void MergeWithNext(List<Piece> output, int first)
     {
         var segs = output.GetRange(first, output.Count - first);
         output.RemoveRange(first, output.Count - first);
@@ -101,7 +110,7 @@ internal sealed class SplitStage(IMatchFinder finder, SplitBehavior behavior, bo
 /// </summary>
 internal sealed class ByteLevelStage(bool addPrefixSpace, bool useRegex) : PreTokenizerStage
 {
-    public override void Apply(List<Piece> input, List<Piece> output, List<(int Start, int Length)> scratch)
+    public override void Apply(List<Piece> input, List<Piece> output, List<(int Start, int Length)> scratch, PieceOrigin origin)
     {
         foreach (var p in input)
         {
@@ -122,6 +131,42 @@ internal sealed class ByteLevelStage(bool addPrefixSpace, bool useRegex) : PreTo
     }
 }
 
+/// <summary>
+/// <c>Metaspace {replacement, prepend_scheme, split}</c> (pre_tokenizers/metaspace.rs): spaces become
+/// the replacement char, which is prepended to a piece not starting with it (scheme always; first:
+/// only to the piece at offset 0 of the input; never), and with split the piece is cut before
+/// every replacement char (MergedWithNext).
+/// </summary>
+internal sealed class MetaspaceStage(char replacement, MetaspaceStage.Scheme scheme, bool split) : PreTokenizerStage
+{
+    public enum Scheme { Always, First, Never }
+
+    public override void Apply(List<Piece> input, List<Piece> output, List<(int Start, int Length)> scratch, PieceOrigin origin)
+    {
+        foreach (var p in input)
+        {
+            var text = p.Span.ToString().Replace(' ', replacement);
+            var prepend = scheme == Scheme.Always || (scheme == Scheme.First && origin.IsOrigin(p));
+            if (prepend && text.Length > 0 && text[0] != replacement) text = replacement + text;
+            if (!split)
+            {
+                output.Add(new Piece(text, 0, text.Length));
+                continue;
+            }
+            var first = output.Count;
+            var prev = 0;
+            for (var i = 0; i <= text.Length; i++)
+            {
+                if (i < text.Length && text[i] != replacement) continue;
+                if (i > prev) output.Add(new Piece(text, prev, i - prev));
+                if (i < text.Length) output.Add(new Piece(text, i, -1));
+                prev = i + 1;
+            }
+            SplitStage.MergeWithNext(output, first);
+        }
+    }
+}
+
 /// <summary>The whole pre-tokenizer chain (a <c>Sequence</c> is flattened into its stages).</summary>
 internal sealed class PreTokenizerPipeline(PreTokenizerStage[] stages, bool byteLevel)
 {
@@ -130,14 +175,16 @@ internal sealed class PreTokenizerPipeline(PreTokenizerStage[] stages, bool byte
     public static PreTokenizerPipeline None { get; } = new([], false);
 
     /// <summary>Splits <paramref name="text"/> into pieces; the result is <paramref name="a"/> or <paramref name="b"/>.</summary>
-    public List<Piece> Run(string text, int start, int length, List<Piece> a, List<Piece> b, List<(int Start, int Length)> scratch)
+    public List<Piece> Run(string text, int start, int length, bool atOrigin, List<Piece> a, List<Piece> b,
+        List<(int Start, int Length)> scratch)
     {
         a.Clear();
         a.Add(new Piece(text, start, length));
+        var origin = new PieceOrigin(text, start, atOrigin);
         foreach (var stage in stages)
         {
             b.Clear();
-            stage.Apply(a, b, scratch);
+            stage.Apply(a, b, scratch, origin);
             (a, b) = (b, a);
         }
         return a;

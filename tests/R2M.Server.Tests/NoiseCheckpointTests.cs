@@ -24,6 +24,17 @@ public sealed class NoiseCheckpointTests
         }
     }
 
+    /// <summary>Equal up to float rounding: |a - b| <= 1e-4 * max|a| + 1e-7 (another noise draw moves these by far more).</summary>
+    private static void AssertClose(float[] expected, float[] actual, string what)
+    {
+        Assert.Equal(expected.Length, actual.Length);
+        var scale = expected.Max(v => Math.Abs(v));
+        for (var i = 0; i < expected.Length; i++)
+        {
+            Assert.True(Math.Abs(expected[i] - actual[i]) <= (1e-4f * scale) + 1e-7f, $"{what}[{i}]: {expected[i]} vs {actual[i]}");
+        }
+    }
+
     private static void AssertOtherDraws(float[] a, float[] b) =>
         Assert.True(a.Zip(b, (x, y) => Math.Abs(x - y)).Max() > 5 * Rounding, $"[{string.Join(", ", a)}] vs [{string.Join(", ", b)}]");
 
@@ -65,9 +76,11 @@ public sealed class NoiseCheckpointTests
 
         Assert.Equal(first.Tokens, again.Tokens); // same policy weights and sampling seed: the same rollouts
         AssertSameDraws(first.Rewards, again.Rewards);
-        Assert.Equal((first.BtLoss, first.GreLoss), (again.BtLoss, again.GreLoss));
-        Assert.Equal(first.Head, again.Head);
-        Assert.Equal(first.HeadM, again.HeadM);
+        // The RTEs behind the update come from dynamically batched backbone passes (another padding
+        // length sums in another order), so losses and weights agree to float rounding, not bit for bit.
+        AssertClose([first.BtLoss, first.GreLoss], [again.BtLoss, again.GreLoss], "loss");
+        AssertClose(first.Head, again.Head, "rm.head");
+        AssertClose(first.HeadM, again.HeadM, "rm.adamw.m");
         // Control: restored weights but a Score stream one item further on give other rewards, so the equality
         // above rests on the restored stream position.
         await server.LoadAsync(new LoadCheckpointRequest { Name = "noise" });

@@ -1,14 +1,15 @@
 #!/usr/bin/env bash
 # Installs everything the tests and the benchmarks need; idempotent, safe to run again.
 # Debian packages (only when root): OpenBLAS for SGEMM, PyTorch/grpcio/numpy as foreign peers,
-# Debian's protoc + grpc_python_plugin + python3-protobuf for the Python stubs; fontconfig and the
-# DejaVu fonts for the sandbox figures (SkiaSharp finds fonts through fontconfig; without a font
-# the PNGs would have no text).
+# Debian's protoc + grpc_python_plugin + python3-protobuf for the Python stubs (libprotobuf-dev: the
+# well-known .proto files, e.g. google/protobuf/descriptor.proto that r2m/v1/options.proto imports);
+# fontconfig and the DejaVu fonts for the sandbox figures (SkiaSharp finds fonts through fontconfig;
+# without a font the PNGs would have no text).
 # npm packages go into tools/node/node_modules (grpc-js peer, reference tokenizers).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 debs=(libopenblas0-pthread python3-torch python3-grpcio python3-numpy protobuf-compiler
-      protobuf-compiler-grpc python3-protobuf fontconfig fonts-dejavu-core)
+      protobuf-compiler-grpc python3-protobuf libprotobuf-dev fontconfig fonts-dejavu-core)
 missing=()
 for d in "${debs[@]}"; do dpkg -s "$d" >/dev/null 2>&1 || missing+=("$d"); done
 if [ ${#missing[@]} -gt 0 ]; then

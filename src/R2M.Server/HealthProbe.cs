@@ -1,14 +1,14 @@
-using R2M.Grpc;
-using R2M.Grpc.Client;
-using R2M.Grpc.Health.V1;
-using ServingStatus = R2M.Grpc.Health.V1.HealthCheckResponse.Types.ServingStatus;
+using Grpc.Core;
+using Grpc.Health.V1;
+using Grpc.Net.Client;
+using ServingStatus = Grpc.Health.V1.HealthCheckResponse.Types.ServingStatus;
 
 namespace R2M.Server;
 
 /// <summary>
 /// <c>r2m-server health [--address URL] [--timeout-s N]</c>: one grpc.health.v1 Check of the whole
-/// server (service ""), exit 0 when SERVING, 1 otherwise. The container HEALTHCHECK runs it, so the
-/// image needs no extra probe binary.
+/// server (service ""), exit 0 when SERVING, 1 otherwise (NOT_SERVING while the models load). The
+/// container HEALTHCHECK runs it, so the image needs no extra probe binary.
 /// </summary>
 public static class HealthProbe
 {
@@ -18,14 +18,12 @@ public static class HealthProbe
         var timeout = double.TryParse(Value(args, "--timeout-s"), System.Globalization.CultureInfo.InvariantCulture, out var t) ? t : 3;
         try
         {
-            using var channel = Channel.ForAddress(address);
-            var reply = await channel.UnaryAsync<HealthCheckRequest, HealthCheckResponse>(
-                HealthReflection.Descriptor.Services[0].FindMethodByName("Check"), new HealthCheckRequest(),
-                new CallOptions { Timeout = TimeSpan.FromSeconds(timeout) }).ConfigureAwait(false);
+            using var channel = GrpcChannel.ForAddress(address);
+            var reply = await new Health.HealthClient(channel).CheckAsync(new HealthCheckRequest(), deadline: DateTime.UtcNow.AddSeconds(timeout)).ConfigureAwait(false);
             await Console.Out.WriteLineAsync($"{address}: {reply.Status}").ConfigureAwait(false);
             return reply.Status == ServingStatus.Serving ? 0 : 1;
         }
-        catch (Exception e) when (e is RpcException or UriFormatException or ArgumentException)
+        catch (Exception e) when (e is RpcException or UriFormatException or ArgumentException or InvalidOperationException)
         {
             await Console.Error.WriteLineAsync($"{address}: {e.Message}").ConfigureAwait(false);
             return 1;

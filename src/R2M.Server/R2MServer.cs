@@ -1,32 +1,30 @@
-using System.Net;
 using Microsoft.AspNetCore.Builder;
-using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
-using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
-using R2M.Grpc;
 using R2M.Server.Internal;
+using R2M.Server.Internal.Hosting;
 using R2M.Server.Internal.Services;
-using ServingStatus = R2M.Grpc.Health.V1.HealthCheckResponse.Types.ServingStatus;
 
 namespace R2M.Server;
 
-/// <summary>Builds and runs r2m-server: the r2m.v1 services, health, reflection and /metrics on one HTTP/2 endpoint.</summary>
+/// <summary>
+/// Builds and runs r2m-server: the r2m.v1 services on Grpc.AspNetCore (Kestrel, HTTP/2), health,
+/// reflection and, on its own HTTP/1.1 port, /metrics.
+/// </summary>
 public static class R2MServer
 {
-    /// <summary>Short command-line flags and the configuration keys they set.</summary>
+    /// <summary>Short command-line flags and the configuration keys they set (the API key has none: see <see cref="R2MServerOptions.ApiKey"/>).</summary>
     public static IReadOnlyDictionary<string, string> SwitchMappings { get; } = new Dictionary<string, string>(StringComparer.Ordinal)
     {
         ["--policy"] = "R2M:PolicyPath",
         ["--reward-model"] = "R2M:RewardModelPath",
         ["--host"] = "R2M:Host",
         ["--port"] = "R2M:Port",
-        ["--api-key"] = "R2M:ApiKey",
+        ["--api-key-file"] = "R2M:ApiKeyFile",
         ["--api-key-for-all"] = "R2M:ApiKeyRequiredForAll",
         ["--checkpoint-root"] = "R2M:CheckpointRoot",
         ["--resume-from"] = "R2M:ResumeFrom",
@@ -38,85 +36,63 @@ public static class R2MServer
         ["--attention-dim"] = "R2M:AttentionDim",
         ["--seed"] = "R2M:Seed",
         ["--metrics-port"] = "R2M:MetricsPort",
+        ["--certificate"] = "R2M:CertificatePath",
+        ["--certificate-key"] = "R2M:CertificateKeyPath",
         ["--learning-rate-rm"] = "R2M:RewardLearningRate",
         ["--learning-rate-policy"] = "R2M:PolicyLearningRate",
     };
 
     /// <summary>
     /// Builds the server: configuration (appsettings.json, R2M__* environment variables, command
-    /// line), models loaded (errors name the file), Kestrel bound to Host:Port over cleartext HTTP/2.
+    /// line), options validated, Kestrel bound to Host:Port over HTTP/2 (TLS when a certificate is
+    /// configured). The models load after the port is bound (health NOT_SERVING until then).
     /// <paramref name="configure"/> runs after configuration binding (tests set paths and port 0 here).
     /// </summary>
-    public static WebApplication Build(string[] args, Action<R2MServerOptions>? configure = null)
+    public static WebApplication Build(string[] args, Action<R2MServerOptions>? configure = null) =>
+        BuildHost(args, configure, hostModels: true, mapServices: null);
+
+    /// <summary>
+    /// The host of <see cref="Build"/>; without models it serves what <paramref name="mapServices"/>
+    /// maps instead (the interop and hostile-input test services), through the same configuration.
+    /// </summary>
+    internal static WebApplication BuildHost(string[] args, Action<R2MServerOptions>? configure, bool hostModels,
+        Action<WebApplication>? mapServices, Action<IServiceCollection>? services = null)
     {
+        RefuseKeyOnCommandLine(args);
         var builder = WebApplication.CreateBuilder(new WebApplicationOptions { Args = args, ContentRootPath = AppContext.BaseDirectory });
         builder.Configuration.AddCommandLine(args, SwitchMappings.ToDictionary());
         var options = builder.Configuration.GetSection(R2MServerOptions.SectionName).Get<R2MServerOptions>() ?? new R2MServerOptions();
         configure?.Invoke(options);
-        options.Validate();
-        builder.Services.AddSingleton(options);
-        builder.Services.AddSingleton<ServerMetrics>();
-        builder.Services.AddR2MGrpc(o =>
+        var validator = new R2MServerOptionsValidator(hostModels);
+        if (validator.Validate(null, options) is { Failed: true } failed)
         {
-            o.MaxReceiveMessageSize = options.MaxReceiveMessageBytes;
-            o.MaxSendMessageSize = options.MaxSendMessageBytes;
-            o.EnableDetailedErrors = options.DetailedErrors;
-        });
-        builder.WebHost.ConfigureKestrel(k =>
-        {
-            var ip = options.ListenAddress();
-            k.ListenGrpc(new IPEndPoint(ip, options.Port));
-            if (options.MetricsPort is { } mp)
-            {
-                // Prometheus scrapes over HTTP/1.1; the gRPC endpoint is HTTP/2 only (prior knowledge).
-                k.Listen(ip, mp, l => l.Protocols = Microsoft.AspNetCore.Server.Kestrel.Core.HttpProtocols.Http1);
-            }
-            // Streams carry many messages; the per-message limit above is what bounds memory.
-            k.Limits.MaxRequestBodySize = null;
-            k.Limits.Http2.InitialConnectionWindowSize = 16 * 1024 * 1024;
-            k.Limits.Http2.InitialStreamWindowSize = 8 * 1024 * 1024;
-        });
+            throw new OptionsValidationException(R2MServerOptions.SectionName, typeof(R2MServerOptions), failed.Failures);
+        }
 
+        builder.Services.AddSingleton<IValidateOptions<R2MServerOptions>>(validator);
+        builder.Services.AddSingleton<IOptions<R2MServerOptions>>(Microsoft.Extensions.Options.Options.Create(options));
+        GrpcHost.Configure(builder, options);
+        if (hostModels)
+        {
+            builder.Services.AddSingleton<ModelHost>();
+            builder.Services.AddHostedService<ModelLoader>();
+        }
+
+        services?.Invoke(builder.Services);
         var app = builder.Build();
-        var time = app.Services.GetRequiredService<TimeProvider>();
-        var metrics = app.Services.GetRequiredService<ServerMetrics>();
+        if (hostModels)
+        {
+            app.MapGrpcService<PolicyService>();
+            app.MapGrpcService<RewardModelService>();
+            app.MapGrpcService<AdminService>();
+        }
+
+        mapServices?.Invoke(app);
+        GrpcHost.Map(app, servingWhenStarted: !hostModels);
         var logger = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("R2M.Server");
-        var state = new ServerState(options, metrics, logger, time);
-        ((IApplicationBuilder)app).Properties[StateKey] = state;
-        app.Lifetime.ApplicationStopped.Register(() => state.DisposeAsync().AsTask().GetAwaiter().GetResult());
-        if (options.ResumeFrom is { Length: > 0 } resume)
-        {
-            var dir = Directory.Exists(resume) ? Path.GetFullPath(resume) : CheckpointStore.Resolve(options, resume, "");
-            if (!File.Exists(Path.Combine(dir, "state.safetensors")))
-            {
-                throw new InvalidOperationException($"R2M:ResumeFrom '{resume}': no checkpoint at '{dir}'");
-            }
-
-            CheckpointStore.Load(state, dir, rewardOnly: false);
-            ServerLog.Checkpoint(logger, "resumed", dir, state.PolicyVersion, state.RmVersion, 0);
-        }
-
-        var grpc = app.Services.GetRequiredService<IOptions<GrpcServerOptions>>().Value;
-        grpc.Interceptors.Add(new CallInterceptor(options, metrics, logger, time));
-        if (CallInterceptor.CreateAuth(options) is { } auth)
-        {
-            grpc.Interceptors.Add(auth); // inside CallInterceptor: rejections are logged and counted
-        }
-        app.MapGrpcService(new PolicyService(state).CreateDefinition());
-        app.MapGrpcService(new RewardModelService(state).CreateDefinition());
-        app.MapGrpcService(new AdminService(state).CreateDefinition());
-        app.MapGrpcHealthService();
-        app.MapGrpcReflectionService();
-        var health = app.Services.GetRequiredService<GrpcHealthService>();
-        foreach (var service in new[] { "r2m.v1.Policy", "r2m.v1.RewardModel", "r2m.v1.Admin" })
-        {
-            health.SetStatus(service, ServingStatus.Serving);
-        }
-
-        app.MapGet("/metrics", () => Results.Text(metrics.Render(), "text/plain; version=0.0.4; charset=utf-8"));
         app.Lifetime.ApplicationStarted.Register(() =>
         {
-            var address = $"http://{options.Host}:{GetPort(app)}";
+            var address = $"{(options.CertificatePath is null ? "http" : "https")}://{options.Host}:{GetPort(app)}";
             ServerLog.Listening(logger, address);
             // The one parseable startup line (tests and `r2m-client demo` read the port from it when Port is 0).
             Console.Out.WriteLine($"r2m-server listening on {address}");
@@ -125,21 +101,24 @@ public static class R2MServer
         return app;
     }
 
-    private const string StateKey = "r2m.server.state";
+    /// <summary>The models, once loaded (tests wait for this after StartAsync).</summary>
+    internal static Task<ServerState> LoadedAsync(WebApplication app) => app.Services.GetRequiredService<ModelHost>().Loaded;
 
-    /// <summary>The hosted state of an app made by <see cref="Build"/> (tests reach the admin gate through it).</summary>
-    internal static ServerState GetState(WebApplication app) => (ServerState)((IApplicationBuilder)app).Properties[StateKey]!;
+    /// <summary>The gRPC port (the first endpoint; useful with Port 0) once the app has started.</summary>
+    public static int GetPort(WebApplication app) => GetPorts(app)[0];
 
-    /// <summary>The bound port (useful with Port 0) once the app has started.</summary>
-    public static int GetPort(WebApplication app)
+    /// <summary>The metrics port (R2M:MetricsPort, resolved when 0) once the app has started.</summary>
+    public static int GetMetricsPort(WebApplication app) => GetPorts(app) is { Count: > 1 } p ? p[1] : throw new InvalidOperationException("R2M:MetricsPort is not set");
+
+    private static List<int> GetPorts(WebApplication app)
     {
         var addresses = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()?.Addresses
             ?? throw new InvalidOperationException("the server has no address feature");
-        var first = addresses.FirstOrDefault() ?? throw new InvalidOperationException("the server is not listening yet");
-        return new Uri(first.Replace("://+", "://localhost", StringComparison.Ordinal).Replace("://*", "://localhost", StringComparison.Ordinal)).Port;
+        if (addresses.Count == 0) throw new InvalidOperationException("the server is not listening yet");
+        return addresses.Select(a => new Uri(a.Replace("://+", "://localhost", StringComparison.Ordinal).Replace("://*", "://localhost", StringComparison.Ordinal)).Port).ToList();
     }
 
-    /// <summary>Entry point: builds, runs until Ctrl+C / SIGTERM; exit code 1 with a message on a startup error.</summary>
+    /// <summary>Entry point: builds, runs until Ctrl+C / SIGTERM; exit code 1 with a message on a start-up or model-loading error.</summary>
     public static async Task<int> RunAsync(string[] args)
     {
         if (args.Length > 0 && args[0] == "health")
@@ -152,13 +131,41 @@ public static class R2MServer
         {
             app = Build(args);
         }
-        catch (Exception e) when (e is InvalidOperationException or IOException or ArgumentException or Models.Safetensors.CheckpointException or Tokenizers.TokenizerFormatException)
+        catch (Exception e) when (e is InvalidOperationException or IOException or ArgumentException or OptionsValidationException)
         {
             await Console.Error.WriteLineAsync($"r2m-server: {e.Message}").ConfigureAwait(false);
             return 1;
         }
 
-        await app.RunAsync().ConfigureAwait(false);
-        return 0;
+        try
+        {
+            await app.RunAsync().ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is InvalidOperationException or IOException or System.Security.Cryptography.CryptographicException)
+        {
+            // Kestrel could not bind (port in use) or load the certificate.
+            await Console.Error.WriteLineAsync($"r2m-server: {e.Message}").ConfigureAwait(false);
+            return 1;
+        }
+
+        return app.Services.GetRequiredService<ModelHost>().Loaded.IsCompletedSuccessfully ? 0 : 1;
+    }
+
+    /// <summary>
+    /// A key on the command line is readable by every user of the machine (ps, /proc/PID/cmdline),
+    /// so r2m-server refuses one: R2M:ApiKey comes from appsettings.json or R2M__ApiKey, or the
+    /// file named by --api-key-file.
+    /// </summary>
+    private static void RefuseKeyOnCommandLine(string[] args)
+    {
+        foreach (var a in args)
+        {
+            var flag = a.Split('=', 2)[0].TrimStart('-', '/');
+            if (flag.Equals("api-key", StringComparison.OrdinalIgnoreCase) || flag.EndsWith("R2M:ApiKey", StringComparison.OrdinalIgnoreCase)
+                || flag.EndsWith("R2M__ApiKey", StringComparison.OrdinalIgnoreCase))
+            {
+                throw new InvalidOperationException($"'{a.Split('=', 2)[0]}': the API key is not accepted on the command line (other users can read a process's arguments); set R2M__ApiKey in the environment or give --api-key-file FILE");
+            }
+        }
     }
 }

@@ -23,10 +23,18 @@ public sealed class R2MServerOptions
     /// <summary>HuggingFace-format reward model directory (a *ForSequenceClassification or GPTNeoXRewardModel).</summary>
     public string? RewardModelPath { get; set; }
 
-    /// <summary>When set, every Update, Optimize, checkpoint and Reset call needs <c>authorization: Bearer &lt;key&gt;</c>.</summary>
+    /// <summary>
+    /// When set, every method declared WRITE in the protos (Optimize, Update, checkpoints, Reset)
+    /// needs <c>authorization: Bearer &lt;key&gt;</c>. From appsettings.json or the environment
+    /// (<c>R2M__ApiKey</c>) only: a key on the command line is refused, since other users can read
+    /// a process's arguments.
+    /// </summary>
     public string? ApiKey { get; set; }
 
-    /// <summary>When true (and a key is set), every call needs the key, not only the mutating ones.</summary>
+    /// <summary>A file whose content (trailing line break removed) is the API key; an alternative to <see cref="ApiKey"/>.</summary>
+    public string? ApiKeyFile { get; set; }
+
+    /// <summary>When true (and a key is set), every r2m call (READ methods too) and /metrics need the key; health never does.</summary>
     public bool ApiKeyRequiredForAll { get; set; }
 
     /// <summary>Largest request message accepted (bytes). Hidden states are big: default 64 MiB.</summary>
@@ -79,33 +87,20 @@ public sealed class R2MServerOptions
     /// <summary>Checkpoint to load at startup (a name under the root or a path), so a restarted server resumes.</summary>
     public string? ResumeFrom { get; set; }
 
-    /// <summary>Extra HTTP/1.1 port serving /metrics for Prometheus (0: OS-chosen; unset: /metrics only on the gRPC port over HTTP/2).</summary>
+    /// <summary>HTTP/1.1 port serving /metrics for Prometheus (0: OS-chosen; unset: no metrics endpoint). Behind the key when every call needs it.</summary>
     public int? MetricsPort { get; set; }
+
+    /// <summary>
+    /// TLS certificate for the gRPC endpoint (HTTP/2 over TLS, ALPN h2): a PEM certificate (with
+    /// <see cref="CertificateKeyPath"/>) or a PKCS#12 file. Unset: cleartext HTTP/2 (prior knowledge).
+    /// </summary>
+    public string? CertificatePath { get; set; }
+
+    /// <summary>PEM private key of a PEM <see cref="CertificatePath"/> (unset for PKCS#12 or a PEM holding both).</summary>
+    public string? CertificateKeyPath { get; set; }
 
     /// <summary>Include exception messages of unexpected failures in statuses (development only).</summary>
     public bool DetailedErrors { get; set; }
 
     internal IPAddress ListenAddress() => Host == "localhost" ? IPAddress.Loopback : IPAddress.Parse(Host);
-
-    internal void Validate()
-    {
-        static void Require(bool ok, string key, string what)
-        {
-            if (!ok) throw new InvalidOperationException($"configuration R2M:{key} {what}");
-        }
-
-        Require(!string.IsNullOrWhiteSpace(PolicyPath), nameof(PolicyPath), "is required (a HuggingFace-format model directory)");
-        Require(!string.IsNullOrWhiteSpace(RewardModelPath), nameof(RewardModelPath), "is required (a HuggingFace-format reward model directory)");
-        Require(Host == "localhost" || IPAddress.TryParse(Host, out _), nameof(Host), $"'{Host}' is not an IP address (or localhost)");
-        Require(MetricsPort is null or (>= 0 and <= 65535), nameof(MetricsPort), $"({MetricsPort}) must be in [0, 65535]");
-        Require(Port is >= 0 and <= 65535, nameof(Port), $"({Port}) must be in [0, 65535]");
-        Require(MaxReceiveMessageBytes > 0, nameof(MaxReceiveMessageBytes), "must be positive");
-        Require(MaxSendMessageBytes > 0, nameof(MaxSendMessageBytes), "must be positive");
-        Require(RolloutStoreBytes > 0, nameof(RolloutStoreBytes), "must be positive");
-        Require(ScoreBatchWindowMs >= 0, nameof(ScoreBatchWindowMs), "must be >= 0");
-        Require(ScoreMaxBatch > 0, nameof(ScoreMaxBatch), "must be positive");
-        Require(MaxScoreItemsInFlight > 0, nameof(MaxScoreItemsInFlight), "must be positive");
-        Require(AttentionDim > 0 && AttentionHeads > 0 && AttentionDim % AttentionHeads == 0, nameof(AttentionDim), "must be positive and divisible by AttentionHeads");
-        Require(ApiKey is null || ApiKey.Length > 0, nameof(ApiKey), "must not be empty when set");
-    }
 }

@@ -1,38 +1,17 @@
-using System.Diagnostics;
+using Grpc.Core;
+using Grpc.Core.Interceptors;
 using Microsoft.Extensions.Logging;
-using R2M.Grpc;
 
 namespace R2M.Server.Internal;
 
 /// <summary>
-/// Wraps every call: turns domain exceptions into statuses through <see cref="ErrorMap"/> and
-/// records request counts and latencies. The API key is checked by the
-/// <see cref="BearerTokenAuthInterceptor"/> inside it (<see cref="CreateAuth"/>), so rejected calls
-/// are logged and counted here too.
+/// The outermost interceptor of every call: turns domain exceptions into statuses through
+/// <see cref="ErrorMap"/> (the one place), logs rejected and failed calls, and records request
+/// counts and latencies. The API key check runs inside it (Hosting.AccessInterceptor), so rejected
+/// calls are logged and counted here too.
 /// </summary>
-internal sealed class CallInterceptor(R2MServerOptions options, ServerMetrics metrics, ILogger logger, TimeProvider time) : ServerInterceptor
+internal sealed class CallInterceptor(R2MServerOptions options, ServerMetrics metrics, ILogger<CallInterceptor> logger, TimeProvider time) : Interceptor
 {
-    private static readonly HashSet<string> Mutating = new(StringComparer.Ordinal)
-    {
-        "/r2m.v1.Policy/Optimize",
-        "/r2m.v1.RewardModel/Update",
-        "/r2m.v1.Admin/SaveCheckpoint",
-        "/r2m.v1.Admin/LoadCheckpoint",
-        "/r2m.v1.Admin/Reset",
-    };
-
-    /// <summary>
-    /// The API key check, or null without a key: Update, Optimize, checkpoints and Reset always
-    /// need it; with ApiKeyRequiredForAll every call does except health (load balancers and
-    /// container probes work without the key).
-    /// </summary>
-    public static BearerTokenAuthInterceptor? CreateAuth(R2MServerOptions options) =>
-        options.ApiKey is not { } key ? null : new BearerTokenAuthInterceptor(
-            BearerTokenAuthInterceptor.ConstantTimeEquals(key),
-            method => Mutating.Contains(method)
-                || (options.ApiKeyRequiredForAll && !method.StartsWith("/grpc.health.", StringComparison.Ordinal)),
-            credentialName: "API key");
-
     public override Task<TResponse> UnaryServerHandler<TRequest, TResponse>(
         TRequest request, ServerCallContext context, UnaryServerMethod<TRequest, TResponse> continuation) =>
         RunAsync(context, () => continuation(request, context));
@@ -70,9 +49,9 @@ internal sealed class CallInterceptor(R2MServerOptions options, ServerMetrics me
         }
         catch (Exception e)
         {
-            var status = ErrorMap.ToStatus(e, options.DetailedErrors);
+            var status = ErrorMap.ToStatus(e, context.CancellationToken.IsCancellationRequested, options.DetailedErrors);
             code = status.StatusCode;
-            if (code == StatusCode.Internal)
+            if (code == StatusCode.Internal && e is not RpcException)
             {
                 ServerLog.CallFailed(logger, context.Method, e);
             }

@@ -3,7 +3,7 @@ using System.Text.RegularExpressions;
 using Google.Protobuf;
 using R2M.Alignment;
 using R2M.Api.V1;
-using R2M.Grpc;
+using Grpc.Core;
 using R2M.Tensors;
 
 namespace R2M.Server.Internal;

@@ -1,4 +1,5 @@
-using R2M.Grpc;
+using Google.Protobuf;
+using Grpc.Core;
 using R2M.Models.Safetensors;
 
 namespace R2M.Server.Internal;
@@ -23,11 +24,15 @@ internal sealed class CheckpointAccessException(StatusCode code, string message)
 
 /// <summary>
 /// The one place where domain errors become gRPC statuses (used by <see cref="CallInterceptor"/> for
-/// whole calls and by Score for its in-band per-item errors). Status meanings: docs/specs.md section 1.
+/// whole calls and by Score for its in-band per-item errors). Status meanings: docs/specs.md section 1
+/// (grpc's doc/statuscodes.md): a request message that does not parse is INTERNAL ("error parsing
+/// request proto"), a client that went away CANCELLED.
 /// </summary>
 internal static class ErrorMap
 {
-    public static Status ToStatus(Exception e, bool detailed) => e switch
+    public static Status ToStatus(Exception e, bool detailed) => ToStatus(e, callCancelled: false, detailed);
+
+    public static Status ToStatus(Exception e, bool callCancelled, bool detailed) => e switch
     {
         RpcException r => r.Status,
         InvalidInputException => new Status(StatusCode.InvalidArgument, e.Message),
@@ -41,6 +46,11 @@ internal static class ErrorMap
         // Argument checks inside the numerics (R2M.Alignment, R2M.Models) name the offending value.
         ArgumentException => new Status(StatusCode.InvalidArgument, e.Message),
         OperationCanceledException => new Status(StatusCode.Cancelled, "The call was cancelled."),
+        // Raised by Grpc.AspNetCore while reading a streamed request: a message that does not parse,
+        // a bad message prefix (flag, length over 2 GiB), or a client that reset the stream.
+        InvalidProtocolBufferException => new Status(StatusCode.Internal, "A request message could not be parsed as protobuf."),
+        InvalidDataException or IOException when !callCancelled => new Status(StatusCode.Internal, $"The request stream could not be read: {e.Message}"),
+        IOException => new Status(StatusCode.Cancelled, "The call was cancelled."),
         _ => new Status(StatusCode.Internal, detailed ? $"{e.GetType().Name}: {e.Message}" : "Internal server error; see the server log."),
     };
 }

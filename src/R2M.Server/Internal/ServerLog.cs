@@ -1,9 +1,9 @@
+using Grpc.Core;
 using Microsoft.Extensions.Logging;
-using R2M.Grpc;
 
 namespace R2M.Server.Internal;
 
-/// <summary>Structured log messages of r2m-server (one place, source-generated).</summary>
+/// <summary>Structured log messages of r2m-server's R2M work and calls (one place, source-generated).</summary>
 internal static partial class ServerLog
 {
     [LoggerMessage(1, LogLevel.Information, "Serving gRPC on {Address}")]
@@ -35,4 +35,13 @@ internal static partial class ServerLog
 
     [LoggerMessage(10, LogLevel.Information, "Generated {Count} rollouts with policy_version {Version}")]
     public static partial void Generated(ILogger logger, int count, ulong version);
+
+    [LoggerMessage(11, LogLevel.Information, "Loading the models after binding; health reports NOT_SERVING until they are loaded")]
+    public static partial void LoadingModels(ILogger logger);
+
+    [LoggerMessage(12, LogLevel.Information, "Models loaded in {Seconds:F1} s; health reports SERVING")]
+    public static partial void ModelsReady(ILogger logger, double seconds);
+
+    [LoggerMessage(13, LogLevel.Critical, "Loading the models failed; stopping")]
+    public static partial void LoadFailed(ILogger logger, Exception exception);
 }

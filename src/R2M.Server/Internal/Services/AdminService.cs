@@ -1,39 +1,34 @@
 using R2M.Alignment;
+using Grpc.Core;
 using R2M.Api.V1;
-using R2M.Grpc;
 
 namespace R2M.Server.Internal.Services;
 
-/// <summary>Admin service (admin.proto): Info, checkpoints, Reset.</summary>
-internal sealed class AdminService(ServerState state)
+/// <summary>Admin service (admin.proto): Info, checkpoints, Reset, on the generated base.</summary>
+internal sealed class AdminService(ModelHost host) : Admin.AdminBase
 {
-    public GrpcServiceDefinition CreateDefinition() =>
-        new GrpcServiceDefinition(AdminReflection.Descriptor.Services[0])
-            .AddUnary<InfoRequest, InfoReply>("Info", InfoAsync)
-            .AddUnary<SaveCheckpointRequest, CheckpointReply>("SaveCheckpoint", SaveAsync)
-            .AddUnary<LoadCheckpointRequest, CheckpointReply>("LoadCheckpoint", LoadAsync)
-            .AddUnary<ResetRequest, ResetReply>("Reset", ResetAsync);
+    private ServerState State => host.State;
 
-    private async Task<InfoReply> InfoAsync(InfoRequest request, ServerCallContext context)
+    public override async Task<InfoReply> Info(InfoRequest request, ServerCallContext context)
     {
         if (request.WaitForWrites)
         {
             // Every write holds the admin gate from before it changes anything until it has
             // published its version, so passing through the gate orders this read after them.
-            await state.AdminGate.WaitAsync(context.CancellationToken).ConfigureAwait(false);
-            state.AdminGate.Release();
+            await State.AdminGate.WaitAsync(context.CancellationToken).ConfigureAwait(false);
+            State.AdminGate.Release();
         }
 
-        var o = state.Options;
-        var cfg = state.Reward.Config;
+        var o = State.Options;
+        var cfg = State.Reward.Config;
         var reply = new InfoReply
         {
-            Policy = state.Policy.ToInfo(),
-            RewardModel = state.Reward.Backbone.ToInfo(),
-            RewardHead = new RewardHeadInfo { AttentionDim = (uint)cfg.AttnDim, FeedbackWidth = (uint)cfg.PolicyDim, TrainableParameterCount = (ulong)state.Reward.Trainer.Parameters.Length, AttentionHeads = (uint)cfg.Heads },
-            PolicyVersion = state.PolicyVersion,
-            RmVersion = state.RmVersion,
-            Store = state.Store.ToInfo(),
+            Policy = State.Policy.ToInfo(),
+            RewardModel = State.Reward.Backbone.ToInfo(),
+            RewardHead = new RewardHeadInfo { AttentionDim = (uint)cfg.AttnDim, FeedbackWidth = (uint)cfg.PolicyDim, TrainableParameterCount = (ulong)State.Reward.Trainer.Parameters.Length, AttentionHeads = (uint)cfg.Heads },
+            PolicyVersion = State.PolicyVersion,
+            RmVersion = State.RmVersion,
+            Store = State.Store.ToInfo(),
             Limits = new ServerLimits
             {
                 MaxReceiveMessageBytes = (uint)o.MaxReceiveMessageBytes, MaxSendMessageBytes = (uint)o.MaxSendMessageBytes,
@@ -43,75 +38,75 @@ internal sealed class AdminService(ServerState state)
             },
             ServerVersion = typeof(AdminService).Assembly.GetName().Version?.ToString(3) ?? "0.0.0",
         };
-        if (state.LastSchedule is { } s) reply.LastSchedule = s;
+        if (State.LastSchedule is { } s) reply.LastSchedule = s;
         return reply;
     }
 
-    private async Task<CheckpointReply> SaveAsync(SaveCheckpointRequest request, ServerCallContext context)
+    public override async Task<CheckpointReply> SaveCheckpoint(SaveCheckpointRequest request, ServerCallContext context)
     {
-        var dir = CheckpointStore.Resolve(state.Options, request.Name, request.Path);
-        await state.AdminGate.WaitAsync(context.CancellationToken).ConfigureAwait(false);
+        var dir = CheckpointStore.Resolve(State.Options, request.Name, request.Path);
+        await State.AdminGate.WaitAsync(context.CancellationToken).ConfigureAwait(false);
         try
         {
-            var bytes = CheckpointStore.Save(state, dir, request.ClientState);
-            ServerLog.Checkpoint(state.Logger, "saved", dir, state.PolicyVersion, state.RmVersion, bytes);
-            var reply = new CheckpointReply { Path = dir, PolicyVersion = state.PolicyVersion, RmVersion = state.RmVersion, Bytes = (ulong)bytes };
-            if (state.LastSchedule is { } s) reply.LastSchedule = s;
+            var bytes = CheckpointStore.Save(State, dir, request.ClientState);
+            ServerLog.Checkpoint(State.Logger, "saved", dir, State.PolicyVersion, State.RmVersion, bytes);
+            var reply = new CheckpointReply { Path = dir, PolicyVersion = State.PolicyVersion, RmVersion = State.RmVersion, Bytes = (ulong)bytes };
+            if (State.LastSchedule is { } s) reply.LastSchedule = s;
             return reply;
         }
         finally
         {
-            state.AdminGate.Release();
+            State.AdminGate.Release();
         }
     }
 
-    private async Task<CheckpointReply> LoadAsync(LoadCheckpointRequest request, ServerCallContext context)
+    public override async Task<CheckpointReply> LoadCheckpoint(LoadCheckpointRequest request, ServerCallContext context)
     {
-        var dir = CheckpointStore.Resolve(state.Options, request.Name, request.Path);
-        await state.AdminGate.WaitAsync(context.CancellationToken).ConfigureAwait(false);
+        var dir = CheckpointStore.Resolve(State.Options, request.Name, request.Path);
+        await State.AdminGate.WaitAsync(context.CancellationToken).ConfigureAwait(false);
         try
         {
-            var (bytes, client, schedule) = CheckpointStore.Load(state, dir, request.RewardModelOnly);
-            ServerLog.Checkpoint(state.Logger, "loaded", dir, state.PolicyVersion, state.RmVersion, bytes);
-            var reply = new CheckpointReply { Path = dir, PolicyVersion = state.PolicyVersion, RmVersion = state.RmVersion, Bytes = (ulong)bytes, ClientState = client };
+            var (bytes, client, schedule) = CheckpointStore.Load(State, dir, request.RewardModelOnly);
+            ServerLog.Checkpoint(State.Logger, "loaded", dir, State.PolicyVersion, State.RmVersion, bytes);
+            var reply = new CheckpointReply { Path = dir, PolicyVersion = State.PolicyVersion, RmVersion = State.RmVersion, Bytes = (ulong)bytes, ClientState = client };
             if (schedule is not null) reply.LastSchedule = schedule;
             return reply;
         }
         finally
         {
-            state.AdminGate.Release();
+            State.AdminGate.Release();
         }
     }
 
-    private async Task<ResetReply> ResetAsync(ResetRequest request, ServerCallContext context)
+    public override async Task<ResetReply> Reset(ResetRequest request, ServerCallContext context)
     {
-        await state.AdminGate.WaitAsync(context.CancellationToken).ConfigureAwait(false);
+        await State.AdminGate.WaitAsync(context.CancellationToken).ConfigureAwait(false);
         try
         {
-            await state.Policy.Gate.WaitAsync(context.CancellationToken).ConfigureAwait(false);
+            await State.Policy.Gate.WaitAsync(context.CancellationToken).ConfigureAwait(false);
             try
             {
-                state.InitialPolicy.CopyTo(state.Policy.Model.Parameters, 0);
+                State.InitialPolicy.CopyTo(State.Policy.Model.Parameters, 0);
             }
             finally
             {
-                state.Policy.Gate.Release();
+                State.Policy.Gate.Release();
             }
 
-            state.InitialPolicy.CopyTo(state.TrainerModel.Parameters, 0);
-            state.PolicyAdam = new AdamWOptimizer(state.InitialPolicy.Length, state.PolicyAdam.Options);
-            state.Reward.ResetTrainer(request.HasSeed ? request.Seed : null);
-            state.Batcher.ResetNoise();
-            state.Store.Clear();
-            state.LastSchedule = null;
+            State.InitialPolicy.CopyTo(State.TrainerModel.Parameters, 0);
+            State.PolicyAdam = new AdamWOptimizer(State.InitialPolicy.Length, State.PolicyAdam.Options);
+            State.Reward.ResetTrainer(request.HasSeed ? request.Seed : null);
+            State.Batcher.ResetNoise();
+            State.Store.Clear();
+            State.LastSchedule = null;
             // Versions keep increasing, so rewards from before the reset stay distinguishable.
-            state.AdvanceVersions(0, 0);
-            var (policyVersion, rmVersion) = (state.PolicyVersion, state.RmVersion);
+            State.AdvanceVersions(0, 0);
+            var (policyVersion, rmVersion) = (State.PolicyVersion, State.RmVersion);
             return new ResetReply { PolicyVersion = policyVersion, RmVersion = rmVersion };
         }
         finally
         {
-            state.AdminGate.Release();
+            State.AdminGate.Release();
         }
     }
 }

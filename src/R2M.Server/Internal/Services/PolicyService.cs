@@ -1,19 +1,16 @@
+using Grpc.Core;
 using R2M.Api.V1;
-using R2M.Grpc;
 
 namespace R2M.Server.Internal.Services;
 
-/// <summary>Policy service (policy.proto): Generate and Optimize.</summary>
-internal sealed class PolicyService(ServerState state)
+/// <summary>Policy service (policy.proto): Generate and Optimize, on the generated base.</summary>
+internal sealed class PolicyService(ModelHost host) : Policy.PolicyBase
 {
     private const int DefaultChunkBytes = 1 << 20;
 
-    public GrpcServiceDefinition CreateDefinition() =>
-        new GrpcServiceDefinition(PolicyReflection.Descriptor.Services[0])
-            .AddServerStreaming<GenerateRequest, Rollout>("Generate", GenerateAsync)
-            .AddClientStreaming<PolicyBatch, OptimizeReply>("Optimize", OptimizeAsync);
+    private ServerState State => host.State;
 
-    private async Task GenerateAsync(GenerateRequest request, IServerStreamWriter<Rollout> responses, ServerCallContext context)
+    public override async Task Generate(GenerateRequest request, IServerStreamWriter<Rollout> responses, ServerCallContext context)
     {
         var ct = context.CancellationToken;
         var prompts = Prompts(request);
@@ -21,28 +18,28 @@ internal sealed class PolicyService(ServerState state)
         var settings = Settings(request, prompts);
         var dtype = request.HiddenStatesDtype == DType.Unspecified ? DType.F32 : request.HiddenStatesDtype;
         TensorCodec.ElementSize(dtype, "hidden_states_dtype");
-        if (k > state.Options.MaxSamplesPerPrompt)
+        if (k > State.Options.MaxSamplesPerPrompt)
         {
-            throw new InvalidInputException($"samples_per_prompt {k} is above the server limit {state.Options.MaxSamplesPerPrompt} (R2M:MaxSamplesPerPrompt)");
+            throw new InvalidInputException($"samples_per_prompt {k} is above the server limit {State.Options.MaxSamplesPerPrompt} (R2M:MaxSamplesPerPrompt)");
         }
 
-        if ((long)k * prompts.Length > state.Options.MaxRolloutsPerGenerate)
+        if ((long)k * prompts.Length > State.Options.MaxRolloutsPerGenerate)
         {
-            throw new LimitExceededException($"{prompts.Length} prompts x {k} samples = {(long)k * prompts.Length} rollouts, above the per-call limit {state.Options.MaxRolloutsPerGenerate} (R2M:MaxRolloutsPerGenerate)");
+            throw new LimitExceededException($"{prompts.Length} prompts x {k} samples = {(long)k * prompts.Length} rollouts, above the per-call limit {State.Options.MaxRolloutsPerGenerate} (R2M:MaxRolloutsPerGenerate)");
         }
 
         List<SampledResponse> samples;
         ulong version;
-        await state.Policy.Gate.WaitAsync(ct).ConfigureAwait(false);
+        await State.Policy.Gate.WaitAsync(ct).ConfigureAwait(false);
         try
         {
             // Read under the gate: Optimize publishes new weights and the version together under it.
-            version = state.PolicyVersion;
-            samples = await Task.Run(() => PolicyEngine.Generate(state.Policy, prompts, k, settings, ct), ct).ConfigureAwait(false);
+            version = State.PolicyVersion;
+            samples = await Task.Run(() => PolicyEngine.Generate(State.Policy, prompts, k, settings, ct), ct).ConfigureAwait(false);
         }
         finally
         {
-            state.Policy.Gate.Release();
+            State.Policy.Gate.Release();
         }
 
         var temperature = settings.Temperature > 0 ? settings.Temperature : 1f;
@@ -54,13 +51,13 @@ internal sealed class PolicyService(ServerState state)
             total++;
         }
 
-        ServerLog.Generated(state.Logger, total, state.PolicyVersion);
+        ServerLog.Generated(State.Logger, total, State.PolicyVersion);
     }
 
     private int[][] Prompts(GenerateRequest request)
     {
         if (request.Prompts.Count == 0) throw new InvalidInputException("prompts is empty; give at least one prompt");
-        var policy = state.Policy;
+        var policy = State.Policy;
         return request.Prompts.Select((p, i) =>
         {
             int[] ids = p.ContentCase switch
@@ -82,7 +79,7 @@ internal sealed class PolicyService(ServerState state)
         if (!(temperature >= 0) || !float.IsFinite(temperature)) throw new InvalidInputException($"sampling.temperature {temperature} must be >= 0");
         var topP = s.HasTopP ? s.TopP : 1f;
         if (!(topP > 0 && topP <= 1)) throw new InvalidInputException($"sampling.top_p {topP} must be in (0, 1]");
-        var ctx = state.Policy.ContextLength;
+        var ctx = State.Policy.ContextLength;
         var maxNew = new int[prompts.Length];
         for (var i = 0; i < prompts.Length; i++)
         {
@@ -98,12 +95,12 @@ internal sealed class PolicyService(ServerState state)
             }
 
             // policy.proto: 0 means the server default, capped so prompt + response fits the context.
-            maxNew[i] = s.MaxNewTokens != 0 ? (int)s.MaxNewTokens : Math.Min(state.Options.DefaultMaxNewTokens, ctx - p);
+            maxNew[i] = s.MaxNewTokens != 0 ? (int)s.MaxNewTokens : Math.Min(State.Options.DefaultMaxNewTokens, ctx - p);
         }
 
-        state.Policy.CheckTokens([.. s.StopTokenIds], "sampling.stop_token_ids");
-        var seed = s.HasSeed ? s.Seed : state.NextSeed();
-        return new SamplingSettings(temperature, (int)Math.Min(s.TopK, (uint)state.Policy.VocabSize), topP, maxNew, seed, [.. s.Stop], [.. s.StopTokenIds]);
+        State.Policy.CheckTokens([.. s.StopTokenIds], "sampling.stop_token_ids");
+        var seed = s.HasSeed ? s.Seed : State.NextSeed();
+        return new SamplingSettings(temperature, (int)Math.Min(s.TopK, (uint)State.Policy.VocabSize), topP, maxNew, seed, [.. s.Stop], [.. s.StopTokenIds]);
     }
 
     private StoredRollout Store(int[] prompt, SampledResponse sample, float temperature, ulong version)
@@ -112,7 +109,7 @@ internal sealed class PolicyService(ServerState state)
         string? rmError = null;
         try
         {
-            rmTokens = ItemResolver.RmTokensOfRollout(state.Policy, state.Reward.Backbone, state.SharedTokenizer, prompt, sample.Response, "rollout");
+            rmTokens = ItemResolver.RmTokensOfRollout(State.Policy, State.Reward.Backbone, State.SharedTokenizer, prompt, sample.Response, "rollout");
         }
         catch (InvalidInputException e)
         {
@@ -121,19 +118,19 @@ internal sealed class PolicyService(ServerState state)
 
         var stored = new StoredRollout
         {
-            Id = state.NextRolloutId(), PromptTokens = prompt, ResponseTokens = sample.Response, Logprobs = sample.Logprobs,
+            Id = State.NextRolloutId(), PromptTokens = prompt, ResponseTokens = sample.Response, Logprobs = sample.Logprobs,
             Temperature = temperature, PolicyVersion = version, RmTokens = rmTokens, RmTokensError = rmError,
             Feedback = new Feedback(sample.Hidden, sample.Rows),
         };
-        var evicted = state.Store.Add(stored);
-        if (evicted > 0) ServerLog.Evicted(state.Logger, evicted, state.Store.CapacityBytes);
+        var evicted = State.Store.Add(stored);
+        if (evicted > 0) ServerLog.Evicted(State.Logger, evicted, State.Store.CapacityBytes);
         return stored;
     }
 
     private async Task WriteAsync(IServerStreamWriter<Rollout> responses, StoredRollout r, SampledResponse s, int prompt, int sample,
         GenerateRequest request, DType dtype, CancellationToken ct)
     {
-        var tok = state.Policy.Tokenizer;
+        var tok = State.Policy.Tokenizer;
         var first = new Rollout
         {
             RolloutId = r.Id, PromptIndex = (uint)prompt, SampleIndex = (uint)sample,
@@ -148,7 +145,7 @@ internal sealed class PolicyService(ServerState state)
             return;
         }
 
-        var width = state.Policy.Width;
+        var width = State.Policy.Width;
         var rowBytes = width * (dtype == DType.F32 ? 4 : 2);
         var chunkBytes = request.HiddenStatesChunkBytes == 0 ? DefaultChunkBytes : (int)request.HiddenStatesChunkBytes;
         var rowsPerChunk = Math.Max(1, chunkBytes / rowBytes);
@@ -163,6 +160,6 @@ internal sealed class PolicyService(ServerState state)
         }
     }
 
-    private Task<OptimizeReply> OptimizeAsync(IAsyncStreamReader<PolicyBatch> requests, ServerCallContext context) =>
-        PolicyTrainer.OptimizeAsync(state, requests, context.CancellationToken);
+    public override Task<OptimizeReply> Optimize(IAsyncStreamReader<PolicyBatch> requests, ServerCallContext context) =>
+        PolicyTrainer.OptimizeAsync(State, requests, context.CancellationToken);
 }

@@ -1,22 +1,18 @@
 using System.Threading.Channels;
+using Grpc.Core;
 using R2M.Api.V1;
-using R2M.Grpc;
 
 namespace R2M.Server.Internal.Services;
 
-/// <summary>RewardModel service (reward_model.proto): thin handlers over the reward engine.</summary>
-internal sealed partial class RewardModelService(ServerState state)
+/// <summary>RewardModel service (reward_model.proto): thin handlers over the reward engine, on the generated base.</summary>
+internal sealed partial class RewardModelService(ModelHost host) : RewardModel.RewardModelBase
 {
-    public GrpcServiceDefinition CreateDefinition() =>
-        new GrpcServiceDefinition(RewardModelReflection.Descriptor.Services[0])
-            .AddDuplexStreaming<ScoreRequest, ScoreReply>("Score", ScoreAsync)
-            .AddClientStreaming<PreferenceGroup, UpdateReply>("Update", UpdateAsync);
-
-    private async Task ScoreAsync(IAsyncStreamReader<ScoreRequest> requests, IServerStreamWriter<ScoreReply> responses, ServerCallContext context)
+    public override async Task Score(IAsyncStreamReader<ScoreRequest> requests, IServerStreamWriter<ScoreReply> responses, ServerCallContext context)
     {
+        var state = host.State;
         var ct = context.CancellationToken;
         // One writer per output stream: replies of concurrently finishing items queue here.
-        var replies = Channel.CreateUnbounded<ScoreReply>(new UnboundedChannelOptions { SingleReader = true });
+        var replies = System.Threading.Channels.Channel.CreateUnbounded<ScoreReply>(new UnboundedChannelOptions { SingleReader = true });
         var writer = Task.Run(async () =>
         {
             await foreach (var reply in replies.Reader.ReadAllAsync(ct).ConfigureAwait(false))

@@ -1,0 +1,68 @@
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using R2M.Server.Internal.Hosting;
+
+namespace R2M.Server.Internal;
+
+/// <summary>
+/// Loads the policy and the reward model (and R2M:ResumeFrom) once Kestrel has bound its ports, so
+/// the port is open and health answers NOT_SERVING while large models load; then publishes the
+/// state and flips health to SERVING. A load failure is printed as <c>r2m-server: ...</c> on stderr
+/// and stops the host with exit code 1 (R2MServer.RunAsync).
+/// </summary>
+internal sealed class ModelLoader(
+    ModelHost host, ServingStatusBoard health, R2MServerOptions options, ServerMetrics metrics,
+    ILogger<ModelLoader> logger, TimeProvider time, IHostApplicationLifetime lifetime) : BackgroundService
+{
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        var started = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        using (lifetime.ApplicationStarted.Register(() => started.TrySetResult()))
+        using (stoppingToken.Register(() => started.TrySetCanceled(stoppingToken)))
+        {
+            try
+            {
+                await started.Task.ConfigureAwait(false);
+            }
+            catch (OperationCanceledException)
+            {
+                return;
+            }
+        }
+
+        ServerLog.LoadingModels(logger);
+        var start = time.GetTimestamp();
+        try
+        {
+            var state = await Task.Run(Load, stoppingToken).ConfigureAwait(false);
+            host.SetLoaded(state);
+            health.SetAll(Grpc.Health.V1.HealthCheckResponse.Types.ServingStatus.Serving);
+            ServerLog.ModelsReady(logger, time.GetElapsedTime(start).TotalSeconds);
+        }
+        catch (Exception e) when (!stoppingToken.IsCancellationRequested)
+        {
+            ServerLog.LoadFailed(logger, e);
+            host.SetFailed(e);
+            await Console.Error.WriteLineAsync($"r2m-server: {e.Message}").ConfigureAwait(false);
+            lifetime.StopApplication();
+        }
+    }
+
+    private ServerState Load()
+    {
+        var state = new ServerState(options, metrics, logger, time);
+        if (options.ResumeFrom is { Length: > 0 } resume)
+        {
+            var dir = Directory.Exists(resume) ? Path.GetFullPath(resume) : CheckpointStore.Resolve(options, resume, "");
+            if (!File.Exists(Path.Combine(dir, "state.safetensors")))
+            {
+                throw new InvalidOperationException($"R2M:ResumeFrom '{resume}': no checkpoint at '{dir}'");
+            }
+
+            CheckpointStore.Load(state, dir, rewardOnly: false);
+            ServerLog.Checkpoint(logger, "resumed", dir, state.PolicyVersion, state.RmVersion, 0);
+        }
+
+        return state;
+    }
+}

@@ -1,42 +1,42 @@
 using Google.Protobuf;
-using Google.Protobuf.Reflection;
+using Grpc.Core;
+using Grpc.Core.Interceptors;
+using Grpc.Net.Client;
 using R2M.Api.V1;
 using R2M.Client.Internal;
-using R2M.Grpc;
-using R2M.Grpc.Client;
 
 namespace R2M.Client;
 
 /// <summary>
-/// Typed client of the r2m.v1 services (Policy, RewardModel, Admin) over R2M.Grpc's call layer.
-/// Every call has a deadline (<see cref="R2MClientOptions.CallTimeout"/>), carries the API key,
-/// counts against the concurrency cap and is retried on transient failures; a call that fails for
-/// good throws <see cref="R2MClientException"/> with a message naming call, status and attempts.
-/// Streams are driven to completion inside the call, so a retry repeats the whole call. Optimize and
-/// Update are not idempotent (each application advances a version): all attempts of one call carry
-/// the same request_id, so the server answers a re-send of an applied call with its first reply
-/// (see <see cref="OptimizeAsync"/>).
+/// Typed client of the r2m.v1 services (Policy, RewardModel, Admin): the generated clients of
+/// R2M.Api over one <see cref="GrpcChannel"/> (Grpc.Net.Client). Every call has a deadline
+/// (<see cref="R2MClientOptions.CallTimeout"/>), carries the API key, counts against the
+/// concurrency cap and is retried on transient failures; a call that fails for good throws
+/// <see cref="R2MClientException"/> with a message naming call, status and attempts. Methods the
+/// protos declare idempotent are retried by the channel's retry policy; Optimize and Update are not
+/// idempotent (each application advances a version): all their attempts carry the same request_id,
+/// so the server answers a re-send of an applied call with its first reply (see
+/// <see cref="OptimizeAsync"/>).
 /// Thread-safe; one instance per server.
 /// </summary>
 public sealed class R2MClient : IDisposable
 {
-    private static readonly ServiceDescriptor PolicyService = PolicyReflection.Descriptor.FindTypeByName<ServiceDescriptor>("Policy");
-    private static readonly ServiceDescriptor RewardService = RewardModelReflection.Descriptor.FindTypeByName<ServiceDescriptor>("RewardModel");
-    private static readonly ServiceDescriptor AdminService = AdminReflection.Descriptor.FindTypeByName<ServiceDescriptor>("Admin");
-
-    private static readonly Method<GenerateRequest, Rollout> GenerateMethod = M<GenerateRequest, Rollout>(PolicyService, "Generate");
-    private static readonly Method<PolicyBatch, OptimizeReply> OptimizeMethod = M<PolicyBatch, OptimizeReply>(PolicyService, "Optimize");
-    private static readonly Method<ScoreRequest, ScoreReply> ScoreMethod = M<ScoreRequest, ScoreReply>(RewardService, "Score");
-    private static readonly Method<PreferenceGroup, UpdateReply> UpdateMethod = M<PreferenceGroup, UpdateReply>(RewardService, "Update");
-    private static readonly Method<InfoRequest, InfoReply> InfoMethod = M<InfoRequest, InfoReply>(AdminService, "Info");
-    private static readonly Method<SaveCheckpointRequest, CheckpointReply> SaveMethod = M<SaveCheckpointRequest, CheckpointReply>(AdminService, "SaveCheckpoint");
-    private static readonly Method<LoadCheckpointRequest, CheckpointReply> LoadMethod = M<LoadCheckpointRequest, CheckpointReply>(AdminService, "LoadCheckpoint");
-    private static readonly Method<ResetRequest, ResetReply> ResetMethod = M<ResetRequest, ResetReply>(AdminService, "Reset");
+    private static readonly string InfoCall = Label(nameof(Admin), nameof(Admin.AdminClient.Info));
+    private static readonly string GenerateCall = Label(nameof(Policy), nameof(Policy.PolicyClient.Generate));
+    private static readonly string ScoreCall = Label(nameof(RewardModel), nameof(RewardModel.RewardModelClient.Score));
+    private static readonly string OptimizeCall = Label(nameof(Policy), nameof(Policy.PolicyClient.Optimize));
+    private static readonly string UpdateCall = Label(nameof(RewardModel), nameof(RewardModel.RewardModelClient.Update));
+    private static readonly string SaveCall = Label(nameof(Admin), nameof(Admin.AdminClient.SaveCheckpoint));
+    private static readonly string LoadCall = Label(nameof(Admin), nameof(Admin.AdminClient.LoadCheckpoint));
+    private static readonly string ResetCall = Label(nameof(Admin), nameof(Admin.AdminClient.Reset));
 
     /// <summary>Items per Optimize message: keeps each message far below the size limits.</summary>
     private const int ItemsPerMessage = 256;
 
-    private readonly Channel _channel;
+    private readonly GrpcChannel _channel;
+    private readonly Policy.PolicyClient _policy;
+    private readonly RewardModel.RewardModelClient _reward;
+    private readonly Admin.AdminClient _admin;
     private readonly CallRunner _runner;
 
     public R2MClient(R2MClientOptions options)
@@ -44,20 +44,13 @@ public sealed class R2MClient : IDisposable
         ArgumentNullException.ThrowIfNull(options);
         options.Validate();
         Options = options;
-        var channelOptions = new ChannelOptions
-        {
-            MaxReceiveMessageSize = options.MaxMessageBytes,
-            MaxSendMessageSize = options.MaxMessageBytes,
-            DefaultTimeout = options.CallTimeout,
-            UserAgent = "r2m-client/1.0",
-        };
-        if (options.ApiKey is { Length: > 0 } key)
-        {
-            channelOptions.DefaultHeaders = new Metadata { { "authorization", "Bearer " + key } };
-        }
-
-        _channel = Channel.ForAddress(options.NormalizedAddress(), channelOptions);
-        _runner = new CallRunner(options);
+        var observer = new AttemptObserver(options.TimeProvider);
+        _channel = ClientChannel.Create(options, observer);
+        CallInvoker invoker = options.ApiKey is { Length: > 0 } key ? _channel.Intercept(new ApiKeyInterceptor(key)) : _channel.CreateCallInvoker();
+        _policy = new Policy.PolicyClient(invoker);
+        _reward = new RewardModel.RewardModelClient(invoker);
+        _admin = new Admin.AdminClient(invoker);
+        _runner = new CallRunner(options, observer);
     }
 
     public R2MClientOptions Options { get; }
@@ -72,7 +65,7 @@ public sealed class R2MClient : IDisposable
     private Task<InfoReply> InfoAfterWritesAsync(CancellationToken cancellationToken) => InfoAsync(new InfoRequest { WaitForWrites = true }, cancellationToken);
 
     private Task<InfoReply> InfoAsync(InfoRequest request, CancellationToken cancellationToken) =>
-        _runner.RunAsync("Admin.Info", o => _channel.CallInvoker.AsyncUnaryCall(InfoMethod, request, o).ResponseAsync, cancellationToken);
+        _runner.RunRetriedByChannelAsync(InfoCall, o => _admin.InfoAsync(request, o).ResponseAsync, cancellationToken);
 
     /// <summary>
     /// Policy.Generate: all rollouts of the request, chunked hidden states reassembled, ordered by
@@ -81,9 +74,9 @@ public sealed class R2MClient : IDisposable
     public Task<IReadOnlyList<Rollout>> GenerateAsync(GenerateRequest request, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(request);
-        return _runner.RunAsync<IReadOnlyList<Rollout>>("Policy.Generate", async o =>
+        return _runner.RunRetriedByChannelAsync<IReadOnlyList<Rollout>>(GenerateCall, async o =>
         {
-            using var call = _channel.CallInvoker.AsyncServerStreamingCall(GenerateMethod, request, o);
+            using var call = _policy.Generate(request, o);
             var assembler = new RolloutAssembler();
             while (await call.ResponseStream.MoveNext(o.CancellationToken).ConfigureAwait(false))
             {
@@ -118,9 +111,9 @@ public sealed class R2MClient : IDisposable
             }
         }
 
-        return _runner.RunAsync<IReadOnlyList<ScoreReply>>("RewardModel.Score", async o =>
+        return _runner.RunRetriedByChannelAsync<IReadOnlyList<ScoreReply>>(ScoreCall, async o =>
         {
-            using var call = _channel.CallInvoker.AsyncDuplexStreamingCall(ScoreMethod, o);
+            using var call = _reward.Score(o);
             var replies = new Dictionary<string, ScoreReply>(StringComparer.Ordinal);
             // The server bounds the items in flight per stream (RESOURCE_EXHAUSTED beyond,
             // reward_model.proto): a window of unanswered items, released by each reply.
@@ -201,9 +194,9 @@ public sealed class R2MClient : IDisposable
         ArgumentNullException.ThrowIfNull(config);
         ArgumentNullException.ThrowIfNull(items);
         config = WithRequestId(config);
-        return RunNotIdempotentAsync("Policy.Optimize", WatchedVersion.Policy, async o =>
+        return RunNotIdempotentAsync(OptimizeCall, WatchedVersion.Policy, async o =>
         {
-            using var call = _channel.CallInvoker.AsyncClientStreamingCall(OptimizeMethod, o);
+            using var call = _policy.Optimize(o);
             for (int start = 0; start == 0 || start < items.Count; start += ItemsPerMessage)
             {
                 var batch = new PolicyBatch();
@@ -230,9 +223,9 @@ public sealed class R2MClient : IDisposable
         ArgumentNullException.ThrowIfNull(config);
         ArgumentNullException.ThrowIfNull(groups);
         config = WithRequestId(config);
-        return RunNotIdempotentAsync("RewardModel.Update", WatchedVersion.RewardModel, async o =>
+        return RunNotIdempotentAsync(UpdateCall, WatchedVersion.RewardModel, async o =>
         {
-            using var call = _channel.CallInvoker.AsyncClientStreamingCall(UpdateMethod, o);
+            using var call = _reward.Update(o);
             for (int i = 0; i < groups.Count; i++)
             {
                 PreferenceGroup g = groups[i];
@@ -260,7 +253,7 @@ public sealed class R2MClient : IDisposable
     {
         ArgumentException.ThrowIfNullOrEmpty(name);
         var request = new SaveCheckpointRequest { Name = name, ClientState = ByteString.CopyFrom(clientState.Span) };
-        return _runner.RunAsync("Admin.SaveCheckpoint", o => _channel.CallInvoker.AsyncUnaryCall(SaveMethod, request, o).ResponseAsync, cancellationToken);
+        return _runner.RunRetriedByChannelAsync(SaveCall, o => _admin.SaveCheckpointAsync(request, o).ResponseAsync, cancellationToken);
     }
 
     /// <summary>
@@ -272,7 +265,7 @@ public sealed class R2MClient : IDisposable
     {
         ArgumentException.ThrowIfNullOrEmpty(name);
         var request = new LoadCheckpointRequest { Name = name, RewardModelOnly = rewardModelOnly };
-        return _runner.RunAsync("Admin.LoadCheckpoint", o => _channel.CallInvoker.AsyncUnaryCall(LoadMethod, request, o).ResponseAsync, cancellationToken);
+        return _runner.RunRetriedByChannelAsync(LoadCall, o => _admin.LoadCheckpointAsync(request, o).ResponseAsync, cancellationToken);
     }
 
     /// <summary>
@@ -288,7 +281,7 @@ public sealed class R2MClient : IDisposable
             request.Seed = s;
         }
 
-        return _runner.RunAsync("Admin.Reset", o => _channel.CallInvoker.AsyncUnaryCall(ResetMethod, request, o).ResponseAsync, cancellationToken);
+        return _runner.RunRetriedByChannelAsync(ResetCall, o => _admin.ResetAsync(request, o).ResponseAsync, cancellationToken);
     }
 
     /// <summary>Polls Info until the server answers or <paramref name="timeout"/> passes (then the last error).</summary>
@@ -378,9 +371,6 @@ public sealed class R2MClient : IDisposable
         }
     }
 
-    private static Method<TRequest, TResponse> M<TRequest, TResponse>(ServiceDescriptor service, string name)
-        where TRequest : class, IMessage<TRequest>
-        where TResponse : class, IMessage<TResponse> =>
-        Method<TRequest, TResponse>.FromDescriptor(service.FindMethodByName(name)
-            ?? throw new InvalidOperationException($"r2m.v1 descriptor has no method {service.FullName}/{name}"));
+    /// <summary>"Service.Method" for messages, from the generated client's names (checked by the compiler).</summary>
+    private static string Label(string service, string method) => $"{service}.{method}";
 }

@@ -1,4 +1,4 @@
-using R2M.Grpc;
+using Grpc.Core;
 
 namespace R2M.Client;
 

@@ -9,10 +9,13 @@ public sealed record R2MClientOptions
     /// <summary>Server address: "http://host:port", or "host:port" (cleartext HTTP/2 assumed).</summary>
     public string Address { get; init; } = "http://127.0.0.1:50051";
 
-    /// <summary>Sent as <c>authorization: Bearer KEY</c> on every call when set.</summary>
+    /// <summary>Sent as <c>authorization: Bearer KEY</c> (RFC 6750) on every call when set.</summary>
     public string? ApiKey { get; init; }
 
-    /// <summary>Deadline of each attempt of each call (the server sees it as grpc-timeout).</summary>
+    /// <summary>
+    /// Deadline of each call (the server sees it as grpc-timeout): for idempotent calls it covers
+    /// all the channel's attempts (gRPC retry semantics), for Optimize and Update each attempt.
+    /// </summary>
     public TimeSpan CallTimeout { get; init; } = TimeSpan.FromSeconds(120);
 
     /// <summary>
@@ -47,7 +50,16 @@ public sealed record R2MClientOptions
     /// <summary>Seed of the jitter; null draws one.</summary>
     public int? JitterSeed { get; init; }
 
-    /// <summary>Called before each retry with (call name, attempt just failed, error, delay).</summary>
+    /// <summary>
+    /// Validates the server's TLS certificate for an https:// address (null: the system's trust
+    /// store), e.g. to trust one self-signed certificate.
+    /// </summary>
+    public System.Net.Security.RemoteCertificateValidationCallback? ServerCertificateValidation { get; init; }
+
+    /// <summary>
+    /// Called at each retry with (call name, attempt that failed, its error, the wait before the
+    /// retry). Retries of idempotent calls are made by the channel and reported as they start.
+    /// </summary>
     public Action<string, int, Exception, TimeSpan>? OnRetry { get; init; }
 
     /// <summary>Throws <see cref="ArgumentException"/> naming the first bad setting.</summary>

@@ -1,5 +1,8 @@
 using System.Diagnostics;
 using System.Text.RegularExpressions;
+using Grpc.Core;
+using Grpc.Health.V1;
+using Grpc.Net.Client;
 
 namespace R2M.Client;
 
@@ -18,6 +21,7 @@ public sealed record ServerLaunch
 
     public string? CheckpointRoot { get; init; }
 
+    /// <summary>The server's API key, handed to the child through its environment (R2M__ApiKey), never its command line.</summary>
     public string? ApiKey { get; init; }
 
     /// <summary>Further flags passed as they are (e.g. "--seed", "7").</summary>
@@ -29,7 +33,8 @@ public sealed record ServerLaunch
 
 /// <summary>
 /// An r2m-server child process on loopback. The bound port is taken from the server's
-/// "r2m-server listening on http://..." log line (port 0 picks a free port without races).
+/// "r2m-server listening on http://..." log line (port 0 picks a free port without races); the
+/// start completes once grpc.health.v1 reports SERVING (the models are loaded after binding).
 /// Its output is kept (last lines) for error messages.
 /// </summary>
 public sealed partial class ServerProcess : IAsyncDisposable
@@ -97,7 +102,11 @@ public sealed partial class ServerProcess : IAsyncDisposable
         Arg("--host", "127.0.0.1");
         Arg("--port", launch.Port.ToString(System.Globalization.CultureInfo.InvariantCulture));
         Arg("--checkpoint-root", launch.CheckpointRoot is null ? null : Path.GetFullPath(launch.CheckpointRoot));
-        Arg("--api-key", launch.ApiKey);
+        // The environment of a process is readable by its user only; its arguments by everyone (ps).
+        if (launch.ApiKey is not null)
+        {
+            start.Environment["R2M__ApiKey"] = launch.ApiKey;
+        }
         foreach (string a in launch.ExtraArgs)
         {
             start.ArgumentList.Add(a);
@@ -123,12 +132,15 @@ public sealed partial class ServerProcess : IAsyncDisposable
         process.BeginErrorReadLine();
         try
         {
-            server.Address = await server._address.Task.WaitAsync(launch.StartTimeout, cancellationToken).ConfigureAwait(false);
+            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+            timeout.CancelAfter(launch.StartTimeout);
+            server.Address = await server._address.Task.WaitAsync(timeout.Token).ConfigureAwait(false);
+            await server.WaitForServingAsync(timeout.Token).ConfigureAwait(false);
         }
-        catch (TimeoutException)
+        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
         {
             server.Kill();
-            throw new TimeoutException($"r2m-server did not report its address within {launch.StartTimeout.TotalSeconds:F0} s:\n{server.OutputTail}");
+            throw new TimeoutException($"r2m-server did not report SERVING within {launch.StartTimeout.TotalSeconds:F0} s:\n{server.OutputTail}");
         }
         catch
         {
@@ -137,6 +149,35 @@ public sealed partial class ServerProcess : IAsyncDisposable
         }
 
         return server;
+    }
+
+    /// <summary>Polls grpc.health.v1 Check ("") until SERVING; fails when the process exits first.</summary>
+    private async Task WaitForServingAsync(CancellationToken cancellationToken)
+    {
+        using var channel = GrpcChannel.ForAddress(Address);
+        var health = new Health.HealthClient(channel);
+        while (true)
+        {
+            if (_process.HasExited)
+            {
+                throw new InvalidOperationException($"r2m-server exited with code {SafeExitCode(_process)} while loading its models:\n{OutputTail}");
+            }
+
+            try
+            {
+                var reply = await health.CheckAsync(new HealthCheckRequest(), deadline: DateTime.UtcNow.AddSeconds(5), cancellationToken: cancellationToken).ConfigureAwait(false);
+                if (reply.Status == HealthCheckResponse.Types.ServingStatus.Serving)
+                {
+                    return;
+                }
+            }
+            catch (RpcException e) when (e.StatusCode is StatusCode.Unavailable or StatusCode.DeadlineExceeded)
+            {
+                // not answering yet
+            }
+
+            await Task.Delay(50, cancellationToken).ConfigureAwait(false);
+        }
     }
 
     /// <summary>Kills the process tree at once (a crash, as far as clients can tell).</summary>

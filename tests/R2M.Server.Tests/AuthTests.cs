@@ -1,60 +1,91 @@
 using System.Net;
+using Google.Protobuf.Reflection;
+using Grpc.Core;
+using Grpc.Health.V1;
 using R2M.Api.V1;
-using R2M.Grpc;
-using R2M.Grpc.Health.V1;
+using R2M.Server.Internal.Hosting;
 
 namespace R2M.Server.Tests;
 
+/// <summary>
+/// The API key, declared per method in the protos ((r2m.v1.access)) and checked by one interceptor.
+/// Methods are enumerated from the generated descriptors, so a method added later is covered too.
+/// </summary>
 public sealed class AuthTests
 {
-    private const string Key = "s3cret-key";
+    private const string Key = "s3cret-key_0";
+    private static readonly ServiceDescriptor[] Services = [Policy.Descriptor, RewardModel.Descriptor, Admin.Descriptor];
 
     [Fact]
-    public async Task KeySet_MutatingCallsNeedIt_ReadCallsDoNot()
+    public void Descriptors_EveryR2MMethod_DeclaresReadOrWrite()
+    {
+        var methods = Services.SelectMany(s => s.Methods).ToList();
+        Assert.Equal(8, methods.Count);
+        Assert.All(methods, m => Assert.True(MethodAccessTable.DeclaredAccess(m) is Access.Read or Access.Write, $"{m.FullName} declares no (r2m.v1.access)"));
+        // Writes are exactly the calls that change the models or the server's state.
+        var writes = methods.Where(m => MethodAccessTable.DeclaredAccess(m) == Access.Write).Select(m => m.Name).Order(StringComparer.Ordinal);
+        Assert.Equal(["LoadCheckpoint", "Optimize", "Reset", "SaveCheckpoint", "Update"], writes);
+    }
+
+    [Fact]
+    public async Task KeySet_EveryWriteMethod_RefusesMissingWrongOneOffAndSchemelessKeys()
+    {
+        await using var server = await TestServer.StartAsync(o => o.ApiKey = Key);
+        var offByOne = Key[..^1] + (char)(Key[^1] + 1);
+        string?[] refused = [null, "Bearer wrong-key", $"Bearer {offByOne}", $"Bearer {Key}x", Key, $"Basic {Key}", $"Bearer{Key}", "Bearer "];
+        var writes = Services.SelectMany(s => s.Methods).Where(m => MethodAccessTable.DeclaredAccess(m) == Access.Write).ToList();
+        Assert.NotEmpty(writes);
+        foreach (var method in writes)
+        {
+            foreach (var header in refused)
+            {
+                var status = await RawCall.StatusAsync(server.Channel, method, header);
+                Assert.True(status.StatusCode == StatusCode.Unauthenticated, $"{method.FullName} with authorization '{header}': {status}");
+                Assert.Contains(method.Service.FullName, status.Detail, StringComparison.Ordinal);
+            }
+        }
+
+        Assert.Equal((ulong)1, (await server.InfoAsync()).RmVersion); // nothing was applied
+    }
+
+    [Fact]
+    public async Task KeySet_ReadMethodsOpen_WritesWithTheKeySucceed_SchemeCaseInsensitive()
     {
         await using var server = await TestServer.StartAsync(o => o.ApiKey = Key);
         var ids = (await server.GenerateAsync(prompts: 1, k: 2)).Select(r => r.RolloutId).ToArray();
-        var scores = await server.ScoreAsync([TestServer.ById("a", ids[0])]);
-        Assert.Null(scores.Single().Error);
+        Assert.Null((await server.ScoreAsync([TestServer.ById("a", ids[0])])).Single().Error);
         Assert.True((await server.InfoAsync()).Limits.ApiKeyConfigured);
 
         var group = new PreferenceGroup { Config = new UpdateConfig { Schedule = TestServer.Schedule() }, Members = { new GroupMember { RolloutId = ids[0] }, new GroupMember { RolloutId = ids[1] } } };
         var batch = new PolicyBatch { Config = new OptimizeConfig(), Items = { new PolicyItem { RolloutId = ids[0], Advantage = 1 } } };
-        foreach (var key in new[] { null, "wrong-key" })
-        {
-            // Client-streaming calls over raw HTTP/2: R2M.Grpc's client may report CANCELLED when the server
-            // ends a call while the request body is still being written (a transport race, reported), so
-            // the server's status is read straight from the trailers here.
-            await RawUnauthenticated(server, "/r2m.v1.RewardModel/Update", key);
-            await RawUnauthenticated(server, "/r2m.v1.Policy/Optimize", key);
-            await Unauthenticated(() => server.SaveAsync(new SaveCheckpointRequest { Name = "c" }, key));
-            await Unauthenticated(() => server.LoadAsync(new LoadCheckpointRequest { Name = "c" }, key));
-            await Unauthenticated(() => server.ResetAsync(new ResetRequest(), key));
-        }
-
-        Assert.Equal((ulong)1, (await server.InfoAsync()).RmVersion);
         Assert.Equal((ulong)2, (await server.UpdateAsync([group], Key)).RmVersion);
         Assert.Equal((ulong)2, (await server.OptimizeAsync([batch], Key)).PolicyVersion);
-        Assert.NotEmpty((await server.SaveAsync(new SaveCheckpointRequest { Name = "c" }, Key)).Path);
+        // RFC 9110 section 11.1: the scheme is case-insensitive.
+        foreach (var scheme in new[] { "bearer", "BEARER", "BeArEr" })
+        {
+            var reply = await server.Admin.SaveCheckpointAsync(new SaveCheckpointRequest { Name = "c" },
+                new CallOptions(new Metadata { { "authorization", $"{scheme} {Key}" } }, DateTime.UtcNow + TestServer.Timeout));
+            Assert.NotEmpty(reply.Path);
+        }
     }
 
     [Fact]
-    public async Task KeyForAll_EveryCallButHealthNeedsIt()
+    public async Task KeyForAll_EveryR2MCallNeedsIt_HealthDoesNot()
     {
         await using var server = await TestServer.StartAsync(o => (o.ApiKey, o.ApiKeyRequiredForAll) = (Key, true));
-        await Unauthenticated(() => server.InfoAsync());
-        await Unauthenticated(() => server.GenerateAsync(prompts: 1, k: 1));
-        await Unauthenticated(() => server.ScoreAsync([TestServer.ById("a", "ro-x")]));
+        foreach (var method in Services.SelectMany(s => s.Methods))
+        {
+            Assert.Equal(StatusCode.Unauthenticated, (await RawCall.StatusAsync(server.Channel, method, null)).StatusCode);
+        }
+
         server.Key = Key;
         Assert.True((await server.InfoAsync()).Limits.ApiKeyRequiredForAll);
-        server.Key = null;
-        var health = await server.Channel.UnaryAsync<HealthCheckRequest, HealthCheckResponse>(
-            HealthReflection.Descriptor.Services[0].FindMethodByName("Check"), new HealthCheckRequest { Service = "r2m.v1.RewardModel" }, server.Call());
+        var health = await new Health.HealthClient(server.Channel).CheckAsync(new HealthCheckRequest { Service = RewardModel.Descriptor.FullName });
         Assert.Equal(HealthCheckResponse.Types.ServingStatus.Serving, health.Status);
     }
 
     [Fact]
-    public async Task NoKey_MutatingCallsOpen()
+    public async Task NoKey_WritesOpen()
     {
         await using var server = await TestServer.StartAsync();
         var ids = (await server.GenerateAsync(prompts: 1, k: 2)).Select(r => r.RolloutId).ToArray();
@@ -67,56 +98,54 @@ public sealed class AuthTests
     }
 
     [Fact]
-    public async Task Metrics_PrometheusText_CountsRequestsAndVersions()
+    public async Task KeyFile_KeyReadFromFile_CommandLineKeyRefused()
     {
-        await using var server = await TestServer.StartAsync(o => o.MetricsPort = 0);
+        var file = Path.GetTempFileName();
+        await File.WriteAllTextAsync(file, Key + "\n");
+        try
+        {
+            await using var server = await TestServer.StartAsync(o => o.ApiKeyFile = file);
+            Assert.Equal(StatusCode.Unauthenticated, (await RawCall.StatusAsync(server.Channel, Admin.Descriptor.Methods.First(m => MethodAccessTable.DeclaredAccess(m) == Access.Write), null)).StatusCode);
+            server.Key = Key;
+            Assert.Equal((ulong)2, (await server.ResetAsync(new ResetRequest(), Key)).RmVersion);
+        }
+        finally
+        {
+            File.Delete(file);
+        }
+
+        foreach (var args in new[] { new[] { "--api-key", Key }, ["--R2M:ApiKey=" + Key], ["--r2m:apikey", Key] })
+        {
+            var e = Assert.Throws<InvalidOperationException>(() => R2MServer.Build(args, o => (o.PolicyPath, o.RewardModelPath) = (TestModels.PolicyDir, TestModels.RewardDir)));
+            Assert.Contains("not accepted on the command line", e.Message, StringComparison.Ordinal);
+        }
+    }
+
+    [Fact]
+    public async Task Metrics_OwnHttp1Port_PrometheusTextBehindKeyWhenRequiredForAll()
+    {
+        await using var server = await TestServer.StartAsync(o => (o.MetricsPort, o.ApiKey, o.ApiKeyRequiredForAll) = (0, Key, true));
+        server.Key = Key;
         await server.GenerateAsync(prompts: 1, k: 2);
-        using var http = new HttpClient { DefaultRequestVersion = HttpVersion.Version20, DefaultVersionPolicy = HttpVersionPolicy.RequestVersionExact };
-        var text = await http.GetStringAsync($"{server.Address}/metrics").WaitAsync(TestServer.Timeout);
+        var url = $"http://127.0.0.1:{R2MServer.GetMetricsPort(server.App)}/metrics";
+        using var http = new HttpClient { DefaultRequestVersion = HttpVersion.Version11 };
+        using (var refused = await http.GetAsync(url).WaitAsync(TestServer.Timeout))
+        {
+            Assert.Equal(HttpStatusCode.Unauthorized, refused.StatusCode);
+        }
+
+        using var request = new HttpRequestMessage(HttpMethod.Get, url) { Headers = { { "authorization", $"Bearer {Key}" } } };
+        using var response = await http.SendAsync(request).WaitAsync(TestServer.Timeout);
+        var text = await response.Content.ReadAsStringAsync();
+        Assert.Equal(HttpVersion.Version11, response.Version);
         Assert.Contains("r2m_requests_total{method=\"/r2m.v1.Policy/Generate\",code=\"OK\"} 1", text, StringComparison.Ordinal);
         Assert.Contains("r2m_rm_version 1", text, StringComparison.Ordinal);
         Assert.Contains("# TYPE r2m_request_duration_seconds histogram", text, StringComparison.Ordinal);
         Assert.Contains("r2m_rollout_store_rollouts 2", text, StringComparison.Ordinal);
-    }
-
-    [Fact]
-    public async Task Reflection_ListsR2MServicesAndHealth()
-    {
-        await using var server = await TestServer.StartAsync();
-        var method = R2M.Grpc.Reflection.V1.ReflectionReflection.Descriptor.Services[0].FindMethodByName("ServerReflectionInfo");
-        using var call = server.Channel.DuplexStreaming<R2M.Grpc.Reflection.V1.ServerReflectionRequest, R2M.Grpc.Reflection.V1.ServerReflectionResponse>(method, server.Call());
-        await call.RequestStream.WriteAsync(new R2M.Grpc.Reflection.V1.ServerReflectionRequest { ListServices = "" }).WaitAsync(TestServer.Timeout);
-        await call.RequestStream.CompleteAsync().WaitAsync(TestServer.Timeout);
-        Assert.True(await call.ResponseStream.MoveNext(CancellationToken.None).WaitAsync(TestServer.Timeout));
-        var names = call.ResponseStream.Current.ListServicesResponse.Service.Select(s => s.Name).ToList();
-        Assert.Contains("r2m.v1.Policy", names);
-        Assert.Contains("r2m.v1.RewardModel", names);
-        Assert.Contains("r2m.v1.Admin", names);
-        Assert.Contains("grpc.health.v1.Health", names);
-    }
-
-    private static async Task RawUnauthenticated(TestServer server, string path, string? key)
-    {
-        using var http = new HttpClient { DefaultRequestVersion = HttpVersion.Version20, DefaultVersionPolicy = HttpVersionPolicy.RequestVersionExact };
-        using var request = new HttpRequestMessage(HttpMethod.Post, server.Address + path)
-        {
-            Content = new ByteArrayContent([]), Version = HttpVersion.Version20, VersionPolicy = HttpVersionPolicy.RequestVersionExact,
-        };
-        request.Content.Headers.ContentType = new System.Net.Http.Headers.MediaTypeHeaderValue("application/grpc");
-        request.Headers.TryAddWithoutValidation("te", "trailers");
-        if (key is not null) request.Headers.TryAddWithoutValidation("authorization", $"Bearer {key}");
-        using var response = await http.SendAsync(request).WaitAsync(TestServer.Timeout);
-        await response.Content.ReadAsByteArrayAsync().WaitAsync(TestServer.Timeout);
-        var status = response.TrailingHeaders.TryGetValues("grpc-status", out var s) ? s.Single()
-            : response.Headers.TryGetValues("grpc-status", out var h) ? h.Single() : "none";
-        Assert.True(status == ((int)StatusCode.Unauthenticated).ToString(System.Globalization.CultureInfo.InvariantCulture),
-            $"{path}: HTTP {(int)response.StatusCode}, grpc-status {status}; headers {response.Headers}; trailers {response.TrailingHeaders}");
-    }
-
-    private static async Task Unauthenticated(Func<Task> call)
-    {
-        var e = await Assert.ThrowsAsync<RpcException>(call);
-        Assert.Equal(StatusCode.Unauthenticated, e.StatusCode);
-        Assert.Contains("key", e.Status.Detail, StringComparison.OrdinalIgnoreCase);
+        // Only /metrics on the metrics port; the gRPC port has no /metrics.
+        using var other = new HttpRequestMessage(HttpMethod.Get, url.Replace("/metrics", "/other", StringComparison.Ordinal)) { Headers = { { "authorization", $"Bearer {Key}" } } };
+        Assert.Equal(HttpStatusCode.NotFound, (await http.SendAsync(other)).StatusCode);
+        using var http2 = new HttpClient { DefaultRequestVersion = HttpVersion.Version20, DefaultVersionPolicy = HttpVersionPolicy.RequestVersionExact };
+        Assert.Equal(HttpStatusCode.NotFound, (await http2.GetAsync($"{server.Address}/metrics")).StatusCode);
     }
 }

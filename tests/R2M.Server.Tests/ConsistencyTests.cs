@@ -9,7 +9,7 @@ public sealed class ConsistencyTests
     [Fact]
     public async Task Score_ConcurrentStreamsDuringUpdates_EachScoreMatchesItsRmVersion()
     {
-        await using var server = await TestServer.StartAsync(o => o.ScoreBatchWindowMs = 2);
+        await using var server = await TestServer.StartAsync(o => (o.ScoreBatchWindowMs, o.MetricsPort) = (2, 0));
         var rollouts = await server.GenerateAsync(prompts: 4, k: 4);
         var ids = rollouts.Select(r => r.RolloutId).ToArray();
         // Prime the RTE cache so a rollout's score depends on the head weights only.
@@ -60,8 +60,8 @@ public sealed class ConsistencyTests
         Assert.NotEqual(truth[(ids[0], 1)], truth[(ids[0], 5)]);
 
         // Dynamic batching: some backbone batches held more than one item.
-        using var http = new HttpClient { DefaultRequestVersion = System.Net.HttpVersion.Version20, DefaultVersionPolicy = HttpVersionPolicy.RequestVersionExact };
-        var metrics = (await http.GetStringAsync($"{server.Address}/metrics").WaitAsync(TestServer.Timeout)).Split('\n');
+        using var http = new HttpClient();
+        var metrics = (await http.GetStringAsync($"http://127.0.0.1:{R2MServer.GetMetricsPort(server.App)}/metrics").WaitAsync(TestServer.Timeout)).Split('\n');
         long Value(string prefix) => long.Parse(metrics.Single(l => l.StartsWith(prefix, StringComparison.Ordinal)).Split(' ')[1], System.Globalization.CultureInfo.InvariantCulture);
         var batches = Value("r2m_score_batch_size_count");
         var single = Value("r2m_score_batch_size_bucket{le=\"1\"}");

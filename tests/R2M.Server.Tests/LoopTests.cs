@@ -79,8 +79,8 @@ public sealed class LoopTests
         Assert.Equal(1f, (await server.UpdateAsync([Group(VariantConfig.IterativeRmHead)])).Omega);
         foreach (var refused in new[] { VariantConfig.R2MWithoutTrain, VariantConfig.PretrainedRm, VariantConfig.Vanilla })
         {
-            var e = await Assert.ThrowsAsync<R2M.Grpc.RpcException>(() => server.UpdateAsync([Group(refused)]));
-            Assert.Equal(R2M.Grpc.StatusCode.FailedPrecondition, e.StatusCode);
+            var e = await Assert.ThrowsAsync<Grpc.Core.RpcException>(() => server.UpdateAsync([Group(refused)]));
+            Assert.Equal(Grpc.Core.StatusCode.FailedPrecondition, e.StatusCode);
         }
 
         Assert.Equal((ulong)5, (await server.InfoAsync()).RmVersion);

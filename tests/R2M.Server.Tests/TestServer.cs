@@ -1,38 +1,42 @@
-using Google.Protobuf.Reflection;
+using Grpc.Core;
+using Grpc.Net.Client;
 using Microsoft.AspNetCore.Builder;
 using R2M.Api.V1;
-using R2M.Grpc;
-using R2M.Grpc.Client;
 
 namespace R2M.Server.Tests;
 
-/// <summary>An in-process r2m-server on a loopback port (port 0) with the tiny test models, and a typed client over R2M.Grpc.</summary>
+/// <summary>An in-process r2m-server on a loopback port (port 0) with the tiny test models, and the generated clients over one Grpc.Net.Client channel.</summary>
 internal sealed class TestServer : IAsyncDisposable
 {
     public static readonly TimeSpan Timeout = TimeSpan.FromSeconds(60);
-    private static readonly ServiceDescriptor PolicySvc = PolicyReflection.Descriptor.Services[0];
-    private static readonly ServiceDescriptor RewardSvc = RewardModelReflection.Descriptor.Services[0];
-    private static readonly ServiceDescriptor AdminSvc = AdminReflection.Descriptor.Services[0];
 
     private readonly WebApplication _app;
     private readonly bool _ownsRoot;
 
-    private TestServer(WebApplication app, int port, R2MServerOptions options, bool ownsRoot)
+    private TestServer(WebApplication app, int port, R2MServerOptions options, bool ownsRoot, Internal.ServerState state)
     {
         _ownsRoot = ownsRoot;
         _app = app;
         Port = port;
         Options = options;
+        State = state;
         Address = $"http://127.0.0.1:{port}";
-        Channel = Channel.ForAddress(Address, new ChannelOptions { MaxReceiveMessageSize = 64 << 20, MaxSendMessageSize = 64 << 20 });
+        Channel = GrpcChannel.ForAddress(Address, new GrpcChannelOptions { MaxReceiveMessageSize = 64 << 20, MaxSendMessageSize = 64 << 20 });
+        Policy = new Policy.PolicyClient(Channel);
+        Reward = new RewardModel.RewardModelClient(Channel);
+        Admin = new Admin.AdminClient(Channel);
     }
 
     public int Port { get; }
     public string Address { get; }
     public R2MServerOptions Options { get; }
-    public Channel Channel { get; }
+    public GrpcChannel Channel { get; }
+    public Policy.PolicyClient Policy { get; }
+    public RewardModel.RewardModelClient Reward { get; }
+    public Admin.AdminClient Admin { get; }
+    public WebApplication App => _app;
 
-    internal R2M.Server.Internal.ServerState State => R2MServer.GetState(_app);
+    internal Internal.ServerState State { get; }
 
     /// <summary>Key sent by the helpers (null: none).</summary>
     public string? Key { get; set; }
@@ -53,18 +57,17 @@ internal sealed class TestServer : IAsyncDisposable
             seen = o;
         });
         await app.StartAsync().WaitAsync(Timeout);
-        return new TestServer(app, R2MServer.GetPort(app), seen!, seen!.CheckpointRoot == defaultRoot);
+        var state = await R2MServer.LoadedAsync(app).WaitAsync(Timeout);
+        return new TestServer(app, R2MServer.GetPort(app), seen!, seen!.CheckpointRoot == defaultRoot, state);
     }
 
-    public CallOptions Call(string? key = null) => new()
-    {
-        Timeout = Timeout,
-        Headers = (key ?? Key) is { } k ? new Metadata().Add("authorization", $"Bearer {k}") : null,
-    };
+    public CallOptions Call(string? key = null) => new(
+        headers: (key ?? Key) is { } k ? new Metadata { { "authorization", $"Bearer {k}" } } : null,
+        deadline: DateTime.UtcNow + Timeout);
 
     public async Task<List<Rollout>> GenerateAsync(GenerateRequest request, string? key = null)
     {
-        using var call = Channel.ServerStreaming<GenerateRequest, Rollout>(PolicySvc.FindMethodByName("Generate"), request, Call(key));
+        using var call = Policy.Generate(request, Call(key));
         var list = new List<Rollout>();
         while (await call.ResponseStream.MoveNext(CancellationToken.None).WaitAsync(Timeout))
         {
@@ -88,7 +91,7 @@ internal sealed class TestServer : IAsyncDisposable
 
     public async Task<List<ScoreReply>> ScoreAsync(IEnumerable<ScoreRequest> requests, string? key = null)
     {
-        using var call = Channel.DuplexStreaming<ScoreRequest, ScoreReply>(RewardSvc.FindMethodByName("Score"), Call(key));
+        using var call = Reward.Score(Call(key));
         var reader = Task.Run(async () =>
         {
             var replies = new List<ScoreReply>();
@@ -118,7 +121,7 @@ internal sealed class TestServer : IAsyncDisposable
 
     public async Task<UpdateReply> UpdateAsync(IEnumerable<PreferenceGroup> groups, string? key = null, bool complete = true)
     {
-        using var call = Channel.ClientStreaming<PreferenceGroup, UpdateReply>(RewardSvc.FindMethodByName("Update"), Call(key));
+        using var call = Reward.Update(Call(key));
         try
         {
             foreach (var g in groups)
@@ -138,7 +141,7 @@ internal sealed class TestServer : IAsyncDisposable
 
     public async Task<OptimizeReply> OptimizeAsync(IEnumerable<PolicyBatch> batches, string? key = null, bool complete = true)
     {
-        using var call = Channel.ClientStreaming<PolicyBatch, OptimizeReply>(PolicySvc.FindMethodByName("Optimize"), Call(key));
+        using var call = Policy.Optimize(Call(key));
         try
         {
             foreach (var b in batches)
@@ -158,16 +161,16 @@ internal sealed class TestServer : IAsyncDisposable
     public Task<InfoReply> InfoAsync(string? key = null) => InfoAsync(new InfoRequest(), key);
 
     public Task<InfoReply> InfoAsync(InfoRequest request, string? key = null) =>
-        Channel.UnaryAsync<InfoRequest, InfoReply>(AdminSvc.FindMethodByName("Info"), request, Call(key)).WaitAsync(Timeout);
+        Admin.InfoAsync(request, Call(key)).ResponseAsync.WaitAsync(Timeout);
 
     public Task<CheckpointReply> SaveAsync(SaveCheckpointRequest r, string? key = null) =>
-        Channel.UnaryAsync<SaveCheckpointRequest, CheckpointReply>(AdminSvc.FindMethodByName("SaveCheckpoint"), r, Call(key)).WaitAsync(Timeout);
+        Admin.SaveCheckpointAsync(r, Call(key)).ResponseAsync.WaitAsync(Timeout);
 
     public Task<CheckpointReply> LoadAsync(LoadCheckpointRequest r, string? key = null) =>
-        Channel.UnaryAsync<LoadCheckpointRequest, CheckpointReply>(AdminSvc.FindMethodByName("LoadCheckpoint"), r, Call(key)).WaitAsync(Timeout);
+        Admin.LoadCheckpointAsync(r, Call(key)).ResponseAsync.WaitAsync(Timeout);
 
     public Task<ResetReply> ResetAsync(ResetRequest r, string? key = null) =>
-        Channel.UnaryAsync<ResetRequest, ResetReply>(AdminSvc.FindMethodByName("Reset"), r, Call(key)).WaitAsync(Timeout);
+        Admin.ResetAsync(r, Call(key)).ResponseAsync.WaitAsync(Timeout);
 
     public static Schedule Schedule(ulong t = 5, ulong total = 10) => new() { Step = t, TotalSteps = total };
 

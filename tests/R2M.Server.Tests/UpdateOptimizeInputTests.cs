@@ -1,5 +1,5 @@
 using R2M.Api.V1;
-using R2M.Grpc;
+using Grpc.Core;
 
 namespace R2M.Server.Tests;
 

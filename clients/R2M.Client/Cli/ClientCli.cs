@@ -135,7 +135,7 @@ public static class ClientCli
     {
         var command = new Command("status", "what a server hosts: models, versions, rollout store, limits");
         var binder = new SettingsBinder<TrainSettings>(command, new TrainSettings(),
-            p => p.Name is nameof(TrainSettings.Server) or nameof(TrainSettings.ApiKey) or nameof(TrainSettings.Timeout) or nameof(TrainSettings.Retries));
+            p => p.Name is nameof(TrainSettings.Server) or nameof(TrainSettings.ApiKeyFile) or nameof(TrainSettings.Timeout) or nameof(TrainSettings.Retries));
         command.SetAction(async (parse, ct) =>
         {
             var s = new TrainSettings();

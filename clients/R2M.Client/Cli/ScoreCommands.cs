@@ -21,7 +21,7 @@ internal static class ScoreCommands
         command.Options.Add(rollouts);
         command.Options.Add(step);
         command.Options.Add(total);
-        var binder = new SettingsBinder<TrainSettings>(command, new TrainSettings(), p => p.Name is nameof(TrainSettings.Server) or nameof(TrainSettings.ApiKey)
+        var binder = new SettingsBinder<TrainSettings>(command, new TrainSettings(), p => p.Name is nameof(TrainSettings.Server) or nameof(TrainSettings.ApiKeyFile)
             or nameof(TrainSettings.Timeout) or nameof(TrainSettings.Retries) or nameof(TrainSettings.Variant) or nameof(TrainSettings.OmegaFloor));
         command.SetAction(async (parse, ct) =>
         {
@@ -69,7 +69,7 @@ internal static class ScoreCommands
                 if (r.Error is { } e)
                 {
                     failed++;
-                    stdout.WriteLine($"{labels[i]}: error {(Grpc.StatusCode)e.Code}: {e.Message}");
+                    stdout.WriteLine($"{labels[i]}: error {(Grpc.Core.StatusCode)e.Code}: {e.Message}");
                 }
                 else
                 {

@@ -1,28 +1,32 @@
 using System.Net.Sockets;
-using R2M.Grpc;
-using R2M.Grpc.Client;
+using Grpc.Core;
 
 namespace R2M.Client.Internal;
 
 /// <summary>
 /// Runs every call of an <see cref="R2MClient"/>: the concurrency cap (a semaphore held for the
-/// whole attempt, streams included), a fresh deadline per attempt, and retries of transient
-/// failures with exponential backoff and jitter. A reward server that blips (restart, dropped
-/// connection) must not kill a long training run, but a server that stays down must produce a
-/// clear error instead of an endless wait.
+/// whole call, streams included), the deadline, and the errors that name call, status and
+/// attempts. Idempotent calls are retried by the channel (Grpc.Net.Client's retry policy,
+/// <see cref="RunRetriedByChannelAsync"/>; attempts counted by <see cref="AttemptObserver"/>);
+/// Optimize and Update are retried here (<see cref="RunAsync"/>), one attempt at a time with
+/// exponential backoff and jitter and a check before each re-send. A reward server that blips
+/// (restart, dropped connection) must not kill a long training run, but a server that stays down
+/// must produce a clear error instead of an endless wait.
 /// </summary>
 internal sealed class CallRunner : IDisposable
 {
     private readonly R2MClientOptions _options;
+    private readonly AttemptObserver? _observer;
     private readonly SemaphoreSlim _gate;
     private readonly Random _jitter;
     private readonly Lock _jitterLock = new();
     private int _inFlight;
     private int _peakInFlight;
 
-    public CallRunner(R2MClientOptions options)
+    public CallRunner(R2MClientOptions options, AttemptObserver? observer = null)
     {
         _options = options;
+        _observer = observer;
         _gate = new SemaphoreSlim(options.MaxConcurrency, options.MaxConcurrency);
         _jitter = options.JitterSeed is { } seed ? new Random(seed) : new Random();
     }
@@ -52,7 +56,7 @@ internal sealed class CallRunner : IDisposable
             UpdatePeak(now);
             try
             {
-                var callOptions = new CallOptions { Timeout = _options.CallTimeout, CancellationToken = cancellationToken };
+                var callOptions = new CallOptions(deadline: _options.TimeProvider.GetUtcNow().UtcDateTime + _options.CallTimeout, cancellationToken: cancellationToken);
                 return await attempt(callOptions).ConfigureAwait(false);
             }
             catch (Exception e) when (Classify(e) is { } c)
@@ -81,6 +85,34 @@ internal sealed class CallRunner : IDisposable
             TimeSpan delay = Backoff(n);
             _options.OnRetry?.Invoke(name, n, failure, delay);
             await Task.Delay(delay, _options.TimeProvider, cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>
+    /// Runs a call that the channel retries itself (its method is in the channel's retry policy):
+    /// one deadline for all its attempts, the cap held throughout, retries reported through
+    /// <see cref="R2MClientOptions.OnRetry"/> as the channel makes them, and the final failure an
+    /// <see cref="R2MClientException"/> with the number of attempts the channel made.
+    /// </summary>
+    public async Task<T> RunRetriedByChannelAsync<T>(string name, Func<CallOptions, Task<T>> call, CancellationToken cancellationToken)
+    {
+        long started = _options.TimeProvider.GetTimestamp();
+        await _gate.WaitAsync(cancellationToken).ConfigureAwait(false);
+        UpdatePeak(Interlocked.Increment(ref _inFlight));
+        CallAttempts? attempts = _observer?.Begin(name, _options.OnRetry);
+        try
+        {
+            return await call(new CallOptions(deadline: _options.TimeProvider.GetUtcNow().UtcDateTime + _options.CallTimeout, cancellationToken: cancellationToken))
+                .ConfigureAwait(false);
+        }
+        catch (Exception e) when (Classify(e) is { } code && !cancellationToken.IsCancellationRequested)
+        {
+            throw Final(name, code, Math.Max(1, attempts?.Count ?? 1), _options.TimeProvider.GetElapsedTime(started), e);
+        }
+        finally
+        {
+            Interlocked.Decrement(ref _inFlight);
+            _gate.Release();
         }
     }
 
@@ -115,7 +147,7 @@ internal sealed class CallRunner : IDisposable
     {
         R2MClientException r => r.StatusCode,
         RpcException r => r.StatusCode,
-        // The transport maps these to UNAVAILABLE already; they are listed in case one escapes.
+        // Grpc.Net.Client maps these to UNAVAILABLE already; they are listed in case one escapes.
         HttpRequestException or IOException or SocketException => StatusCode.Unavailable,
         _ => null,
     };
@@ -129,7 +161,7 @@ internal sealed class CallRunner : IDisposable
         string hint = code switch
         {
             StatusCode.Unavailable => $" (is r2m-server running and reachable at {_options.NormalizedAddress()}?)",
-            StatusCode.Unauthenticated => " (give the server's key with --api-key or R2M_API_KEY)",
+            StatusCode.Unauthenticated => " (give the server's key with --api-key-file or R2M_API_KEY)",
             StatusCode.DeadlineExceeded => $" (the per-call deadline is {_options.CallTimeout.TotalSeconds:F0} s; raise --timeout)",
             _ => "",
         };

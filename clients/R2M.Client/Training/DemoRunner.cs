@@ -65,7 +65,7 @@ public sealed class DemoRunner(DemoSettings demo, TrainSettings baseSettings, Te
                             RewardModelPath = rm,
                             Port = 0,
                             CheckpointRoot = Path.Combine(demo.Out, "checkpoints"),
-                            ApiKey = baseSettings.ApiKey,
+                            ApiKey = baseSettings.ResolveApiKey(),
                         }, ct).ConfigureAwait(false);
                         serverRm = rm;
                         log.WriteLine($"r2m-server (pid {server.ProcessId}) on {server.Address}, RM {Path.GetFileName(rm)}");

@@ -95,7 +95,7 @@ public sealed class R2MTrainer
         {
             cp = await _client.LoadCheckpointAsync(_s.CheckpointNameOrDefault, cancellationToken: ct).ConfigureAwait(false);
         }
-        catch (R2MClientException e) when (e.StatusCode == R2M.Grpc.StatusCode.NotFound)
+        catch (R2MClientException e) when (e.StatusCode == Grpc.Core.StatusCode.NotFound)
         {
             throw new R2MClientException($"--resume: the server has no checkpoint '{_s.CheckpointNameOrDefault}' ({e.Message})", e.StatusCode, e.Attempts, e);
         }
@@ -266,7 +266,7 @@ public sealed class R2MTrainer
         {
             if (replies[i].Error is { } e)
             {
-                throw new InvalidDataException($"step {step}: Score of rollout {rollouts[i].RolloutId} failed: {(R2M.Grpc.StatusCode)e.Code}: {e.Message}");
+                throw new InvalidDataException($"step {step}: Score of rollout {rollouts[i].RolloutId} failed: {(Grpc.Core.StatusCode)e.Code}: {e.Message}");
             }
 
             rewards[i] = replies[i].Reward;

@@ -26,8 +26,12 @@ public sealed class TrainSettings
     [Setting("server address, host:port or http://host:port")]
     public string Server { get; set; } = "127.0.0.1:50051";
 
-    [Setting("API key, sent as 'authorization: Bearer KEY' (default: $R2M_API_KEY)")]
-    public string? ApiKey { get; set; }
+    [Setting("file holding the API key, sent as 'authorization: Bearer KEY' (default: the key in $R2M_API_KEY; never on the command line)")]
+    public string? ApiKeyFile { get; set; }
+
+    /// <summary>The API key: the content of <see cref="ApiKeyFile"/> (trailing line break removed), else $R2M_API_KEY.</summary>
+    public string? ResolveApiKey() =>
+        ApiKeyFile is { Length: > 0 } file ? File.ReadAllText(file).TrimEnd('\r', '\n') : Environment.GetEnvironmentVariable("R2M_API_KEY");
 
     [Setting("deadline of every call, seconds")]
     public double Timeout { get; set; } = 120;
@@ -223,6 +227,7 @@ public sealed class TrainSettings
         Require(Retries >= 1, "retries", Retries, ">= 1");
         Require(BackoffMs >= 0 && MaxBackoffMs >= BackoffMs, "backoff-ms", BackoffMs, "in [0, max-backoff-ms]");
         Require(Concurrency >= 1, "concurrency", Concurrency, ">= 1");
+        Require(ApiKeyFile is null || File.Exists(ApiKeyFile), "api-key-file", ApiKeyFile!, "an existing file");
         Require(CheckpointEvery >= 0, "checkpoint-every", CheckpointEvery, ">= 0");
         Require(HeldOutPairs >= 0, "held-out-pairs", HeldOutPairs, ">= 0");
         Require(!Resume || CheckpointEvery > 0 || CheckpointName is not null, "resume", Resume, "used with --checkpoint-every or --checkpoint-name");
@@ -236,7 +241,7 @@ public sealed class TrainSettings
     public R2MClientOptions ToClientOptions(Action<string, int, Exception, TimeSpan>? onRetry = null) => new()
     {
         Address = Server,
-        ApiKey = ApiKey ?? Environment.GetEnvironmentVariable("R2M_API_KEY"),
+        ApiKey = ResolveApiKey(),
         CallTimeout = TimeSpan.FromSeconds(Timeout),
         MaxAttempts = Retries,
         InitialBackoff = TimeSpan.FromMilliseconds(BackoffMs),

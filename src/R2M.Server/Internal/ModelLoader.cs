@@ -12,7 +12,7 @@ namespace R2M.Server.Internal;
 /// </summary>
 internal sealed class ModelLoader(
     ModelHost host, ServingStatusBoard health, R2MServerOptions options, ServerMetrics metrics,
-    ILogger<ModelLoader> logger, TimeProvider time, IHostApplicationLifetime lifetime) : BackgroundService
+    ILogger<ModelLoader> logger, TimeProvider time, IHostApplicationLifetime lifetime, LoadGate? gate = null) : BackgroundService
 {
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
@@ -34,6 +34,11 @@ internal sealed class ModelLoader(
         var start = time.GetTimestamp();
         try
         {
+            if (gate is not null)
+            {
+                await gate.Opened.WaitAsync(stoppingToken).ConfigureAwait(false);
+            }
+
             var state = await Task.Run(Load, stoppingToken).ConfigureAwait(false);
             host.SetLoaded(state);
             health.SetAll(Grpc.Health.V1.HealthCheckResponse.Types.ServingStatus.Serving);
@@ -51,6 +56,20 @@ internal sealed class ModelLoader(
     private ServerState Load()
     {
         var state = new ServerState(options, metrics, logger, time);
+        try
+        {
+            Resume(state);
+            return state;
+        }
+        catch
+        {
+            state.DisposeAsync().AsTask().GetAwaiter().GetResult();
+            throw;
+        }
+    }
+
+    private void Resume(ServerState state)
+    {
         if (options.ResumeFrom is { Length: > 0 } resume)
         {
             var dir = Directory.Exists(resume) ? Path.GetFullPath(resume) : CheckpointStore.Resolve(options, resume, "");
@@ -62,7 +81,15 @@ internal sealed class ModelLoader(
             CheckpointStore.Load(state, dir, rewardOnly: false);
             ServerLog.Checkpoint(logger, "resumed", dir, state.PolicyVersion, state.RmVersion, 0);
         }
-
-        return state;
     }
+}
+
+/// <summary>Holds model loading back until <see cref="Opened"/> completes (tests observe the loading phase with it).</summary>
+internal sealed class LoadGate
+{
+    private readonly TaskCompletionSource _opened = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    public Task Opened => _opened.Task;
+
+    public void Open() => _opened.TrySetResult();
 }

@@ -1,7 +1,7 @@
 using System.Net;
 using System.Net.Sockets;
 
-namespace R2M.Grpc.Client.Internal;
+namespace R2M.Client.Internal;
 
 /// <summary>
 /// The channel's TCP connection, with reads served from a read-ahead buffer. HttpClient's HTTP/2

@@ -1,7 +1,7 @@
 using System.Buffers;
 using System.Globalization;
 
-namespace R2M.Grpc;
+namespace R2M.Client;
 
 /// <summary>
 /// Raises how many arrays of one size <see cref="ArrayPool{T}.Shared"/> keeps per core, for
@@ -9,7 +9,7 @@ namespace R2M.Grpc;
 /// </summary>
 /// <remarks>
 /// HttpClient buffers each HTTP/2 response stream in 16 KiB arrays rented from the shared pool, up
-/// to the stream's flow-control window (our channel opens 8 MiB: up to 512 arrays in flight per
+/// to the stream's flow-control window (R2MClient opens 8 MiB: up to 512 arrays in flight per
 /// stream). The pool keeps 32 arrays of a size per core by default, so past that every rent
 /// allocates and every return drops the array: in the 1 MiB streaming benchmark that was a third of
 /// all allocated bytes and a quarter of the throughput (docs/grpc.md). The runtime reads the

@@ -40,7 +40,7 @@ from train_grpo import VARIANTS, load_stubs, sort_prompt  # noqa: E402
 def parse_args(argv=None):
     p = argparse.ArgumentParser(description="Compare the PyTorch policy with r2m-server's policy and scores.")
     p.add_argument("--address", default="127.0.0.1:50051")
-    p.add_argument("--api-key", default=os.environ.get("R2M_API_KEY"))
+    p.add_argument("--api-key-file", default=None, help="file holding the key (default: $R2M_API_KEY)")
     p.add_argument("--policy", required=True, help="the policy directory the server was started with")
     p.add_argument("--prompts", type=int, default=4)
     p.add_argument("--k", type=int, default=3)

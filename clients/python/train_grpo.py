@@ -40,12 +40,21 @@ VARIANTS = {
 FROZEN_RM = {"vanilla", "r2m-without-train", "pretrained-rm"}
 
 
+def api_key(args):
+    """The key from --api-key-file (trailing line break removed), else $R2M_API_KEY."""
+    if args.api_key_file:
+        with open(args.api_key_file, encoding="utf-8") as f:
+            return f.read().rstrip("\r\n")
+    return os.environ.get("R2M_API_KEY")
+
+
 def add_loop_arguments(p):
     """The flags every trainer here shares: server, loop sizes, sampling, R2M schedule and GREBT,
     deadlines and retries, metrics, stubs (train_external.py adds its own policy's settings)."""
     p.add_argument("--address", default="127.0.0.1:50051", help="server host:port (default %(default)s)")
-    p.add_argument("--api-key", default=os.environ.get("R2M_API_KEY"),
-                   help="sent as 'authorization: Bearer KEY' (default: $R2M_API_KEY)")
+    p.add_argument("--api-key-file", default=None,
+                   help="file holding the key sent as 'authorization: Bearer KEY' (default: $R2M_API_KEY);"
+                        " the key itself is never taken from the command line, where other users can read it")
     p.add_argument("--steps", type=int, default=3, help="RL steps T (default %(default)s)")
     p.add_argument("--prompts", type=int, default=4, help="prompts per step n (default %(default)s)")
     p.add_argument("--k", type=int, default=4, help="responses per prompt K (default %(default)s)")
@@ -169,7 +178,8 @@ class Client:
         limit = args.max_message_mb * 1024 * 1024
         self.channel = grpc.insecure_channel(args.address, options=[
             ("grpc.max_send_message_length", limit), ("grpc.max_receive_message_length", limit)])
-        self.metadata = [("authorization", "Bearer " + args.api_key)] if args.api_key else []
+        key = api_key(args)
+        self.metadata = [("authorization", "Bearer " + key)] if key else []
         self.admin = pb["admin_grpc"].AdminStub(self.channel)
         self.policy = pb["policy_grpc"].PolicyStub(self.channel)
         self.rm = pb["rm_grpc"].RewardModelStub(self.channel)

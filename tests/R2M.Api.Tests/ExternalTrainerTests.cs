@@ -31,12 +31,14 @@ public sealed class ExternalTrainerTests
             string address = $"127.0.0.1:{server.Port}";
             using var r2m = new R2MClient(new R2MClientOptions { Address = server.Address, ApiKey = ApiKey });
             InfoReply before = await r2m.InfoAsync();
+            string keyFile = Path.Combine(work, "key"); // the key is never a command-line argument
+            await File.WriteAllTextAsync(keyFile, ApiKey + "\n");
 
-            CheckParity(client, address, policyDir, stubs, work, server);
+            CheckParity(client, address, policyDir, stubs, work, server, keyFile);
 
             string metrics = Path.Combine(work, "metrics.jsonl");
             string saved = Path.Combine(work, "trained-policy");
-            (rc, output) = PythonClientTests.Run(Python, [Path.Combine(client, "train_external.py"), "--address", address, "--api-key", ApiKey,
+            (rc, output) = PythonClientTests.Run(Python, [Path.Combine(client, "train_external.py"), "--address", address, "--api-key-file", keyFile,
                 "--policy", policyDir, "--stubs", stubs, "--steps", "3", "--prompts", "2", "--k", "3", "--max-new-tokens", "10",
                 "--metrics", metrics, "--save", saved], client);
             Assert.True(rc == 0, $"train_external.py failed ({rc}):\n{output}\nserver:\n{server.OutputTail}");
@@ -117,10 +119,10 @@ public sealed class ExternalTrainerTests
     /// states and log-probs to float rounding; inline scores (F32, BF16) against scores by rollout
     /// id; and a wrong feedback tensor of the right shape moves the reward far more than BF16 does.
     /// </summary>
-    private static void CheckParity(string client, string address, string policyDir, string stubs, string work, ServerProcess server)
+    private static void CheckParity(string client, string address, string policyDir, string stubs, string work, ServerProcess server, string keyFile)
     {
         string parityFile = Path.Combine(work, "parity.json");
-        (int rc, string output) = PythonClientTests.Run(Python, [Path.Combine(client, "check_parity.py"), "--address", address, "--api-key", ApiKey,
+        (int rc, string output) = PythonClientTests.Run(Python, [Path.Combine(client, "check_parity.py"), "--address", address, "--api-key-file", keyFile,
             "--policy", policyDir, "--stubs", stubs, "--out", parityFile], client);
         Assert.True(rc == 0, $"check_parity.py failed ({rc}):\n{output}\nserver:\n{server.OutputTail}");
         JsonElement p = JsonDocument.Parse(File.ReadAllText(parityFile)).RootElement;

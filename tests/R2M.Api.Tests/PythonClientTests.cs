@@ -29,7 +29,9 @@ public sealed class PythonClientTests
             await using ServerProcess server = await RealServer.StartAsync(Path.Combine(work, "cp"), ApiKey);
             string address = $"127.0.0.1:{server.Port}";
             string metrics = Path.Combine(work, "metrics.jsonl");
-            (rc, output) = Run(Python, [Path.Combine(client, "train_grpo.py"), "--address", address, "--api-key", ApiKey, "--stubs", stubs,
+            string keyFile = Path.Combine(work, "key");
+            await File.WriteAllTextAsync(keyFile, ApiKey + "\n");
+            (rc, output) = Run(Python, [Path.Combine(client, "train_grpo.py"), "--address", address, "--api-key-file", keyFile, "--stubs", stubs,
                 "--steps", "3", "--prompts", "2", "--k", "3", "--max-new-tokens", "10", "--metrics", metrics], client);
             Assert.True(rc == 0, $"train_grpo.py failed ({rc}):\n{output}\nserver:\n{server.OutputTail}");
             var lines = File.ReadAllLines(metrics).Select(l => JsonDocument.Parse(l).RootElement).ToArray();
@@ -68,6 +70,7 @@ public sealed class PythonClientTests
         }
 
         start.Environment["PYTHONDONTWRITEBYTECODE"] = "1";
+        start.Environment.Remove("R2M_API_KEY"); // the key only where the test gives it (--api-key-file)
         using Process process = Process.Start(start) ?? throw new InvalidOperationException($"{file} did not start");
         Task<string> stdout = process.StandardOutput.ReadToEndAsync();
         Task<string> stderr = process.StandardError.ReadToEndAsync();

@@ -1,6 +1,6 @@
 using R2M.Client.Cli;
 using R2M.Client.Training;
-using R2M.Grpc;
+using Grpc.Core;
 using R2M.Sandbox;
 
 namespace R2M.Client.Tests;
@@ -44,8 +44,10 @@ public sealed class EndToEndTests(KeyedServerFixture fixture) : IClassFixture<Ke
         string outDir = RealServer.TempDir("train");
         var output = new StringWriter();
         var error = new StringWriter();
+        string keyFile = Path.Combine(outDir, "key");
+        await File.WriteAllTextAsync(keyFile, KeyedServerFixture.ApiKey + "\n");
         int rc = await ClientCli.RunAsync(
-            ["train", "--server", fixture.Server.Address, "--api-key", KeyedServerFixture.ApiKey, "--steps", "3", "--prompts", "2", "--k", "3",
+            ["train", "--server", fixture.Server.Address, "--api-key-file", keyFile, "--steps", "3", "--prompts", "2", "--k", "3",
              "--max-new-tokens", "10", "--held-out-pairs", "16", "--checkpoint-every", "2", "--checkpoint-name", "e2e-train", "--out", outDir],
             output, error).WaitAsync(Limit);
         Assert.True(rc == 0, $"train failed ({rc}): {error}\n{output}\nserver:\n{fixture.Server.OutputTail}");
@@ -86,7 +88,10 @@ public sealed class EndToEndTests(KeyedServerFixture fixture) : IClassFixture<Ke
             RedirectStandardError = true,
             UseShellExecute = false,
         };
-        foreach (string a in new[] { Path.Combine(AppContext.BaseDirectory, "r2m-client.dll"), "train", "--server", fixture.Server.Address,
+        // The client's own build output (its dependencies and runtimeconfig), not the copy beside the tests.
+        string config = AppContext.BaseDirectory.Contains($"{Path.DirectorySeparatorChar}Debug{Path.DirectorySeparatorChar}", StringComparison.Ordinal) ? "Debug" : "Release";
+        string exe = Path.Combine(RealServer.RepoRoot(), "clients", "R2M.Client", "bin", config, "net10.0", "r2m-client.dll");
+        foreach (string a in new[] { exe, "train", "--server", fixture.Server.Address,
             "--variant", "vanilla", "--algorithm", "rloo", "--steps", "2", "--prompts", "2", "--k", "2", "--max-new-tokens", "8",
             "--held-out-pairs", "0", "--plots", "false", "--out", outDir })
         {

@@ -1,15 +1,16 @@
 using System.Net;
-using Google.Protobuf.Reflection;
+using Grpc.Core;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Server.Kestrel.Core;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using R2M.Api.V1;
-using R2M.Grpc;
 
 namespace R2M.Client.Tests;
 
 /// <summary>
-/// An in-process r2m.v1 stand-in on a loopback port (R2M.Grpc's Kestrel binding) for the retry
+/// An in-process r2m.v1 stand-in on a loopback port (Grpc.AspNetCore, the generated bases) for the retry
 /// tests of the non-idempotent calls: Policy.Optimize advances policy_version, RewardModel.Update
 /// advances rm_version, Admin.Info reports both, and every call is counted. A write can be made to
 /// fail with UNAVAILABLE either before applying (nothing changes) or after applying (the version
@@ -53,18 +54,16 @@ internal sealed class FakeWriteServer : IAsyncDisposable
     {
         var builder = WebApplication.CreateSlimBuilder();
         builder.Logging.ClearProviders();
-        builder.Services.AddR2MGrpc();
-        builder.WebHost.ConfigureKestrel(k => k.ListenGrpc(new IPEndPoint(IPAddress.Loopback, 0)));
+        builder.Services.AddGrpc();
+        var holder = new Holder();
+        builder.Services.AddSingleton(holder);
+        builder.WebHost.ConfigureKestrel(k => k.Listen(IPAddress.Loopback, 0, l => l.Protocols = HttpProtocols.Http2));
         var app = builder.Build();
         var server = new FakeWriteServer(app);
-        app.MapGrpcService(Service(PolicyReflection.Descriptor, "Policy"),
-            d => d.AddClientStreaming<PolicyBatch, OptimizeReply>("Optimize", async (requests, context) =>
-                new OptimizeReply { PolicyVersion = await server.WriteAsync(requests, context, policy: true) }));
-        app.MapGrpcService(Service(RewardModelReflection.Descriptor, "RewardModel"),
-            d => d.AddClientStreaming<PreferenceGroup, UpdateReply>("Update", async (requests, context) =>
-                new UpdateReply { RmVersion = await server.WriteAsync(requests, context, policy: false) }));
-        app.MapGrpcService(Service(AdminReflection.Descriptor, "Admin"),
-            d => d.AddUnary<InfoRequest, InfoReply>("Info", (request, _) => Task.FromResult(server.Info(request.WaitForWrites))));
+        holder.Server = server;
+        app.MapGrpcService<FakePolicy>();
+        app.MapGrpcService<FakeReward>();
+        app.MapGrpcService<FakeAdmin>();
         await app.StartAsync().WaitAsync(TimeSpan.FromSeconds(30));
         server.Address = app.Urls.First();
         return server;
@@ -86,9 +85,7 @@ internal sealed class FakeWriteServer : IAsyncDisposable
         await _app.DisposeAsync();
     }
 
-    private static ServiceDescriptor Service(FileDescriptor file, string name) => file.FindTypeByName<ServiceDescriptor>(name);
-
-    private async Task<ulong> WriteAsync<T>(IAsyncStreamReader<T> requests, ServerCallContext context, bool policy)
+    internal async Task<ulong> WriteAsync<T>(IAsyncStreamReader<T> requests, ServerCallContext context, bool policy)
     {
         var id = "";
         while (await requests.MoveNext(context.CancellationToken))
@@ -145,7 +142,7 @@ internal sealed class FakeWriteServer : IAsyncDisposable
         return version;
     }
 
-    private InfoReply Info(bool waitForWrites)
+    internal InfoReply Info(bool waitForWrites)
     {
         lock (_lock)
         {
@@ -164,4 +161,26 @@ internal sealed class FakeWriteServer : IAsyncDisposable
             return new InfoReply { PolicyVersion = _policyVersion, RmVersion = _rmVersion, ServerVersion = "fake" };
         }
     }
+}
+
+internal sealed class Holder
+{
+    public FakeWriteServer Server { get; set; } = null!;
+}
+
+internal sealed class FakePolicy(Holder h) : Policy.PolicyBase
+{
+    public override async Task<OptimizeReply> Optimize(IAsyncStreamReader<PolicyBatch> requests, ServerCallContext context) =>
+        new() { PolicyVersion = await h.Server.WriteAsync(requests, context, policy: true) };
+}
+
+internal sealed class FakeReward(Holder h) : RewardModel.RewardModelBase
+{
+    public override async Task<UpdateReply> Update(IAsyncStreamReader<PreferenceGroup> requests, ServerCallContext context) =>
+        new() { RmVersion = await h.Server.WriteAsync(requests, context, policy: false) };
+}
+
+internal sealed class FakeAdmin(Holder h) : Admin.AdminBase
+{
+    public override Task<InfoReply> Info(InfoRequest request, ServerCallContext context) => Task.FromResult(h.Server.Info(request.WaitForWrites));
 }

@@ -1,6 +1,6 @@
 using R2M.Api.V1;
 using R2M.Client.Internal;
-using R2M.Grpc;
+using Grpc.Core;
 
 namespace R2M.Client.Tests;
 

@@ -1,8 +1,8 @@
 using System.Net;
 using System.Net.Sockets;
-using R2M.Grpc.Client.Internal;
+using R2M.Client.Internal;
 
-namespace R2M.Grpc.Tests.Client;
+namespace R2M.Client.Tests;
 
 public sealed class ReadAheadStreamTests : IAsyncLifetime
 {

@@ -2,7 +2,7 @@ using System.Net;
 using System.Net.Sockets;
 using R2M.Client.Internal;
 using R2M.Client.Cli;
-using R2M.Grpc;
+using Grpc.Core;
 
 namespace R2M.Client.Tests;
 
@@ -131,8 +131,13 @@ public sealed class RetryTests
     public async Task EveryAttempt_GetsTheConfiguredDeadline()
     {
         using var runner = new CallRunner(new R2MClientOptions { CallTimeout = TimeSpan.FromSeconds(7) });
-        TimeSpan? seen = await runner.RunAsync("X", o => Task.FromResult(o.Timeout), default).WaitAsync(Limit);
-        Assert.Equal(TimeSpan.FromSeconds(7), seen);
+        DateTime before = DateTime.UtcNow;
+        DateTime? seen = await runner.RunAsync("X", o => Task.FromResult(o.Deadline), default).WaitAsync(Limit);
+        DateTime? channel = await runner.RunRetriedByChannelAsync("Y", o => Task.FromResult(o.Deadline), default).WaitAsync(Limit);
+        foreach (var deadline in new[] { seen, channel })
+        {
+            Assert.InRange(deadline!.Value, before.AddSeconds(7), DateTime.UtcNow.AddSeconds(7));
+        }
     }
 
     internal static int ClosedPort()

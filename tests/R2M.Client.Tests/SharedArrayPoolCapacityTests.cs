@@ -1,6 +1,6 @@
 using System.Buffers;
 
-namespace R2M.Grpc.Tests.Client;
+namespace R2M.Client.Tests;
 
 public sealed class SharedArrayPoolCapacityTests
 {

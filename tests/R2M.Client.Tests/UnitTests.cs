@@ -3,7 +3,7 @@ using R2M.Api.V1;
 using R2M.Client.Cli;
 using R2M.Client.Internal;
 using R2M.Client.Training;
-using R2M.Grpc;
+using Grpc.Core;
 
 namespace R2M.Client.Tests;
 

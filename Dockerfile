@@ -3,10 +3,12 @@
 #
 #   docker build -t r2m-server .
 #   docker run --rm -p 50051:50051 -v /path/to/models:/models:ro -v r2m-data:/data \
-#     -e R2M__ApiKey=change-me r2m-server --policy /models/policy --reward-model /models/rm
+#     -e R2M__ApiKey r2m-server --policy /models/policy --reward-model /models/rm   # key from your environment
 #
 # Inside a container loopback is unreachable from outside, so the image listens on 0.0.0.0
-# (R2M__Host); set an API key (R2M__ApiKey or --api-key) whenever the port is published.
+# (R2M__Host); set an API key whenever the port is published: R2M__ApiKey, or a mounted secret
+# file with --api-key-file (r2m-server refuses a key on its command line). TLS: mount a
+# certificate and set R2M__CertificatePath (and R2M__CertificateKeyPath for a PEM key).
 
 FROM mcr.microsoft.com/dotnet/sdk:10.0 AS build
 WORKDIR /src
@@ -17,7 +19,6 @@ COPY src/R2M.Tensors/R2M.Tensors.csproj src/R2M.Tensors/
 COPY src/R2M.Tokenizers/R2M.Tokenizers.csproj src/R2M.Tokenizers/
 COPY src/R2M.Models/R2M.Models.csproj src/R2M.Models/
 COPY src/R2M.Alignment/R2M.Alignment.csproj src/R2M.Alignment/
-COPY src/R2M.Grpc/R2M.Grpc.csproj src/R2M.Grpc/
 COPY src/R2M.Api/R2M.Api.csproj src/R2M.Api/
 COPY src/R2M.Server/R2M.Server.csproj src/R2M.Server/
 RUN dotnet restore src/R2M.Server/R2M.Server.csproj
@@ -34,7 +35,7 @@ RUN apt-get update \
 WORKDIR /app
 COPY --from=build /app ./
 # A 16 MiB gen0 budget for a process that parses large messages (inline hidden states): the
-# default ~6 MB budget means a GC every few messages (docs/grpc.md, "Streaming: what it took").
+# default ~6 MB budget means a GC every few messages (docs/grpc.md, "Benchmark").
 ENV R2M__Host=0.0.0.0 \
     R2M__Port=50051 \
     R2M__CheckpointRoot=/data/checkpoints \
@@ -44,7 +45,8 @@ ENV R2M__Host=0.0.0.0 \
 USER $APP_UID
 EXPOSE 50051
 VOLUME ["/data"]
-# grpc.health.v1 Check through the server binary itself (no extra probe tool in the image).
+# grpc.health.v1 Check through the server binary itself (no extra probe tool in the image); it
+# reports NOT_SERVING until the models are loaded.
 HEALTHCHECK --interval=30s --timeout=5s --start-period=60s --retries=3 \
     CMD ["dotnet", "/app/r2m-server.dll", "health", "--address", "http://127.0.0.1:50051"]
 ENTRYPOINT ["dotnet", "/app/r2m-server.dll"]

@@ -1,32 +1,37 @@
 using System.Diagnostics;
-using System.Net;
 using Google.Protobuf;
+using Grpc.Core;
+using Grpc.Net.Client;
 using Microsoft.AspNetCore.Builder;
-using Microsoft.AspNetCore.Hosting;
-using Microsoft.Extensions.Logging;
-using R2M.Grpc;
-using R2M.Grpc.Client;
-using R2M.Grpc.Tests.Interop;
+using R2M.Interop.Tests;
+using R2M.Server;
 
 namespace R2M.Benchmarks;
 
 /// <summary>
-/// gRPC transport, side by side: our Kestrel server vs the grpcio (asyncio) server of the interop
-/// suite (tests/R2M.Grpc.Tests/Interop/peers/interop_server.py), both doing the same work (Echo of a
-/// small payload; ServerStream of 1 MiB messages) and both driven by the same client (ours).
-/// Reports unary round trips/s with p50/p99 latency at 1 and 64 concurrent calls, and streaming
-/// MB/s, then ours/grpcio ratios. Both servers run at once and every measurement alternates
-/// between them in slices, so a load change on the shared machine hits both alike. Options: --seconds N per measurement (default 5), --quick (1 s),
-/// --stream-only (skip the unary measurements, for profiling the streaming path), --ours-only.
+/// gRPC, side by side: Grpc.AspNetCore (Kestrel) hosted by r2m-server's own host configuration
+/// (R2MServer.BuildHost: its limits, interceptors, health, reflection) vs the grpcio (asyncio)
+/// server of the interop suite (tests/R2M.Interop.Tests/Interop/peers/interop_server.py), both
+/// doing the same work (Echo of a small payload; ServerStream of 1 MiB messages) and both driven
+/// by the same Grpc.Net.Client client (one channel each, same options). Reports unary round
+/// trips/s with p50/p99 latency at 1 and 64 concurrent calls, and streaming MB/s, then
+/// Grpc.AspNetCore/grpcio ratios. Both servers run at once and every measurement alternates
+/// between them in slices, so a load change on the shared machine hits both alike. Options:
+/// --seconds N per measurement (default 5), --quick (1 s), --stream-only (skip the unary
+/// measurements), --ours-only, --no-read-ahead (the client's plain SocketsHttpHandler connection
+/// instead of R2M.Client's read-ahead one), --read-ahead-ab (a third target: the same
+/// Grpc.AspNetCore server through a plain connection, interleaved with the others, and the ratio),
+/// --default-array-pool (Program: leave the shared ArrayPool at the runtime's capacity).
 /// </summary>
 public sealed class GrpcBenchmark : IBenchmark
 {
     private const int MiB = 1024 * 1024;
-    private static readonly ServiceDescriptorHolder Methods = new();
 
     public string Name => "grpc";
 
-    public string Description => "gRPC unary round trips/s, p50/p99 latency (1 and 64 concurrent) and 1 MiB streaming MB/s: our server vs grpcio, same client";
+    public string Description => "gRPC unary round trips/s, p50/p99 latency (1 and 64 concurrent) and 1 MiB streaming MB/s: Grpc.AspNetCore vs grpcio, same Grpc.Net.Client";
+
+    private static bool ReadAhead { get; set; } = true;
 
     public async Task RunAsync(string[] args)
     {
@@ -39,11 +44,13 @@ public sealed class GrpcBenchmark : IBenchmark
 
         var duration = TimeSpan.FromSeconds(seconds);
         var streamOnly = args.Contains("--stream-only");
+        ReadAhead = !args.Contains("--no-read-ahead");
         Console.WriteLine($"  {Environment.ProcessorCount} cores, {seconds:F0} s per measurement and server, in {Rounds} interleaved slices; " +
-            "client: R2M.Grpc.Client (HTTP/2 cleartext, loopback)");
+            $"client: Grpc.Net.Client {System.Reflection.CustomAttributeExtensions.GetCustomAttribute<System.Reflection.AssemblyInformationalVersionAttribute>(typeof(GrpcChannel).Assembly)?.InformationalVersion.Split('+')[0]} (HTTP/2 cleartext, loopback), connection " +
+            (ReadAhead ? "with R2M.Client's 256 KiB read-ahead" : "plain (SocketsHttpHandler's own)"));
         Console.WriteLine($"  GC: LOH threshold {AppContext.GetData("System.GC.LOHThreshold") ?? "default"}, " +
             $"DOTNET_GCgen0size={Environment.GetEnvironmentVariable("DOTNET_GCgen0size") ?? "unset"}; shared ArrayPool " +
-            (Program.ArrayPoolRaised ? $"raised to {Environment.GetEnvironmentVariable(SharedArrayPoolCapacity.EnvironmentVariable)} arrays per core" : "at its default capacity"));
+            (Program.ArrayPoolRaised ? $"raised to {Environment.GetEnvironmentVariable(R2M.Client.SharedArrayPoolCapacity.EnvironmentVariable)} arrays per core" : "at its default capacity"));
         var targets = new List<Target>();
         try
         {
@@ -52,7 +59,11 @@ public sealed class GrpcBenchmark : IBenchmark
                 return;
             }
 
-            targets.Add(new Target("ours (Kestrel)", ours.Address, ours.Server));
+            targets.Add(new Target("Grpc.AspNetCore (r2m host)", ours.Address, ours.Server, ReadAhead));
+            if (args.Contains("--read-ahead-ab"))
+            {
+                targets.Add(new Target("  same, plain connection", ours.Address, NoServer.Instance, readAhead: false));
+            }
             if (!args.Contains("--ours-only"))
             {
                 if (await StartGrpcioAsync() is not { } peer)
@@ -60,7 +71,7 @@ public sealed class GrpcBenchmark : IBenchmark
                     return;
                 }
 
-                targets.Add(new Target("grpcio (python asyncio)", peer.Address, peer.Server));
+                targets.Add(new Target("grpcio (python asyncio)", peer.Address, peer.Server, ReadAhead));
             }
 
             await MeasureAsync(targets, duration, streamOnly);
@@ -73,11 +84,17 @@ public sealed class GrpcBenchmark : IBenchmark
             }
         }
 
-        if (targets.Count == 2)
+        if (targets.Find(t => t.Label.StartsWith("  same", StringComparison.Ordinal)) is { } plain)
         {
-            var (o, p) = (targets[0], targets[1]);
-            Console.WriteLine($"  ratio ours/grpcio: unary c=1 {o.Unary1.Rps / p.Unary1.Rps:F2}x, unary c=64 {o.Unary64.Rps / p.Unary64.Rps:F2}x, " +
-                $"streaming {o.StreamMBps / p.StreamMBps:F2}x  (targets: throughput >= 1.5x, streaming >= 1000 MB/s; ours streams {o.StreamMBps:F0} MB/s)");
+            Console.WriteLine($"  read-ahead/plain connection: streaming {targets[0].StreamMBps / plain.StreamMBps:F2}x, " +
+                $"CPU ms/MB {targets[0].StreamCpuPerMB:F2} vs {plain.StreamCpuPerMB:F2}, unary c=1 {targets[0].Unary1.Rps / plain.Unary1.Rps:F2}x, c=64 {targets[0].Unary64.Rps / plain.Unary64.Rps:F2}x");
+        }
+
+        if (targets.Find(t => t.Label.StartsWith("grpcio", StringComparison.Ordinal)) is { } p)
+        {
+            var o = targets[0];
+            Console.WriteLine($"  ratio Grpc.AspNetCore/grpcio: unary c=1 {o.Unary1.Rps / p.Unary1.Rps:F2}x, unary c=64 {o.Unary64.Rps / p.Unary64.Rps:F2}x, " +
+                $"streaming {o.StreamMBps / p.StreamMBps:F2}x  (targets: throughput >= 1.5x, streaming >= 1000 MB/s; Grpc.AspNetCore streams {o.StreamMBps:F0} MB/s)");
         }
     }
 
@@ -96,18 +113,18 @@ public sealed class GrpcBenchmark : IBenchmark
             // instrumented tier) only after a few seconds under load; a server runs for hours.
             if (!streamOnly)
             {
-                await UnaryAsync(t.Channel, 1, Warmup, t.Warmup);
-                await UnaryAsync(t.Channel, 64, Warmup, t.Warmup);
+                await UnaryAsync(t.Client, 1, Warmup, t.Warmup);
+                await UnaryAsync(t.Client, 64, Warmup, t.Warmup);
             }
 
-            await StreamAsync(t.Channel, Warmup, t.StreamWarmup);
+            await StreamAsync(t.Client, Warmup, t.StreamWarmup);
         }
 
         for (var r = 0; r < Rounds && !streamOnly; r++)
         {
             foreach (var t in targets)
             {
-                await UnaryAsync(t.Channel, 1, slice, t.Unary1);
+                await UnaryAsync(t.Client, 1, slice, t.Unary1);
             }
         }
 
@@ -115,7 +132,7 @@ public sealed class GrpcBenchmark : IBenchmark
         {
             foreach (var t in targets)
             {
-                await UnaryAsync(t.Channel, 64, slice, t.Unary64);
+                await UnaryAsync(t.Client, 64, slice, t.Unary64);
             }
         }
 
@@ -125,7 +142,7 @@ public sealed class GrpcBenchmark : IBenchmark
             {
                 var cpu0 = Process.GetCurrentProcess().TotalProcessorTime;
                 var (gcs0, pause0, alloc0) = (GC.CollectionCount(0), GC.GetTotalPauseDuration(), GC.GetTotalAllocatedBytes(precise: true));
-                await StreamAsync(t.Channel, slice, t.Stream);
+                await StreamAsync(t.Client, slice, t.Stream);
                 t.StreamCpu += Process.GetCurrentProcess().TotalProcessorTime - cpu0;
                 t.StreamGcs += GC.CollectionCount(0) - gcs0;
                 t.StreamGcPause += GC.GetTotalPauseDuration() - pause0;
@@ -143,7 +160,7 @@ public sealed class GrpcBenchmark : IBenchmark
         }
     }
 
-    private static async Task UnaryAsync(Channel channel, int concurrency, TimeSpan duration, UnaryStats stats)
+    private static async Task UnaryAsync(InteropTest.InteropTestClient client, int concurrency, TimeSpan duration, UnaryStats stats)
     {
         var request = new EchoRequest { Payload = ByteString.CopyFrom(new byte[100]) };
         var latencies = new List<double>[concurrency];
@@ -155,7 +172,7 @@ public sealed class GrpcBenchmark : IBenchmark
             while (Stopwatch.GetTimestamp() < stopAt)
             {
                 var t0 = Stopwatch.GetTimestamp();
-                await channel.UnaryAsync(Methods.Echo, request).ConfigureAwait(false);
+                await client.EchoAsync(request).ConfigureAwait(false);
                 mine.Add(Stopwatch.GetElapsedTime(t0).TotalMilliseconds);
             }
         }));
@@ -166,14 +183,13 @@ public sealed class GrpcBenchmark : IBenchmark
         }
     }
 
-    private static async Task StreamAsync(Channel channel, TimeSpan duration, StreamStats stats)
+    private static async Task StreamAsync(InteropTest.InteropTestClient client, TimeSpan duration, StreamStats stats)
     {
         var begin = Stopwatch.GetTimestamp();
         while (Stopwatch.GetElapsedTime(begin) < duration)
         {
             // 64 MiB per call keeps a slice from overrunning by much on a slow, loaded machine.
-            using var call = channel.CallInvoker.AsyncServerStreamingCall(Methods.ServerStream,
-                new StreamRequest { Count = 64, ResponseSize = MiB });
+            using var call = client.ServerStream(new StreamRequest { Count = 64, ResponseSize = MiB });
             while (await call.ResponseStream.MoveNext(CancellationToken.None).ConfigureAwait(false))
             {
                 stats.Bytes += call.ResponseStream.Current.Payload.Length;
@@ -210,11 +226,17 @@ public sealed class GrpcBenchmark : IBenchmark
     }
 
     /// <summary>One server under test, its channel (one per server, same options) and its figures.</summary>
-    private sealed class Target(string label, string address, IAsyncDisposable server) : IAsyncDisposable
+    private sealed class Target(string label, string address, IAsyncDisposable server, bool readAhead) : IAsyncDisposable
     {
         public string Label { get; } = label;
 
-        public Channel Channel { get; } = Channel.ForAddress(address, new ChannelOptions { MaxReceiveMessageSize = 8 * MiB });
+        private readonly GrpcChannel _channel = GrpcChannel.ForAddress(address, new GrpcChannelOptions
+        {
+            MaxReceiveMessageSize = 8 * MiB,
+            HttpHandler = ClientHandler(readAhead),
+        });
+
+        public InteropTest.InteropTestClient Client => new(_channel);
 
         public UnaryStats Warmup { get; } = new();
 
@@ -236,9 +258,11 @@ public sealed class GrpcBenchmark : IBenchmark
 
         public double StreamMBps => Stream.Bytes / 1e6 / Stream.Seconds;
 
+        public double StreamCpuPerMB => StreamCpu.TotalMilliseconds / (Stream.Bytes / 1e6);
+
         public async ValueTask DisposeAsync()
         {
-            Channel.Dispose();
+            _channel.Dispose();
             await server.DisposeAsync();
         }
     }
@@ -246,43 +270,61 @@ public sealed class GrpcBenchmark : IBenchmark
     private static double Percentile(double[] sorted, double q) =>
         sorted.Length == 0 ? double.NaN : sorted[Math.Min(sorted.Length - 1, (int)(q * sorted.Length))];
 
-    private static async Task<(string Address, IAsyncDisposable Server)?> StartOursAsync()
+    /// <summary>The client's handler, as R2M.Client builds it (8 MiB stream window), with or without its read-ahead connection.</summary>
+    private static SocketsHttpHandler ClientHandler(bool readAhead)
     {
-        var builder = WebApplication.CreateSlimBuilder();
-        builder.Logging.ClearProviders();
-        builder.Services.AddR2MGrpc(o => o.MaxReceiveMessageSize = 8 * MiB);
-        builder.WebHost.ConfigureKestrel(k =>
+        var handler = new SocketsHttpHandler { EnableMultipleHttp2Connections = true, InitialHttp2StreamWindowSize = 8 * MiB };
+        if (readAhead)
         {
-            k.ListenGrpc(new IPEndPoint(IPAddress.Loopback, 0));
-            k.Limits.Http2.InitialConnectionWindowSize = 8 * MiB;
-            k.Limits.Http2.InitialStreamWindowSize = 4 * MiB;
+            handler.ConnectCallback = static (context, ct) => R2M.Client.Internal.ReadAheadStream.ConnectAsync(context.DnsEndPoint, ct);
+        }
 
-            // Kestrel pauses a response writer once 64 KiB are buffered (MaxResponseBufferSize);
-            // room for a few 1 MiB messages lets the handler serialize the next message while
-            // the previous one is framed and sent (measured ~+10% on 1 MiB streaming here).
-            k.Limits.MaxResponseBufferSize = 4 * MiB;
-        });
-        var app = builder.Build();
-        app.MapGrpcService(new GrpcServiceDefinition(Methods.Service)
-            .AddUnary<EchoRequest, EchoReply>("Echo", (r, _) => Task.FromResult(new EchoReply { Payload = r.Payload, Received = 1 }))
-            .AddServerStreaming<StreamRequest, EchoReply>("ServerStream", ServerStreamAsync));
-        await app.StartAsync();
-        return (app.Urls.First(), app);
+        return handler;
     }
 
-    // Same work as interop_server.py's ServerStream: one payload per call, `count` replies.
-    private static async Task ServerStreamAsync(StreamRequest request, IServerStreamWriter<EchoReply> responses, ServerCallContext context)
+    private static async Task<(string Address, IAsyncDisposable Server)?> StartOursAsync()
     {
-        var payload = UnsafeByteOperations.UnsafeWrap(new byte[request.ResponseSize]);
-        for (var i = 0; i < request.Count; i++)
+        var app = R2MServer.BuildHost(["--Logging:LogLevel:Default=Warning"], o => (o.Port, o.MaxReceiveMessageBytes, o.MaxSendMessageBytes) = (0, 8 * MiB, 8 * MiB),
+            hostModels: false, mapServices: a => a.MapGrpcService<BenchService>());
+        await app.StartAsync();
+        return ($"http://127.0.0.1:{R2MServer.GetPort(app)}", new HostedApp(app));
+    }
+
+    private sealed class NoServer : IAsyncDisposable
+    {
+        public static readonly NoServer Instance = new();
+
+        public ValueTask DisposeAsync() => ValueTask.CompletedTask;
+    }
+
+    private sealed class HostedApp(WebApplication app) : IAsyncDisposable
+    {
+        public async ValueTask DisposeAsync()
         {
-            await responses.WriteAsync(new EchoReply { Payload = payload, Index = i, Received = 1 }).ConfigureAwait(false);
+            await app.StopAsync();
+            await app.DisposeAsync();
+        }
+    }
+
+    /// <summary>Same work as interop_server.py: Echo replies with the payload; ServerStream sends one payload `count` times.</summary>
+    private sealed class BenchService : InteropTest.InteropTestBase
+    {
+        public override Task<EchoReply> Echo(EchoRequest request, ServerCallContext context) =>
+            Task.FromResult(new EchoReply { Payload = request.Payload, Received = 1 });
+
+        public override async Task ServerStream(StreamRequest request, IServerStreamWriter<EchoReply> responses, ServerCallContext context)
+        {
+            var payload = UnsafeByteOperations.UnsafeWrap(new byte[request.ResponseSize]);
+            for (var i = 0; i < request.Count; i++)
+            {
+                await responses.WriteAsync(new EchoReply { Payload = payload, Index = i, Received = 1 }).ConfigureAwait(false);
+            }
         }
     }
 
     private static async Task<(string Address, IAsyncDisposable Server)?> StartGrpcioAsync()
     {
-        var script = Path.Combine(FindRepoRoot(), "tests", "R2M.Grpc.Tests", "Interop", "peers", "interop_server.py");
+        var script = Path.Combine(FindRepoRoot(), "tests", "R2M.Interop.Tests", "Interop", "peers", "interop_server.py");
         if (!File.Exists("/usr/bin/python3") || !File.Exists(script))
         {
             Console.WriteLine($"  grpcio server unavailable ({script} or /usr/bin/python3 missing): run scripts/setup.sh");
@@ -341,14 +383,5 @@ public sealed class GrpcBenchmark : IBenchmark
 
             process.Dispose();
         }
-    }
-
-    private sealed class ServiceDescriptorHolder
-    {
-        public Google.Protobuf.Reflection.ServiceDescriptor Service { get; } = InteropReflection.Descriptor.Services[0];
-
-        public Method<EchoRequest, EchoReply> Echo => Method<EchoRequest, EchoReply>.FromDescriptor(Service.FindMethodByName("Echo"));
-
-        public Method<StreamRequest, EchoReply> ServerStream => Method<StreamRequest, EchoReply>.FromDescriptor(Service.FindMethodByName("ServerStream"));
     }
 }

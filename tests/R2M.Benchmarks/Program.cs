@@ -8,13 +8,14 @@ namespace R2M.Benchmarks;
 /// </summary>
 public static class Program
 {
-    /// <summary>Whether <see cref="R2M.Grpc.SharedArrayPoolCapacity.TryRaise"/> took effect (the grpc benchmark reports it).</summary>
+    /// <summary>Whether <see cref="R2M.Client.SharedArrayPoolCapacity.TryRaise"/> took effect (the grpc benchmark reports it).</summary>
     public static bool ArrayPoolRaised { get; private set; }
 
     public static async Task<int> Main(string[] args)
     {
         // Before anything uses the shared array pool: the runtime reads its capacity once.
-        ArrayPoolRaised = R2M.Grpc.SharedArrayPoolCapacity.TryRaise();
+        // (--default-array-pool leaves it alone, to measure what raising it buys.)
+        ArrayPoolRaised = !args.Contains("--default-array-pool") && R2M.Client.SharedArrayPoolCapacity.TryRaise();
         var all = typeof(Program).Assembly.GetTypes()
             .Where(t => !t.IsAbstract && typeof(IBenchmark).IsAssignableFrom(t))
             .Select(t => (IBenchmark)Activator.CreateInstance(t)!)

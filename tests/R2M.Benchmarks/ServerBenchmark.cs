@@ -1,9 +1,9 @@
 using System.Diagnostics;
 using System.Globalization;
-using Google.Protobuf.Reflection;
+using Grpc.Core;
+using Grpc.Net.Client;
 using Microsoft.AspNetCore.Builder;
 using R2M.Api.V1;
-using R2M.Grpc.Client;
 using R2M.Models;
 using R2M.Sandbox;
 using R2M.Server;
@@ -20,9 +20,6 @@ namespace R2M.Benchmarks;
 /// </summary>
 public sealed class ServerBenchmark : IBenchmark
 {
-    private static readonly ServiceDescriptor PolicySvc = PolicyReflection.Descriptor.Services[0];
-    private static readonly ServiceDescriptor RewardSvc = RewardModelReflection.Descriptor.Services[0];
-
     public string Name => "server";
     public string Description => "Score items/s: by rollout id vs inline bf16 hidden states vs vanilla RM, 1 and 16 streams";
 
@@ -42,10 +39,11 @@ public sealed class ServerBenchmark : IBenchmark
                 (o.MaxScoreItemsInFlight, o.RolloutStoreBytes, o.MaxRolloutsPerGenerate) = (1 << 16, 4L << 30, 1 << 16);
             });
             await app.StartAsync();
+            await R2MServer.LoadedAsync(app);
             try
             {
-                using var channel = Channel.ForAddress($"http://127.0.0.1:{R2MServer.GetPort(app)}",
-                    new ChannelOptions { MaxReceiveMessageSize = 256 << 20, MaxSendMessageSize = 256 << 20 });
+                using var channel = GrpcChannel.ForAddress($"http://127.0.0.1:{R2MServer.GetPort(app)}",
+                    new GrpcChannelOptions { MaxReceiveMessageSize = 256 << 20, MaxSendMessageSize = 256 << 20 });
                 Console.WriteLine($"policy D_p {dp}, RM D_rm {drm}, {layers} layers each, head d {(quick ? 64 : 256)}; {items} items per run, prompt 16 + up to {maxNew} new tokens; GEMM threads {R2M.Tensors.Gemm.ThreadCount}");
                 await RunAllAsync(channel, items, maxNew);
             }
@@ -61,7 +59,7 @@ public sealed class ServerBenchmark : IBenchmark
         }
     }
 
-    private static async Task RunAllAsync(Channel channel, int items, int maxNew)
+    private static async Task RunAllAsync(GrpcChannel channel, int items, int maxNew)
     {
         var rates = new Dictionary<(string Mode, int Streams), double>();
         // Warm-up (JIT, connection, thread pool): every mode once on a separate set of rollouts.
@@ -115,7 +113,7 @@ public sealed class ServerBenchmark : IBenchmark
     }
 
     /// <summary>Items/s for all requests split round-robin over <paramref name="streams"/> concurrent Score streams.</summary>
-    private static async Task<double> MeasureAsync(Channel channel, int streams, List<ScoreRequest> requests)
+    private static async Task<double> MeasureAsync(GrpcChannel channel, int streams, List<ScoreRequest> requests)
     {
         var sw = Stopwatch.StartNew();
         var tasks = Enumerable.Range(0, streams).Select(s => ScoreStreamAsync(channel, requests.Where((_, i) => i % streams == s).ToList())).ToList();
@@ -125,9 +123,9 @@ public sealed class ServerBenchmark : IBenchmark
         return requests.Count / seconds;
     }
 
-    private static async Task<int> ScoreStreamAsync(Channel channel, List<ScoreRequest> requests)
+    private static async Task<int> ScoreStreamAsync(GrpcChannel channel, List<ScoreRequest> requests)
     {
-        using var call = channel.DuplexStreaming<ScoreRequest, ScoreReply>(RewardSvc.FindMethodByName("Score"), new CallOptions { Timeout = TimeSpan.FromMinutes(10) });
+        using var call = new RewardModel.RewardModelClient(channel).Score(deadline: DateTime.UtcNow.AddMinutes(10));
         var reader = Task.Run(async () =>
         {
             var ok = 0;
@@ -144,7 +142,7 @@ public sealed class ServerBenchmark : IBenchmark
         return await reader;
     }
 
-    private static async Task<List<Rollout>> GenerateAsync(Channel channel, int items, int maxNew)
+    private static async Task<List<Rollout>> GenerateAsync(GrpcChannel channel, int items, int maxNew)
     {
         var rng = new Random(11);
         var req = new GenerateRequest
@@ -157,7 +155,7 @@ public sealed class ServerBenchmark : IBenchmark
             req.Prompts.Add(new Prompt { Text = "sort " + string.Join(" ", Enumerable.Range(0, 7).Select(_ => rng.Next(10))) + " =" });
         }
 
-        using var call = channel.ServerStreaming<GenerateRequest, Rollout>(PolicySvc.FindMethodByName("Generate"), req, new CallOptions { Timeout = TimeSpan.FromMinutes(10) });
+        using var call = new Policy.PolicyClient(channel).Generate(req, deadline: DateTime.UtcNow.AddMinutes(10));
         var list = new List<Rollout>();
         while (await call.ResponseStream.MoveNext(CancellationToken.None)) list.Add(call.ResponseStream.Current);
         return list.Take(items).ToList();

@@ -122,6 +122,9 @@ internal static class GrpcHost
         // allows; Grpc.AspNetCore lifts it for streams itself. The message limits bound memory.
         limits.MaxRequestBodySize = null;
         limits.MaxRequestHeadersTotalSize = 32 * 1024;
+        // Kestrel pauses a response writer once 64 KiB are buffered; room for a few 1 MiB messages
+        // lets a handler serialize the next message while the previous one is sent (hidden states).
+        limits.MaxResponseBufferSize = 4 * MiB;
         limits.MaxConcurrentConnections = 1024;
         limits.Http2.MaxStreamsPerConnection = 100;
         limits.Http2.MaxRequestHeaderFieldSize = 16 * 1024;

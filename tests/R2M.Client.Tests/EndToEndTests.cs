@@ -1,6 +1,6 @@
+using Grpc.Core;
 using R2M.Client.Cli;
 using R2M.Client.Training;
-using Grpc.Core;
 using R2M.Sandbox;
 
 namespace R2M.Client.Tests;

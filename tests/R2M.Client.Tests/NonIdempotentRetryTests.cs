@@ -1,6 +1,6 @@
+using Grpc.Core;
 using R2M.Api.V1;
 using R2M.Client.Internal;
-using Grpc.Core;
 
 namespace R2M.Client.Tests;
 

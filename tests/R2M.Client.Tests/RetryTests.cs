@@ -1,8 +1,8 @@
 using System.Net;
 using System.Net.Sockets;
-using R2M.Client.Internal;
-using R2M.Client.Cli;
 using Grpc.Core;
+using R2M.Client.Cli;
+using R2M.Client.Internal;
 
 namespace R2M.Client.Tests;
 

@@ -1,9 +1,9 @@
 using System.CommandLine;
+using Grpc.Core;
 using R2M.Api.V1;
 using R2M.Client.Cli;
 using R2M.Client.Internal;
 using R2M.Client.Training;
-using Grpc.Core;
 
 namespace R2M.Client.Tests;
 

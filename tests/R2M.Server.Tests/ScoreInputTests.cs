@@ -1,6 +1,6 @@
 using Google.Protobuf;
-using R2M.Api.V1;
 using Grpc.Core;
+using R2M.Api.V1;
 using R2M.Server.Internal;
 
 namespace R2M.Server.Tests;

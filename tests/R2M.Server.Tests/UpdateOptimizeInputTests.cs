@@ -1,5 +1,5 @@
-using R2M.Api.V1;
 using Grpc.Core;
+using R2M.Api.V1;
 
 namespace R2M.Server.Tests;
 

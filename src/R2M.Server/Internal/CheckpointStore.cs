@@ -1,9 +1,9 @@
 using System.Globalization;
 using System.Text.RegularExpressions;
 using Google.Protobuf;
+using Grpc.Core;
 using R2M.Alignment;
 using R2M.Api.V1;
-using Grpc.Core;
 using R2M.Tensors;
 
 namespace R2M.Server.Internal;

@@ -1,6 +1,6 @@
+using Grpc.Core;
 using R2M.Alignment;
 using R2M.Api.V1;
-using Grpc.Core;
 using AlignRollout = R2M.Alignment.Rollout;
 using ApiAggregation = R2M.Api.V1.LossAggregation;
 

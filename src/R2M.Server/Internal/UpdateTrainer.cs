@@ -1,6 +1,6 @@
+using Grpc.Core;
 using R2M.Alignment;
 using R2M.Api.V1;
-using Grpc.Core;
 using PairSelection = R2M.Alignment.PairSelection;
 
 namespace R2M.Server.Internal;

@@ -1,7 +1,6 @@
 using System.Collections.Frozen;
 using System.Reflection;
 using Google.Protobuf.Reflection;
-using ServiceDescriptor = Google.Protobuf.Reflection.ServiceDescriptor;
 using Grpc.AspNetCore.Server;
 using Grpc.Core;
 using Microsoft.AspNetCore.Routing;
@@ -9,6 +8,7 @@ using R2M.Api.V1;
 using HealthService = Grpc.Health.V1.Health;
 using ReflectionV1 = Grpc.Reflection.V1.ServerReflection;
 using ReflectionV1Alpha = Grpc.Reflection.V1Alpha.ServerReflection;
+using ServiceDescriptor = Google.Protobuf.Reflection.ServiceDescriptor;
 
 namespace R2M.Server.Internal.Hosting;
 

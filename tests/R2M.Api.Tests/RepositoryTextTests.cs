@@ -11,18 +11,8 @@ namespace R2M.Api.Tests;
 /// </summary>
 public sealed partial class RepositoryTextTests
 {
-    /// <summary>
-    /// The .proto comments still cite the old method and reference sheets: protos/ belongs to the
-    /// grpc-dotnet rework (issue 11), which re-points them (docs/method.md, docs/specs.md).
-    /// Only these two names and only in these files are tolerated; remove the entries then.
-    /// </summary>
-    private static readonly Dictionary<string, string[]> PendingElsewhere = new(StringComparer.Ordinal)
-    {
-        ["protos/r2m/v1/admin.proto"] = [MethodSheet],
-        ["protos/r2m/v1/common.proto"] = [MethodSheet],
-        ["protos/r2m/v1/policy.proto"] = [MethodSheet, ReferenceSheet],
-        ["protos/r2m/v1/reward_model.proto"] = [MethodSheet],
-    };
+    /// <summary>Files allowed to name an outside file, with the names each may use (none now).</summary>
+    private static readonly Dictionary<string, string[]> PendingElsewhere = new(StringComparer.Ordinal);
 
     // Built from parts so that this file does not match its own patterns.
     private const string MethodSheet = "R2M-" + "METHOD.md";

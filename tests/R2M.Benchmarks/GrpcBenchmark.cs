@@ -18,10 +18,8 @@ namespace R2M.Benchmarks;
 /// Grpc.AspNetCore/grpcio ratios. Both servers run at once and every measurement alternates
 /// between them in slices, so a load change on the shared machine hits both alike. Options:
 /// --seconds N per measurement (default 5), --quick (1 s), --stream-only (skip the unary
-/// measurements), --ours-only, --no-read-ahead (the client's plain SocketsHttpHandler connection
-/// instead of R2M.Client's read-ahead one), --read-ahead-ab (a third target: the same
-/// Grpc.AspNetCore server through a plain connection, interleaved with the others, and the ratio),
-/// --default-array-pool (Program: leave the shared ArrayPool at the runtime's capacity).
+/// measurements), --ours-only, --default-array-pool (Program: leave the shared ArrayPool at the
+/// runtime's capacity).
 /// </summary>
 public sealed class GrpcBenchmark : IBenchmark
 {
@@ -31,7 +29,6 @@ public sealed class GrpcBenchmark : IBenchmark
 
     public string Description => "gRPC unary round trips/s, p50/p99 latency (1 and 64 concurrent) and 1 MiB streaming MB/s: Grpc.AspNetCore vs grpcio, same Grpc.Net.Client";
 
-    private static bool ReadAhead { get; set; } = true;
 
     public async Task RunAsync(string[] args)
     {
@@ -44,10 +41,8 @@ public sealed class GrpcBenchmark : IBenchmark
 
         var duration = TimeSpan.FromSeconds(seconds);
         var streamOnly = args.Contains("--stream-only");
-        ReadAhead = !args.Contains("--no-read-ahead");
         Console.WriteLine($"  {Environment.ProcessorCount} cores, {seconds:F0} s per measurement and server, in {Rounds} interleaved slices; " +
-            $"client: Grpc.Net.Client {System.Reflection.CustomAttributeExtensions.GetCustomAttribute<System.Reflection.AssemblyInformationalVersionAttribute>(typeof(GrpcChannel).Assembly)?.InformationalVersion.Split('+')[0]} (HTTP/2 cleartext, loopback), connection " +
-            (ReadAhead ? "with R2M.Client's 256 KiB read-ahead" : "plain (SocketsHttpHandler's own)"));
+            $"client: Grpc.Net.Client {System.Reflection.CustomAttributeExtensions.GetCustomAttribute<System.Reflection.AssemblyInformationalVersionAttribute>(typeof(GrpcChannel).Assembly)?.InformationalVersion.Split('+')[0]} (HTTP/2 cleartext, loopback)");
         Console.WriteLine($"  GC: LOH threshold {AppContext.GetData("System.GC.LOHThreshold") ?? "default"}, " +
             $"DOTNET_GCgen0size={Environment.GetEnvironmentVariable("DOTNET_GCgen0size") ?? "unset"}; shared ArrayPool " +
             (Program.ArrayPoolRaised ? $"raised to {Environment.GetEnvironmentVariable(R2M.Client.SharedArrayPoolCapacity.EnvironmentVariable)} arrays per core" : "at its default capacity"));
@@ -59,11 +54,7 @@ public sealed class GrpcBenchmark : IBenchmark
                 return;
             }
 
-            targets.Add(new Target("Grpc.AspNetCore (r2m host)", ours.Address, ours.Server, ReadAhead));
-            if (args.Contains("--read-ahead-ab"))
-            {
-                targets.Add(new Target("  same, plain connection", ours.Address, NoServer.Instance, readAhead: false));
-            }
+            targets.Add(new Target("Grpc.AspNetCore (r2m host)", ours.Address, ours.Server));
             if (!args.Contains("--ours-only"))
             {
                 if (await StartGrpcioAsync() is not { } peer)
@@ -71,7 +62,7 @@ public sealed class GrpcBenchmark : IBenchmark
                     return;
                 }
 
-                targets.Add(new Target("grpcio (python asyncio)", peer.Address, peer.Server, ReadAhead));
+                targets.Add(new Target("grpcio (python asyncio)", peer.Address, peer.Server));
             }
 
             await MeasureAsync(targets, duration, streamOnly);
@@ -82,12 +73,6 @@ public sealed class GrpcBenchmark : IBenchmark
             {
                 await t.DisposeAsync();
             }
-        }
-
-        if (targets.Find(t => t.Label.StartsWith("  same", StringComparison.Ordinal)) is { } plain)
-        {
-            Console.WriteLine($"  read-ahead/plain connection: streaming {targets[0].StreamMBps / plain.StreamMBps:F2}x, " +
-                $"CPU ms/MB {targets[0].StreamCpuPerMB:F2} vs {plain.StreamCpuPerMB:F2}, unary c=1 {targets[0].Unary1.Rps / plain.Unary1.Rps:F2}x, c=64 {targets[0].Unary64.Rps / plain.Unary64.Rps:F2}x");
         }
 
         if (targets.Find(t => t.Label.StartsWith("grpcio", StringComparison.Ordinal)) is { } p)
@@ -226,14 +211,14 @@ public sealed class GrpcBenchmark : IBenchmark
     }
 
     /// <summary>One server under test, its channel (one per server, same options) and its figures.</summary>
-    private sealed class Target(string label, string address, IAsyncDisposable server, bool readAhead) : IAsyncDisposable
+    private sealed class Target(string label, string address, IAsyncDisposable server) : IAsyncDisposable
     {
         public string Label { get; } = label;
 
         private readonly GrpcChannel _channel = GrpcChannel.ForAddress(address, new GrpcChannelOptions
         {
             MaxReceiveMessageSize = 8 * MiB,
-            HttpHandler = ClientHandler(readAhead),
+            HttpHandler = ClientHandler(),
         });
 
         public InteropTest.InteropTestClient Client => new(_channel);
@@ -258,8 +243,6 @@ public sealed class GrpcBenchmark : IBenchmark
 
         public double StreamMBps => Stream.Bytes / 1e6 / Stream.Seconds;
 
-        public double StreamCpuPerMB => StreamCpu.TotalMilliseconds / (Stream.Bytes / 1e6);
-
         public async ValueTask DisposeAsync()
         {
             _channel.Dispose();
@@ -270,17 +253,9 @@ public sealed class GrpcBenchmark : IBenchmark
     private static double Percentile(double[] sorted, double q) =>
         sorted.Length == 0 ? double.NaN : sorted[Math.Min(sorted.Length - 1, (int)(q * sorted.Length))];
 
-    /// <summary>The client's handler, as R2M.Client builds it (8 MiB stream window), with or without its read-ahead connection.</summary>
-    private static SocketsHttpHandler ClientHandler(bool readAhead)
-    {
-        var handler = new SocketsHttpHandler { EnableMultipleHttp2Connections = true, InitialHttp2StreamWindowSize = 8 * MiB };
-        if (readAhead)
-        {
-            handler.ConnectCallback = static (context, ct) => R2M.Client.Internal.ReadAheadStream.ConnectAsync(context.DnsEndPoint, ct);
-        }
-
-        return handler;
-    }
+    /// <summary>The client's handler as R2M.Client builds it (HTTP/2, 8 MiB stream window).</summary>
+    private static SocketsHttpHandler ClientHandler() =>
+        new() { EnableMultipleHttp2Connections = true, InitialHttp2StreamWindowSize = 8 * MiB };
 
     private static async Task<(string Address, IAsyncDisposable Server)?> StartOursAsync()
     {
@@ -288,13 +263,6 @@ public sealed class GrpcBenchmark : IBenchmark
             hostModels: false, mapServices: a => a.MapGrpcService<BenchService>());
         await app.StartAsync();
         return ($"http://127.0.0.1:{R2MServer.GetPort(app)}", new HostedApp(app));
-    }
-
-    private sealed class NoServer : IAsyncDisposable
-    {
-        public static readonly NoServer Instance = new();
-
-        public ValueTask DisposeAsync() => ValueTask.CompletedTask;
     }
 
     private sealed class HostedApp(WebApplication app) : IAsyncDisposable

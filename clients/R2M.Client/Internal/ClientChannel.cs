@@ -9,7 +9,7 @@ namespace R2M.Client.Internal;
 
 /// <summary>
 /// The one <see cref="GrpcChannel"/> of an <see cref="R2MClient"/>: SocketsHttpHandler (HTTP/2,
-/// read-ahead connection, 8 MiB stream window) under the <see cref="AttemptObserver"/>, message
+/// 8 MiB stream window) under the <see cref="AttemptObserver"/>, message
 /// limits, and Grpc.Net.Client's retry policy (gRPC proposal A6) for the methods the protos declare
 /// idempotent (<c>idempotency_level</c>); Optimize and Update declare none and are retried by
 /// <see cref="CallRunner"/> with their request_id instead.
@@ -31,7 +31,6 @@ internal static class ClientChannel
             KeepAlivePingTimeout = TimeSpan.FromSeconds(20),
             // Bulk responses (hidden states) are not stalled waiting for window updates.
             InitialHttp2StreamWindowSize = 8 * MiB,
-            ConnectCallback = static (context, ct) => ReadAheadStream.ConnectAsync(context.DnsEndPoint, ct),
         };
         sockets.SslOptions.ApplicationProtocols = [SslApplicationProtocol.Http2];
         if (options.ServerCertificateValidation is { } validate)

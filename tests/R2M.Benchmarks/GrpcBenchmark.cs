@@ -253,9 +253,8 @@ public sealed class GrpcBenchmark : IBenchmark
     private static double Percentile(double[] sorted, double q) =>
         sorted.Length == 0 ? double.NaN : sorted[Math.Min(sorted.Length - 1, (int)(q * sorted.Length))];
 
-    /// <summary>The client's handler as R2M.Client builds it (HTTP/2, 8 MiB stream window).</summary>
-    private static SocketsHttpHandler ClientHandler() =>
-        new() { EnableMultipleHttp2Connections = true, InitialHttp2StreamWindowSize = 8 * MiB };
+    /// <summary>The client's handler exactly as R2MClient builds it.</summary>
+    private static SocketsHttpHandler ClientHandler() => R2M.Client.Internal.ClientChannel.CreateHandler();
 
     private static async Task<(string Address, IAsyncDisposable Server)?> StartOursAsync()
     {

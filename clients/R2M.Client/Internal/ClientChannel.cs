@@ -1,4 +1,5 @@
 using System.Net.Security;
+using System.Net.Sockets;
 using Google.Protobuf.Reflection;
 using Grpc.Core;
 using Grpc.Net.Client;
@@ -23,15 +24,7 @@ internal static class ClientChannel
 
     public static GrpcChannel Create(R2MClientOptions options, AttemptObserver observer)
     {
-        var sockets = new SocketsHttpHandler
-        {
-            EnableMultipleHttp2Connections = true,
-            PooledConnectionIdleTimeout = Timeout.InfiniteTimeSpan,
-            KeepAlivePingDelay = TimeSpan.FromSeconds(60),
-            KeepAlivePingTimeout = TimeSpan.FromSeconds(20),
-            // Bulk responses (hidden states) are not stalled waiting for window updates.
-            InitialHttp2StreamWindowSize = 8 * MiB,
-        };
+        var sockets = CreateHandler();
         sockets.SslOptions.ApplicationProtocols = [SslApplicationProtocol.Http2];
         if (options.ServerCertificateValidation is { } validate)
         {
@@ -51,6 +44,39 @@ internal static class ClientChannel
             MaxRetryBufferPerCallSize = 16 * MiB,
             MaxRetryBufferSize = 64 * MiB,
         });
+    }
+
+    /// <summary>
+    /// The client's HTTP/2 handler. Its ConnectCallback opens the TCP connection as
+    /// SocketsHttpHandler does by default (Nagle off); setting one also keeps Grpc.Net.Client from
+    /// putting its own subchannel balancer in front of the handler pipeline, where a refused
+    /// connection fails an attempt before <see cref="AttemptObserver"/> sees it (one server
+    /// address: nothing to balance).
+    /// </summary>
+    public static SocketsHttpHandler CreateHandler() => new()
+    {
+        EnableMultipleHttp2Connections = true,
+        PooledConnectionIdleTimeout = Timeout.InfiniteTimeSpan,
+        KeepAlivePingDelay = TimeSpan.FromSeconds(60),
+        KeepAlivePingTimeout = TimeSpan.FromSeconds(20),
+        // Bulk responses (hidden states) are not stalled waiting for window updates.
+        InitialHttp2StreamWindowSize = 8 * MiB,
+        ConnectCallback = ConnectAsync,
+    };
+
+    private static async ValueTask<Stream> ConnectAsync(SocketsHttpConnectionContext context, CancellationToken cancellationToken)
+    {
+        var socket = new Socket(SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+        try
+        {
+            await socket.ConnectAsync(context.DnsEndPoint, cancellationToken).ConfigureAwait(false);
+            return new NetworkStream(socket, ownsSocket: true);
+        }
+        catch
+        {
+            socket.Dispose();
+            throw;
+        }
     }
 
     /// <summary>Whether <paramref name="method"/> may be re-sent by the channel (protos: NO_SIDE_EFFECTS or IDEMPOTENT).</summary>

@@ -38,26 +38,48 @@ public static class Advantages
     /// <summary>rewards (G*K) -> advantages (G*K). Statistics in double.</summary>
     public static void Compute(ReadOnlySpan<float> rewards, int groupSize, AdvantageOptions options, Span<float> advantages)
     {
-        ArgumentNullException.ThrowIfNull(options);
         if (groupSize < 2) throw new ArgumentOutOfRangeException(nameof(groupSize), groupSize, "group advantages need K >= 2");
         if (rewards.Length == 0 || rewards.Length % groupSize != 0)
             throw new ArgumentException($"{rewards.Length} rewards do not form whole groups of K = {groupSize}", nameof(rewards));
+        var sizes = new int[rewards.Length / groupSize];
+        Array.Fill(sizes, groupSize);
+        Compute(rewards, sizes, options, advantages);
+    }
+
+    /// <summary>
+    /// As <see cref="Compute(ReadOnlySpan{float}, int, AdvantageOptions, Span{float})"/> for groups of different sizes:
+    /// group i is the next groupSizes[i] rewards (each K_i &gt;= 2); <see cref="AdvantageScale.Batch"/> divides by the
+    /// std of all rewards.
+    /// </summary>
+    public static void Compute(ReadOnlySpan<float> rewards, ReadOnlySpan<int> groupSizes, AdvantageOptions options, Span<float> advantages)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        long total = 0;
+        for (int i = 0; i < groupSizes.Length; i++)
+        {
+            if (groupSizes[i] < 2) throw new ArgumentOutOfRangeException(nameof(groupSizes), groupSizes[i], $"group {i}: group advantages need K >= 2");
+            total += groupSizes[i];
+        }
+        if (groupSizes.IsEmpty || total != rewards.Length)
+            throw new ArgumentException($"{rewards.Length} rewards do not match {groupSizes.Length} groups of {total} members", nameof(rewards));
         if (advantages.Length != rewards.Length) throw new ArgumentException($"advantages: {advantages.Length} slots for {rewards.Length} rewards", nameof(advantages));
         if (!R2MHead.Finite(rewards)) throw new ArgumentException("rewards contain NaN or Inf", nameof(rewards));
         if (!(options.Epsilon >= 0f)) throw new ArgumentOutOfRangeException(nameof(options), options.Epsilon, "advantage epsilon must be >= 0");
         double batchStd = Std(rewards, options.BesselStd);
-        for (int i = 0; i < rewards.Length / groupSize; i++)
+        int o = 0;
+        foreach (var k in groupSizes)
         {
-            var r = rewards.Slice(i * groupSize, groupSize);
-            var a = advantages.Slice(i * groupSize, groupSize);
+            var r = rewards.Slice(o, k);
+            var a = advantages.Slice(o, k);
+            o += k;
             double sum = 0;
             foreach (var v in r) sum += v;
             if (options.Estimator == AdvantageEstimator.Rloo)
             {
-                for (int j = 0; j < groupSize; j++) a[j] = (float)(r[j] - (sum - r[j]) / (groupSize - 1));
+                for (int j = 0; j < k; j++) a[j] = (float)(r[j] - (sum - r[j]) / (k - 1));
                 continue;
             }
-            double mean = sum / groupSize;
+            double mean = sum / k;
             double div = options.Scale switch
             {
                 AdvantageScale.Group => Std(r, options.BesselStd) + options.Epsilon,
@@ -65,7 +87,7 @@ public static class Advantages
                 _ => 1.0,
             };
             if (div == 0) throw new ArgumentException("advantage std is zero and epsilon is 0: set a positive epsilon", nameof(options));
-            for (int j = 0; j < groupSize; j++) a[j] = (float)((r[j] - mean) / div);
+            for (int j = 0; j < k; j++) a[j] = (float)((r[j] - mean) / div);
         }
     }
 

@@ -24,7 +24,8 @@ public sealed record GrebtOptions(float Alpha = 0.3f, float StdEpsilon = 1e-6f, 
 }
 
 /// <summary>Mean losses over the groups of one GREBT evaluation.</summary>
-public readonly record struct GrebtResult(float Loss, float BtLoss, float GreLoss, int Groups, int DegenerateGroups);
+/// <param name="RewardMargin">Mean over groups of r_w - r_l (recomputed rewards of the selected pair; 0 for a group without a winner).</param>
+public readonly record struct GrebtResult(float Loss, float BtLoss, float GreLoss, int Groups, int DegenerateGroups, float RewardMargin = 0f);
 
 /// <summary>
 /// Group Reward Entropy Bradley-Terry (docs/method.md section 3). Groups are consecutive runs of K
@@ -44,40 +45,64 @@ public static class GrebtLoss
     /// </summary>
     public static GrebtResult Compute(ReadOnlySpan<float> rewards, ReadOnlySpan<float> selectionRewards, int groupSize, GrebtOptions options, Span<float> dRewards)
     {
-        ArgumentNullException.ThrowIfNull(options);
-        options.Validate();
         if (groupSize < 2) throw new ArgumentOutOfRangeException(nameof(groupSize), groupSize, "a GREBT group needs K >= 2 responses");
         if (rewards.Length == 0 || rewards.Length % groupSize != 0)
             throw new ArgumentException($"{rewards.Length} rewards do not form whole groups of K = {groupSize}", nameof(rewards));
+        Span<int> sizes = rewards.Length / groupSize <= 256 ? stackalloc int[rewards.Length / groupSize] : new int[rewards.Length / groupSize];
+        sizes.Fill(groupSize);
+        return Compute(rewards, selectionRewards, sizes, options, dRewards);
+    }
+
+    /// <summary>
+    /// As <see cref="Compute(ReadOnlySpan{float}, ReadOnlySpan{float}, int, GrebtOptions, Span{float})"/> for groups of
+    /// different sizes: group i is the next groupSizes[i] rewards (each K_i &gt;= 2). The loss is still the plain mean over
+    /// groups, each group's L_BT and L_GRE over its own K_i members.
+    /// </summary>
+    public static GrebtResult Compute(ReadOnlySpan<float> rewards, ReadOnlySpan<float> selectionRewards, ReadOnlySpan<int> groupSizes, GrebtOptions options, Span<float> dRewards)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        options.Validate();
+        long total = 0;
+        for (int i = 0; i < groupSizes.Length; i++)
+        {
+            if (groupSizes[i] < 2) throw new ArgumentOutOfRangeException(nameof(groupSizes), groupSizes[i], $"group {i}: a GREBT group needs K >= 2 responses");
+            total += groupSizes[i];
+        }
+        if (groupSizes.IsEmpty || total != rewards.Length)
+            throw new ArgumentException($"{rewards.Length} rewards do not match {groupSizes.Length} groups of {total} members", nameof(rewards));
         var sel = options.Selection == PairSelection.RecomputedRewards ? rewards : selectionRewards;
         if (sel.Length != rewards.Length) throw new ArgumentException($"selection rewards: {sel.Length} values for {rewards.Length} rewards", nameof(selectionRewards));
         if (dRewards.Length != rewards.Length) throw new ArgumentException($"dRewards: {dRewards.Length} slots for {rewards.Length} rewards", nameof(dRewards));
         if (!R2MHead.Finite(rewards)) throw new ArgumentException("rewards contain NaN or Inf", nameof(rewards));
         if (!R2MHead.Finite(sel)) throw new ArgumentException("selection rewards contain NaN or Inf", nameof(selectionRewards));
 
-        int groups = rewards.Length / groupSize, degenerate = 0;
-        double bt = 0, gre = 0, alpha = options.Alpha, inv = 1.0 / groups;
-        Span<double> g = groupSize <= 256 ? stackalloc double[groupSize] : new double[groupSize];
-        for (int i = 0; i < groups; i++)
+        int groups = groupSizes.Length, degenerate = 0, o = 0;
+        double bt = 0, gre = 0, margin = 0, alpha = options.Alpha, inv = 1.0 / groups;
+        int largest = 0;
+        foreach (var k in groupSizes) largest = Math.Max(largest, k);
+        Span<double> g = largest <= 256 ? stackalloc double[largest] : new double[largest];
+        foreach (var k in groupSizes)
         {
-            var r = rewards.Slice(i * groupSize, groupSize);
-            var d = dRewards.Slice(i * groupSize, groupSize);
+            var r = rewards.Slice(o, k);
+            var d = dRewards.Slice(o, k);
             d.Clear();
-            double btI = BradleyTerry(r, sel.Slice(i * groupSize, groupSize), out int w, out int l, out double dw);
+            double btI = BradleyTerry(r, sel.Slice(o, k), out int w, out int l, out double dw);
             if (w < 0) degenerate++;
             else
             {
                 d[w] += (float)((1 - alpha) * dw * inv);
                 d[l] -= (float)((1 - alpha) * dw * inv);
+                margin += (double)r[w] - r[l];
             }
             double greI = GroupEntropy(r, options.StdEpsilon, g);
-            for (int j = 0; j < groupSize; j++) d[j] += (float)(alpha * g[j] * inv);
+            for (int j = 0; j < k; j++) d[j] += (float)(alpha * g[j] * inv);
             bt += btI;
             gre += greI;
+            o += k;
         }
         bt *= inv;
         gre *= inv;
-        return new GrebtResult((float)((1 - alpha) * bt + alpha * gre), (float)bt, (float)gre, groups, degenerate);
+        return new GrebtResult((float)((1 - alpha) * bt + alpha * gre), (float)bt, (float)gre, groups, degenerate, (float)(margin * inv));
     }
 
     /// <summary>L_BT of one group and dL/dr_w (dL/dr_l is its negative). w = l = -1 when the group has no winner.</summary>

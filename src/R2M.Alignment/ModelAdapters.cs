@@ -135,6 +135,29 @@ public sealed class TransformerRteSource(TransformerModel backbone) : IRteSource
     }
 
     /// <summary>
+    /// RTEs of sequences (B, T_i) in one right-padded forward (B, max T_i): the attention is causal, so the
+    /// padding after a sequence does not reach its real tokens, and its RTE is read at its own last token.
+    /// </summary>
+    public IReadOnlyList<float[]> ComputeRtes(IReadOnlyList<int[]> sequences)
+    {
+        ArgumentNullException.ThrowIfNull(sequences);
+        if (sequences.Count == 0) return [];
+        if (sequences.Any(x => x.Length == 0)) throw new ArgumentException("empty sequence", nameof(sequences));
+        int b = sequences.Count, t = sequences.Max(x => x.Length), c = HiddenSize;
+        var tokens = new int[b * t];
+        var mask = new int[b * t];
+        for (int i = 0; i < b; i++)
+        {
+            sequences[i].CopyTo(tokens, i * t);
+            Array.Fill(mask, 1, i * t, sequences[i].Length);
+        }
+        var hidden = _model.Forward(tokens, mask, b, t, training: false).Hidden.Span;
+        var result = new float[b][];
+        for (int i = 0; i < b; i++) result[i] = hidden.Slice((i * t + sequences[i].Length - 1) * c, c).ToArray();
+        return result;
+    }
+
+    /// <summary>
     /// The pretrained scoring head to initialise phi: HF score.weight row 0 (no bias) or
     /// Open-Assistant out_proj.weight/out_proj.bias.
     /// </summary>

@@ -57,6 +57,24 @@ public sealed class AdamWOptimizer
             checked((int)Step), lr, o.Beta1, o.Beta2, o.Epsilon, o.WeightDecay);
     }
 
+    /// <summary>Takes another optimizer's moments and step (same size), without allocating: re-syncs a scratch copy.</summary>
+    public void CopyFrom(AdamWOptimizer source)
+    {
+        ArgumentNullException.ThrowIfNull(source);
+        if (source.M.Length != M.Length) throw new ArgumentException($"optimizer of {source.M.Length} moments cannot be copied into one of {M.Length}", nameof(source));
+        source.M.CopyTo(M, 0);
+        source.V.CopyTo(V, 0);
+        Step = source.Step;
+    }
+
+    /// <summary>Fresh state: zero moments, step 0.</summary>
+    public void Reset()
+    {
+        Array.Clear(M);
+        Array.Clear(V);
+        Step = 0;
+    }
+
     /// <summary>Moments as F32 tensors prefix.m / prefix.v and the step as counter prefix.step.</summary>
     internal void Export(CheckpointState s, string prefix)
     {

@@ -57,6 +57,9 @@ public interface IRteSource
 
     /// <summary>Final (post final-norm) hidden state at the last token of sequence (D_rm).</summary>
     float[] ComputeRte(ReadOnlySpan<int> sequence);
+
+    /// <summary>RTEs (B, D_rm) of several sequences; a backbone that can batch them overrides this.</summary>
+    IReadOnlyList<float[]> ComputeRtes(IReadOnlyList<int[]> sequences) => [.. sequences.Select(s => ComputeRte(s))];
 }
 
 /// <summary>

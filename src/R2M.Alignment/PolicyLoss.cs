@@ -85,7 +85,7 @@ public static class PolicyLoss
                 if (beta != 0)
                 {
                     double diff = (double)refLogp[i] - logp[i], e = Math.Exp(diff);
-                    double k3 = e - diff - 1;
+                    double k3 = K3(diff);
                     l += beta * k3;
                     g += beta * (1 - e);
                     kl += k3;
@@ -96,6 +96,28 @@ public static class PolicyLoss
         }
         return new PolicyLossResult((float)total, active == 0 ? 0f : (float)(kl / active), active == 0 ? 0f : (float)clipped / active, active);
     }
+
+    /// <summary>
+    /// Mean per-token k3 of each rollout's sampling log-probs (OldLogProbs) to its RefLogProbs over all completion
+    /// tokens: the KL of the sampling policy to the reference (what a trainer reports when beta = 0 leaves the loss
+    /// without a KL term); 0 without tokens. Statistics in double.
+    /// </summary>
+    public static float MeanK3(IReadOnlyList<Rollout> rollouts)
+    {
+        ArgumentNullException.ThrowIfNull(rollouts);
+        double sum = 0;
+        long n = 0;
+        foreach (var r in rollouts)
+        {
+            var reference = r.RefLogProbs ?? throw new ArgumentException($"rollout {r.Id} has no reference log-probs", nameof(rollouts));
+            for (int i = 0; i < r.Completion.Length; i++) sum += K3((double)reference[i] - r.OldLogProbs[i]);
+            n += r.Completion.Length;
+        }
+        return n == 0 ? 0f : (float)(sum / n);
+    }
+
+    /// <summary>k3 = exp(d) - d - 1 with d = ref - logp (Schulman's unbiased, non-negative KL estimator).</summary>
+    private static double K3(double diff) => Math.Exp(diff) - diff - 1;
 
     private static double Weight(PolicyLossOptions o, int batch, int tokens, int active, int seqActive, int tokenNormalizer) => o.Aggregation switch
     {

@@ -29,7 +29,8 @@ public sealed record PolicyOptimizerOptions(
 /// completion tokens (nats; averaged like Kl and ClipFraction); null when the policy's passes carry no
 /// <see cref="PolicyPass.CompletionEntropy"/>.
 /// </param>
-public readonly record struct PolicyUpdateResult(float FirstEpochLoss, float LastEpochLoss, float Kl, float ClipFraction, float GradNorm, int OptimizerSteps, float? Entropy = null);
+/// <param name="EpochLosses">Mean minibatch loss of every epoch, in order.</param>
+public readonly record struct PolicyUpdateResult(float FirstEpochLoss, float LastEpochLoss, float Kl, float ClipFraction, float GradNorm, int OptimizerSteps, float? Entropy = null, IReadOnlyList<float>? EpochLosses = null);
 
 /// <summary>
 /// k epochs of clipped-surrogate updates over a batch of rollouts, full-parameter AdamW with
@@ -42,11 +43,7 @@ public sealed class PolicyOptimizer
     public PolicyOptimizer(ITrainablePolicy policy, PolicyOptimizerOptions options)
     {
         ArgumentNullException.ThrowIfNull(policy);
-        ArgumentNullException.ThrowIfNull(options);
-        if (options.Epochs <= 0) throw new ArgumentOutOfRangeException(nameof(options), options.Epochs, "Epochs must be positive");
-        if (options.MiniBatchSize < 0) throw new ArgumentOutOfRangeException(nameof(options), options.MiniBatchSize, "MiniBatchSize must be >= 0");
-        if (!(options.Temperature > 0f)) throw new ArgumentOutOfRangeException(nameof(options), options.Temperature, "Temperature must be > 0");
-        options.LossOrDefault.Validate();
+        Validate(options);
         Policy = policy;
         Options = options;
         Optimizer = new AdamWOptimizer(policy.Parameters.Length, options.OptimizerOrDefault);
@@ -54,39 +51,95 @@ public sealed class PolicyOptimizer
 
     public ITrainablePolicy Policy { get; }
     public PolicyOptimizerOptions Options { get; }
+
+    /// <summary>AdamW state; it persists across <see cref="Optimize(IReadOnlyList{Rollout}, ReadOnlySpan{float}, bool)"/> calls.</summary>
     public AdamWOptimizer Optimizer { get; }
 
     /// <summary>Runs the epochs over rollouts with advantages (one per rollout).</summary>
-    public PolicyUpdateResult Optimize(IReadOnlyList<Rollout> rollouts, ReadOnlySpan<float> advantages, bool refreshHidden)
+    public PolicyUpdateResult Optimize(IReadOnlyList<Rollout> rollouts, ReadOnlySpan<float> advantages, bool refreshHidden) =>
+        Optimize(rollouts, advantages, refreshHidden, Options);
+
+    /// <summary>
+    /// As <see cref="Optimize(IReadOnlyList{Rollout}, ReadOnlySpan{float}, bool)"/> with per-call settings: epochs,
+    /// minibatch size, temperature, loss, clip, schedule and the base learning rate of
+    /// <paramref name="options"/>.Optimizer (betas, epsilon and weight decay stay this optimizer's, whose moments
+    /// carry over between calls). <paramref name="afterStep"/> runs after each optimizer step (1-based),
+    /// <paramref name="cancellationToken"/> is checked before each. A non-finite log-prob, loss, gradient or
+    /// weight throws <see cref="NonFiniteTrainingException"/> naming the step; after the last step the first
+    /// rollout's log-probs under the updated policy must be finite too (a one-sequence forward: weights that
+    /// are finite but overflow, e.g. after a learning rate of 1e30, are caught here). Either exception, or a
+    /// cancellation, can leave the policy partly trained (train a copy when that matters).
+    /// </summary>
+    public PolicyUpdateResult Optimize(IReadOnlyList<Rollout> rollouts, ReadOnlySpan<float> advantages, bool refreshHidden, PolicyOptimizerOptions options,
+        Action<int>? afterStep = null, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(rollouts);
+        Validate(options);
         if (rollouts.Count == 0) throw new ArgumentException("no rollouts to optimize on", nameof(rollouts));
         if (advantages.Length != rollouts.Count) throw new ArgumentException($"{advantages.Length} advantages for {rollouts.Count} rollouts", nameof(advantages));
-        var loss = Options.LossOrDefault;
+        var loss = options.LossOrDefault;
         if (loss.Beta != 0 && rollouts.Any(r => r.RefLogProbs is null)) throw new ArgumentException("beta > 0 but a rollout has no reference log-probs", nameof(rollouts));
-        int mb = Options.MiniBatchSize == 0 ? rollouts.Count : Math.Min(Options.MiniBatchSize, rollouts.Count);
-        double first = 0, last = 0, kl = 0, clip = 0, norm = 0, entropy = 0;
-        int steps = 0, firstCount = 0, lastCount = 0;
+        int mb = options.MiniBatchSize == 0 ? rollouts.Count : Math.Min(options.MiniBatchSize, rollouts.Count);
+        int total = options.Epochs * ((rollouts.Count + mb - 1) / mb);
+        double last = 0, kl = 0, clip = 0, norm = 0, entropy = 0;
+        int steps = 0, lastCount = 0;
         bool hasEntropy = true;
         var adv = advantages.ToArray();
-        for (int e = 0; e < Options.Epochs; e++)
+        var epochLosses = new float[options.Epochs];
+        for (int e = 0; e < options.Epochs; e++)
         {
-            bool lastEpoch = e == Options.Epochs - 1;
+            bool lastEpoch = e == options.Epochs - 1;
+            double epochLoss = 0;
+            int epochCount = 0;
             for (int s = 0; s < rollouts.Count; s += mb)
             {
+                cancellationToken.ThrowIfCancellationRequested();
                 int n = Math.Min(mb, rollouts.Count - s);
-                var (res, gn, h) = MiniBatch(rollouts, s, n, adv, loss, lastEpoch && refreshHidden);
-                if (e == 0) { first += res.Loss; firstCount++; }
+                steps++;
+                var (res, gn, h) = MiniBatch(rollouts, s, n, adv, options, lastEpoch && refreshHidden, steps, total);
+                epochLoss += res.Loss;
+                epochCount++;
                 if (lastEpoch)
                 {
                     last += res.Loss; lastCount++; kl += res.Kl; clip += res.ClipFraction; norm += gn;
                     if (h is double hv) entropy += hv; else hasEntropy = false;
                 }
-                steps++;
+                afterStep?.Invoke(steps);
             }
+            epochLosses[e] = (float)(epochLoss / epochCount);
         }
-        return new PolicyUpdateResult((float)(first / firstCount), (float)(last / lastCount), (float)(kl / lastCount), (float)(clip / lastCount), (float)(norm / lastCount), steps,
-            hasEntropy ? (float)(entropy / lastCount) : null);
+        Probe(rollouts[0], options.Temperature, total);
+        return new PolicyUpdateResult(epochLosses[0], (float)(last / lastCount), (float)(kl / lastCount), (float)(clip / lastCount), (float)(norm / lastCount), steps,
+            hasEntropy ? (float)(entropy / lastCount) : null, epochLosses);
+    }
+
+    /// <summary>Copies the parameters and AdamW state of another optimizer over a policy of the same size (no allocation).</summary>
+    public void CopyStateFrom(PolicyOptimizer source)
+    {
+        ArgumentNullException.ThrowIfNull(source);
+        if (source.Policy.Parameters.Length != Policy.Parameters.Length)
+            throw new ArgumentException($"a policy of {source.Policy.Parameters.Length} parameters cannot be copied into one of {Policy.Parameters.Length}", nameof(source));
+        source.Policy.Parameters.CopyTo(Policy.Parameters);
+        Optimizer.CopyFrom(source.Optimizer);
+    }
+
+    private static void Validate(PolicyOptimizerOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        if (options.Epochs <= 0) throw new ArgumentOutOfRangeException(nameof(options), options.Epochs, "Epochs must be positive");
+        if (options.MiniBatchSize < 0) throw new ArgumentOutOfRangeException(nameof(options), options.MiniBatchSize, "MiniBatchSize must be >= 0");
+        if (!(options.Temperature > 0f)) throw new ArgumentOutOfRangeException(nameof(options), options.Temperature, "Temperature must be > 0");
+        if (float.IsNaN(options.GradClip)) throw new ArgumentOutOfRangeException(nameof(options), options.GradClip, "GradClip must be a number (<= 0 measures only)");
+        options.LossOrDefault.Validate();
+        options.OptimizerOrDefault.Validate();
+    }
+
+    /// <summary>The updated policy must give the first rollout finite log-probs (one sequence, no activations kept).</summary>
+    private void Probe(Rollout r, float temperature, int steps)
+    {
+        var pass = Policy.Forward([(r.Prompt, r.Completion)], temperature, keepActivations: false);
+        if (!R2MHead.Finite(pass.CompletionLogProbs[0]))
+            throw new NonFiniteTrainingException($"policy update, after step {steps} of {steps}: the updated policy's log-probs of rollout {r.Id} contain NaN or Inf (learning rate too large?)", steps + 1);
     }
 
     /// <summary>Writes policy parameters and AdamW state to a safetensors file, atomically.</summary>
@@ -123,9 +176,10 @@ public sealed class PolicyOptimizer
         return tokens == 0 ? null : sum / tokens;
     }
 
-    private (PolicyLossResult Loss, float GradNorm, double? Entropy) MiniBatch(IReadOnlyList<Rollout> rollouts, int start, int n, float[] adv, PolicyLossOptions lossOpts, bool refresh)
+    private (PolicyLossResult Loss, float GradNorm, double? Entropy) MiniBatch(IReadOnlyList<Rollout> rollouts, int start, int n, float[] adv, PolicyOptimizerOptions options, bool refresh, int step, int steps)
     {
-        float temp = Options.Temperature;
+        float temp = options.Temperature;
+        var lossOpts = options.LossOrDefault;
         var items = new (int[] Prompt, int[] Completion)[n];
         for (int b = 0; b < n; b++) items[b] = (rollouts[start + b].Prompt, rollouts[start + b].Completion);
         var pass = Policy.Forward(items, temp, keepActivations: true);
@@ -137,6 +191,7 @@ public sealed class PolicyOptimizer
                 throw new InvalidOperationException($"policy returned {pass.CompletionLogProbs[b].Length} log-probs for a {r.Completion.Length}-token completion (rollout {r.Id})");
             if (pass.CompletionEntropy is { } ent && (ent.Length != n || ent[b].Length != r.Completion.Length))
                 throw new InvalidOperationException($"policy returned entropies that do not match the {r.Completion.Length}-token completion (rollout {r.Id})");
+            if (!R2MHead.Finite(pass.CompletionLogProbs[b])) throw NonFinite(step, steps, $"the policy's log-probs of rollout {r.Id} contain NaN or Inf");
             tmax = Math.Max(tmax, r.Completion.Length);
         }
         if (tmax == 0) throw new ArgumentException("every completion in the minibatch is empty");
@@ -155,6 +210,7 @@ public sealed class PolicyOptimizer
         }
         var d = new float[n * tmax];
         var res = PolicyLoss.Compute(logp, old, refl, mask, adv.AsSpan(start, n), n, tmax, lossOpts, d);
+        if (!float.IsFinite(res.Loss)) throw NonFinite(step, steps, $"the loss is {res.Loss}");
         Policy.ZeroGrad();
         var dItems = new float[n][];
         for (int b = 0; b < n; b++) dItems[b] = d.AsSpan(b * tmax, rollouts[start + b].Completion.Length).ToArray();
@@ -163,9 +219,13 @@ public sealed class PolicyOptimizer
         {
             for (int b = 0; b < n; b++) { rollouts[start + b].Hidden = pass.Hidden[b]; rollouts[start + b].HiddenRows = pass.HiddenRows[b]; }
         }
-        float gn = Clipping.Apply(Policy.Gradients, Options.GradClip);
-        float lr = Options.ScheduleOrDefault.At(Optimizer.Options.LearningRate, Optimizer.Step);
+        float gn = Clipping.Apply(Policy.Gradients, options.GradClip);
+        if (!float.IsFinite(gn)) throw NonFinite(step, steps, $"the gradient norm is {gn}");
+        float lr = options.ScheduleOrDefault.At(options.OptimizerOrDefault.LearningRate, Optimizer.Step);
         Optimizer.Update(Policy.Parameters, Policy.Gradients, lr);
+        if (!R2MHead.Finite(Policy.Parameters)) throw NonFinite(step, steps, "the updated weights contain NaN or Inf");
         return (res, gn, MeanEntropy(pass));
     }
+
+    private static NonFiniteTrainingException NonFinite(int step, int steps, string what) => new($"policy update, step {step} of {steps}: {what}", step);
 }

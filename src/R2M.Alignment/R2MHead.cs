@@ -313,7 +313,7 @@ public sealed class R2MHead
         for (int i = 0; i < batch.Count; i++) Validate(batch[i], i, needFeedback);
     }
 
-    private void Validate(RewardInput x, int index, bool needFeedback)
+    internal void Validate(RewardInput x, int index, bool needFeedback)
     {
         if (x is null) throw new ArgumentException($"item {index} is null");
         if (x.Rte.Length != _dRm) throw new ArgumentException($"item {index}: RTE has {x.Rte.Length} values, expected D_rm = {_dRm}");
@@ -344,11 +344,7 @@ public sealed class R2MHead
         return [.. list];
     }
 
-    internal static bool Finite(ReadOnlySpan<float> x)
-    {
-        foreach (var v in x) if (!float.IsFinite(v)) return false;
-        return true;
-    }
+    internal static bool Finite(ReadOnlySpan<float> x) => x.IsEmpty || TensorPrimitives.IsFiniteAll(x);
 }
 
 /// <summary>

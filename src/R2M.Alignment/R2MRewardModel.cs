@@ -67,10 +67,22 @@ public sealed class R2MRewardModel
     public float OmegaAt(long t) => Settings.UsesFeedback ? OmegaSchedule.Omega(t, Options.TotalSteps, Options.OmegaFloor) : 1f;
 
     /// <summary>Rewards (B) of items at step t (evaluation: t = TotalSteps).</summary>
-    public void Score(IReadOnlyList<RewardInput> items, long t, Span<float> rewards)
+    public void Score(IReadOnlyList<RewardInput> items, long t, Span<float> rewards) => Score(Head, Items(items, OmegaAt(t)), _noise, rewards);
+
+    /// <summary>
+    /// Rewards (B) of a batch whose items carry their own omega and feedback source, through
+    /// <paramref name="head"/>: every item is checked first (nothing is drawn or computed for a bad
+    /// batch), noise items draw from <paramref name="noise"/> in item order, and the items of each distinct
+    /// omega go through one batched head forward. An item without feedback gets phi(H_last) exactly.
+    /// Reads the head only, so a published head can serve while another one trains.
+    /// </summary>
+    public static void Score(R2MHead head, IReadOnlyList<RewardItem> items, Rng noise, Span<float> rewards)
     {
-        float omega = OmegaAt(t);
-        Head.Forward(Feedback(items, omega), omega, rewards);
+        ArgumentNullException.ThrowIfNull(head);
+        ArgumentNullException.ThrowIfNull(noise);
+        if (rewards.Length != items.Count) throw new ArgumentException($"rewards has {rewards.Length} slots for {items.Count} items", nameof(rewards));
+        var (inputs, omegas) = RewardBatches.Prepare(head, items, noise);
+        RewardBatches.Forward(head, inputs, omegas, rewards);
     }
 
     /// <summary>
@@ -81,19 +93,110 @@ public sealed class R2MRewardModel
     /// </summary>
     public RewardUpdateResult Update(IReadOnlyList<RewardInput> items, ReadOnlySpan<float> annotationRewards, int groupSize, long t)
     {
-        float omega = OmegaAt(t);
-        var rewards = new float[items.Count];
-        var acts = Head.Forward(Feedback(items, omega), omega, rewards);
-        var d = new float[items.Count];
-        var loss = GrebtLoss.Compute(rewards, annotationRewards, groupSize, Grebt, d);
-        if (Settings.Training == RmTraining.None) return new RewardUpdateResult(loss, 0f, false, omega);
-        Head.ZeroGrad();
-        Head.Backward(acts, d);
-        int offset = Settings.Training == RmTraining.PhiOnly ? Head.PhiOffset : 0;
-        var g = Head.Gradients.AsSpan(offset);
-        float norm = Clipping.Apply(g, Options.GradClip);
-        Optimizer.Update(Head.Parameters, Head.Gradients, Optimizer.Options.LearningRate, offset, g.Length);
-        return new RewardUpdateResult(loss, norm, true, omega);
+        ArgumentNullException.ThrowIfNull(items);
+        if (groupSize < 2) throw new ArgumentOutOfRangeException(nameof(groupSize), groupSize, "a GREBT group needs K >= 2 responses");
+        if (items.Count == 0 || items.Count % groupSize != 0) throw new ArgumentException($"{items.Count} rewards do not form whole groups of K = {groupSize}", nameof(items));
+        var selection = new float?[annotationRewards.Length];
+        for (int i = 0; i < selection.Length; i++) selection[i] = annotationRewards[i];
+        var batch = new GrebtBatch(Items(items, OmegaAt(t)), [.. Enumerable.Repeat(groupSize, items.Count / groupSize)], selection);
+        var result = Update(batch, new RewardUpdateOptions(Settings, Grebt, Optimizer.Options.LearningRate, Options.GradClip));
+        return result with { Omega = OmegaAt(t) };
+    }
+
+    /// <summary>
+    /// GREBT update on a batch of groups (K may differ per group) with per-call settings: noise for
+    /// noise items drawn once from this model's stream, then per step: rewards (one head forward per
+    /// distinct omega), GREBT loss (pairs chosen at the first step), backward, clip and one AdamW step
+    /// over the parameters the variant trains (phi only for Iterative RM_Head). <paramref name="afterStep"/>
+    /// runs after each optimizer step (1-based), <paramref name="cancellationToken"/> is checked before each.
+    /// Bad input throws ArgumentException before anything changes. A non-finite reward, loss, gradient or
+    /// weight throws <see cref="NonFiniteTrainingException"/> naming the step; after the last step the
+    /// batch is scored once more and its rewards must be finite too. Either exception, or a cancellation,
+    /// can leave the model partly trained (train a copy when that matters). Variants that never train only
+    /// evaluate the loss. The result's loss is that of the first step.
+    /// </summary>
+    public RewardUpdateResult Update(GrebtBatch batch, RewardUpdateOptions options, Action<int>? afterStep = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(batch);
+        ArgumentNullException.ThrowIfNull(options);
+        options.Validate();
+        var grebt = options.Settings.AlphaOverride is float a ? options.Grebt with { Alpha = a } : options.Grebt;
+        int n = batch.Items.Count;
+        var sizes = batch.GroupSizes.ToArray();
+        if (sizes.Sum(k => (long)k) != n) throw new ArgumentException($"{n} items do not match {sizes.Length} groups of {sizes.Sum(k => (long)k)} members", nameof(batch));
+        if (batch.SelectionRewards is { } given && given.Count != n) throw new ArgumentException($"{given.Count} selection rewards for {n} items", nameof(batch));
+        var (inputs, omegas) = RewardBatches.Prepare(Head, batch.Items, _noise);
+        bool train = options.Settings.Training != RmTraining.None;
+        int offset = options.Settings.Training == RmTraining.PhiOnly ? Head.PhiOffset : 0, count = Head.Parameters.Length - offset;
+        float[]? selection = null;
+        GrebtResult first = default;
+        float norm = 0f;
+        for (int step = 1; step <= (train ? options.Steps : 1); step++)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            var rewards = new float[n];
+            var groups = RewardBatches.Forward(Head, inputs, omegas, rewards);
+            if (!R2MHead.Finite(rewards)) throw NonFinite(step, options.Steps, "the recomputed rewards contain NaN or Inf");
+            selection ??= Selection(batch, sizes, rewards);
+            var d = new float[n];
+            var loss = GrebtLoss.Compute(rewards, selection, sizes, grebt, d);
+            if (step == 1) first = loss;
+            if (!train) break;
+            Head.ZeroGrad();
+            RewardBatches.Backward(Head, groups, d);
+            norm = Clipping.Apply(Head.Gradients.AsSpan(offset, count), options.GradClip);
+            if (!float.IsFinite(norm)) throw NonFinite(step, options.Steps, $"the gradient norm is {norm}");
+            Optimizer.Update(Head.Parameters, Head.Gradients, options.LearningRate, offset, count);
+            if (!R2MHead.Finite(Head.Parameters.AsSpan(offset, count))) throw NonFinite(step, options.Steps, "the updated weights contain NaN or Inf");
+            afterStep?.Invoke(step);
+        }
+
+        if (train)
+        {
+            // Finite weights can still be unusable (a learning rate of 1e30 leaves weights near 1e30 whose
+            // attention logits overflow): the updated head must score this very batch finitely.
+            var check = new float[n];
+            RewardBatches.Forward(Head, inputs, omegas, check);
+            if (!R2MHead.Finite(check)) throw NonFinite(options.Steps + 1, options.Steps, "the rewards of the updated head contain NaN or Inf (learning rate too large?)");
+        }
+
+        float omega = omegas.FirstOrDefault(o => o < 1f, 1f);
+        return new RewardUpdateResult(first, norm, train, omega);
+    }
+
+    /// <summary>Copies head weights, AdamW state and the noise stream position of another model of the same head shape (no allocation).</summary>
+    public void CopyStateFrom(R2MRewardModel source)
+    {
+        ArgumentNullException.ThrowIfNull(source);
+        if (source.Head.Config != Head.Config) throw new ArgumentException($"head {source.HeadShape} cannot be copied into head {HeadShape}", nameof(source));
+        source.Head.Parameters.CopyTo(Head.Parameters, 0);
+        Optimizer.CopyFrom(source.Optimizer);
+        NoiseRngState = source.NoiseRngState;
+    }
+
+    private static NonFiniteTrainingException NonFinite(int step, int steps, string what) =>
+        new(step > steps ? $"GREBT update, after step {steps} of {steps}: {what}" : $"GREBT update, step {step} of {steps}: {what}", step);
+
+    /// <summary>Selection rewards per item: a group's own when every member has one, else the recomputed rewards.</summary>
+    private static float[] Selection(GrebtBatch batch, int[] sizes, float[] recomputed)
+    {
+        var sel = (float[])recomputed.Clone();
+        if (batch.SelectionRewards is not { } given) return sel;
+        int o = 0;
+        foreach (var k in sizes)
+        {
+            bool all = true;
+            for (int j = o; j < o + k; j++) all &= given[j] is not null;
+            if (all) for (int j = o; j < o + k; j++) sel[j] = given[j]!.Value;
+            o += k;
+        }
+        return sel;
+    }
+
+    private List<RewardItem> Items(IReadOnlyList<RewardInput> items, float omega)
+    {
+        ArgumentNullException.ThrowIfNull(items);
+        return [.. items.Select(x => new RewardItem(x, omega, Settings.Feedback))];
     }
 
     /// <summary>
@@ -160,38 +263,4 @@ public sealed class R2MRewardModel
     }
 
     private string HeadShape => $"{Head.Config.RmDim}x{Head.Config.PolicyDim}x{Head.Config.AttnDim}x{Head.Config.Heads}x{(Head.Config.PhiBias ? "bias" : "nobias")}";
-
-    /// <summary>Items as the variant sees them at omega: unchanged, or with every real hidden row replaced by noise.</summary>
-    private IReadOnlyList<RewardInput> Feedback(IReadOnlyList<RewardInput> items, float omega)
-    {
-        ArgumentNullException.ThrowIfNull(items);
-        // At omega = 1 the head never reads the feedback, so no noise is drawn.
-        if (Settings.Feedback != FeedbackSource.Noise || omega == 1f) return items;
-        // Check the real feedback first: noise drawn from NaN statistics would hide which row was bad,
-        // and a rejected batch must not advance the (checkpointed) noise stream.
-        Head.ValidateBatch(items, needFeedback: true);
-        var list = new List<RewardInput>(items.Count);
-        foreach (var x in items) list.Add(WithNoise(x));
-        return list;
-    }
-
-    /// <summary>Gaussian noise with the same mean and variance as the item's real (unmasked) feedback values.</summary>
-    private RewardInput WithNoise(RewardInput x)
-    {
-        var h = x.Hidden.Span;
-        var mask = x.Mask.Span;
-        int dp = Head.Config.PolicyDim;
-        double sum = 0, sq = 0;
-        long n = 0;
-        for (int r = 0; r < x.Rows; r++)
-        {
-            if (!mask.IsEmpty && !mask[r]) continue;
-            foreach (var v in h.Slice(r * dp, Math.Min(dp, h.Length - r * dp))) { sum += v; sq += (double)v * v; n++; }
-        }
-        if (n == 0) return x; // unreachable after ValidateBatch; the head would report the padding-only item
-        double mean = sum / n, std = Math.Sqrt(Math.Max(sq / n - mean * mean, 0));
-        var noise = new float[x.Rows * dp];
-        _noise.FillNormal(noise, (float)mean, (float)std);
-        return x with { Hidden = noise };
-    }
 }

@@ -58,6 +58,67 @@ public sealed class RteCache
         }
     }
 
+    /// <summary>
+    /// The RTEs of rolloutIds (null entries: items without an id, never cached), computing every missing one in one
+    /// call: <paramref name="computeMissing"/> gets the positions of the missing items and returns their RTEs in that
+    /// order (e.g. one batched backbone forward). The backbone runs outside the lock.
+    /// </summary>
+    public float[][] GetOrAddMany(IReadOnlyList<string?> rolloutIds, Func<IReadOnlyList<int>, IReadOnlyList<float[]>> computeMissing)
+    {
+        ArgumentNullException.ThrowIfNull(rolloutIds);
+        ArgumentNullException.ThrowIfNull(computeMissing);
+        var result = new float[rolloutIds.Count][];
+        var missing = new List<int>();
+        lock (_lock)
+        {
+            for (int i = 0; i < rolloutIds.Count; i++)
+            {
+                if (rolloutIds[i] is { } id && _map.TryGetValue(id, out var node))
+                {
+                    Hits++;
+                    _lru.Remove(node);
+                    _lru.AddFirst(node);
+                    result[i] = node.Value.Rte;
+                }
+                else missing.Add(i);
+            }
+        }
+        if (missing.Count == 0) return result;
+        var computed = computeMissing(missing);
+        if (computed.Count != missing.Count) throw new InvalidOperationException($"{computed.Count} RTEs computed for {missing.Count} missing items");
+        for (int j = 0; j < missing.Count; j++)
+        {
+            if (!R2MHead.Finite(computed[j])) throw new ArgumentException($"RTE of item {missing[j]} contains NaN or Inf");
+            result[missing[j]] = computed[j];
+        }
+        lock (_lock)
+        {
+            foreach (var i in missing)
+            {
+                if (rolloutIds[i] is not { } id) continue;
+                Misses++;
+                if (_map.TryGetValue(id, out var raced)) { result[i] = raced.Value.Rte; continue; }
+                _map[id] = _lru.AddFirst((id, result[i]));
+            }
+            while (_map.Count > Capacity)
+            {
+                _map.Remove(_lru.Last!.Value.Id);
+                _lru.RemoveLast();
+            }
+        }
+        return result;
+    }
+
+    /// <summary>Drops every entry (counters stay).</summary>
+    public void Clear()
+    {
+        lock (_lock)
+        {
+            _map.Clear();
+            _lru.Clear();
+        }
+    }
+
     /// <summary>The cached RTE, or null.</summary>
     public float[]? TryGet(string rolloutId)
     {

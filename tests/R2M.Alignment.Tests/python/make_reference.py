@@ -182,6 +182,55 @@ ref["head_grebt"] = [
     head_grebt_case(5, 7, 4, 1, 0.6, 2, [2, 3, 1, 2], [[True, True], [True, True, False], [True], [False, True]], 0.3, 1e-6),
 ]
 
+def head_grebt_mixed_case(d_rm, d_p, d, omega, sizes, rows, annotated, alpha, eps):
+    """One GREBT update over groups of different K whose items do or do not carry feedback: an item without
+    hidden rows is scored phi(H_last) (omega 1), the others at omega; a group with annotation rewards picks its
+    pair by them, a group without picks it by the rewards themselves. Loss = mean over groups."""
+    wq = (torch.randn(d_rm, d, dtype=D) * 0.3).requires_grad_()
+    wk = (torch.randn(d_p, d, dtype=D) * 0.3).requires_grad_()
+    wv = (torch.randn(d_p, d, dtype=D) * 0.3).requires_grad_()
+    wo = (torch.randn(d, d_rm, dtype=D) * 0.3).requires_grad_()
+    phw = torch.randn(d_rm, dtype=D).requires_grad_()
+    phb = torch.tensor([0.1], dtype=D).requires_grad_()
+    items, rewards = [], []
+    for n in rows:
+        rte = torch.randn(d_rm, dtype=D)
+        h = torch.randn(n, d_p, dtype=D)
+        if n == 0:
+            hfin = rte
+        else:
+            q, kk, v = rte @ wq, h @ wk, h @ wv
+            p_ = torch.softmax((kk @ q) / math.sqrt(d), dim=0)
+            hfin = omega * rte + (1 - omega) * ((p_ @ v) @ wo)
+        rewards.append(hfin @ phw + phb[0])
+        items.append({"rte": t(rte), "h": t(h), "rows": n})
+    r = torch.stack(rewards)
+    ann = torch.randn(r.shape, dtype=D)
+    bts, gres, selection, o = [], [], [], 0
+    for k, given in zip(sizes, annotated):
+        rg = r[o:o + k]
+        sel = ann[o:o + k] if given else rg.detach()
+        selection += [x if given else None for x in ann[o:o + k].tolist()]
+        bts.append(-torch.nn.functional.logsigmoid(rg[sel.argmax()] - rg[sel.argmin()]))
+        mean = rg.mean()
+        z = (rg - mean) / (((rg - mean) ** 2).mean().sqrt() + eps)
+        gres.append(-(torch.softmax(z, 0) * torch.log_softmax(z, 0)).sum())
+        o += k
+    bt, gre = torch.stack(bts), torch.stack(gres)
+    loss = ((1 - alpha) * bt + alpha * gre).mean()
+    loss.backward()
+    return {"d_rm": d_rm, "d_p": d_p, "d": d, "heads": 1, "omega": omega, "sizes": sizes, "alpha": alpha, "eps": eps,
+            "phi_bias": True, "w_q": t(wq), "w_k": t(wk), "w_v": t(wv), "w_o": t(wo), "phi_w": t(phw), "phi_b": phb.item(),
+            "items": items, "selection": selection, "rewards": t(r), "loss": loss.item(), "bt": bt.mean().item(), "gre": gre.mean().item(),
+            "g_w_q": t(wq.grad), "g_w_k": t(wk.grad), "g_w_v": t(wv.grad), "g_w_o": t(wo.grad),
+            "g_phi_w": t(phw.grad), "g_phi_b": phb.grad.item()}
+
+
+# Appended last, as above, so the earlier cases keep their draws.
+ref["head_grebt_mixed"] = [
+    head_grebt_mixed_case(6, 4, 8, 0.7, [3, 2, 4], [2, 0, 3, 1, 2, 0, 4, 1, 3], [True, False, True], 0.3, 1e-6),
+]
+
 out = sys.argv[1] if len(sys.argv) > 1 else os.path.join(os.path.dirname(os.path.abspath(__file__)), "reference.json")
 with open(out, "w") as f:
     json.dump(ref, f)

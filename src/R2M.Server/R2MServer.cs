@@ -74,8 +74,7 @@ public static class R2MServer
         GrpcHost.Configure(builder, options);
         if (hostModels)
         {
-            builder.Services.AddSingleton<ModelHost>();
-            builder.Services.AddHostedService<ModelLoader>();
+            ModelServices.Add(builder.Services);
         }
 
         services?.Invoke(builder.Services);
@@ -101,8 +100,8 @@ public static class R2MServer
         return app;
     }
 
-    /// <summary>The models, once loaded (tests wait for this after StartAsync).</summary>
-    internal static Task<ServerState> LoadedAsync(WebApplication app) => app.Services.GetRequiredService<ModelHost>().Loaded;
+    /// <summary>Completes once the models are loaded and any checkpoint restored (tests wait for this after StartAsync).</summary>
+    internal static Task LoadedAsync(WebApplication app) => app.Services.GetRequiredService<ModelHost>().Ready;
 
     /// <summary>The gRPC port (the first endpoint; useful with Port 0) once the app has started.</summary>
     public static int GetPort(WebApplication app) => GetPorts(app)[0];
@@ -148,7 +147,7 @@ public static class R2MServer
             return 1;
         }
 
-        return app.Services.GetRequiredService<ModelHost>().Loaded.IsCompletedSuccessfully ? 0 : 1;
+        return app.Services.GetRequiredService<ModelHost>().Ready.IsCompletedSuccessfully ? 0 : 1;
     }
 
     /// <summary>

@@ -13,13 +13,12 @@ internal sealed class TestServer : IAsyncDisposable
     private readonly WebApplication _app;
     private readonly bool _ownsRoot;
 
-    private TestServer(WebApplication app, int port, R2MServerOptions options, bool ownsRoot, Internal.ServerState state)
+    private TestServer(WebApplication app, int port, R2MServerOptions options, bool ownsRoot)
     {
         _ownsRoot = ownsRoot;
         _app = app;
         Port = port;
         Options = options;
-        State = state;
         Address = $"http://127.0.0.1:{port}";
         Channel = GrpcChannel.ForAddress(Address, new GrpcChannelOptions { MaxReceiveMessageSize = 64 << 20, MaxSendMessageSize = 64 << 20 });
         Policy = new Policy.PolicyClient(Channel);
@@ -36,16 +35,19 @@ internal sealed class TestServer : IAsyncDisposable
     public Admin.AdminClient Admin { get; }
     public WebApplication App => _app;
 
-    internal Internal.ServerState State { get; }
+    /// <summary>A service of the server (its internal state, for tests that look inside).</summary>
+    internal T Get<T>()
+        where T : notnull => Microsoft.Extensions.DependencyInjection.ServiceProviderServiceExtensions.GetRequiredService<T>(_app.Services);
 
     /// <summary>Key sent by the helpers (null: none).</summary>
     public string? Key { get; set; }
 
-    public static async Task<TestServer> StartAsync(Action<R2MServerOptions>? configure = null, string[]? args = null)
+    public static async Task<TestServer> StartAsync(Action<R2MServerOptions>? configure = null, string[]? args = null,
+        Action<Microsoft.Extensions.DependencyInjection.IServiceCollection>? services = null)
     {
         R2MServerOptions? seen = null;
         var defaultRoot = Path.Combine(Path.GetTempPath(), $"r2m-ckpt-{Guid.NewGuid():N}");
-        var app = R2MServer.Build(args ?? [], o =>
+        var app = R2MServer.BuildHost(args ?? [], o =>
         {
             o.PolicyPath = TestModels.PolicyDir;
             o.RewardModelPath = TestModels.RewardDir;
@@ -55,10 +57,10 @@ internal sealed class TestServer : IAsyncDisposable
             o.CheckpointRoot = defaultRoot;
             configure?.Invoke(o);
             seen = o;
-        });
+        }, hostModels: true, mapServices: null, services);
         await app.StartAsync().WaitAsync(Timeout);
-        var state = await R2MServer.LoadedAsync(app).WaitAsync(Timeout);
-        return new TestServer(app, R2MServer.GetPort(app), seen!, seen!.CheckpointRoot == defaultRoot, state);
+        await R2MServer.LoadedAsync(app).WaitAsync(Timeout);
+        return new TestServer(app, R2MServer.GetPort(app), seen!, seen!.CheckpointRoot == defaultRoot);
     }
 
     public CallOptions Call(string? key = null) => new(

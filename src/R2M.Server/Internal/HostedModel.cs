@@ -1,3 +1,4 @@
+using Microsoft.Extensions.Logging;
 using R2M.Api.V1;
 using R2M.Models;
 using R2M.Tokenizers;
@@ -6,7 +7,8 @@ namespace R2M.Server.Internal;
 
 /// <summary>
 /// One model loaded from a HuggingFace-format directory with its own tokenizer. TransformerModel is
-/// not thread-safe, so every forward/backward runs under <see cref="Gate"/>.
+/// not thread-safe, so every forward/backward of the weights it serves runs under <see cref="Gate"/>
+/// (the policy serves <see cref="Model"/> and a second copy in turn, see <see cref="PolicyHost"/>).
 /// </summary>
 internal sealed class HostedModel
 {
@@ -40,8 +42,11 @@ internal sealed class HostedModel
     public int VocabSize => Model.Config.VocabSize;
     public int ContextLength => Model.Config.MaxPositionEmbeddings;
 
-    /// <summary>Loads config.json + safetensors + tokenizer.json; errors name the file (CheckpointException, TokenizerFormatException).</summary>
-    public static HostedModel Load(string directory, string role)
+    /// <summary>
+    /// Loads config.json + safetensors + tokenizer.json; errors name the file (CheckpointException,
+    /// TokenizerFormatException); loading warnings (e.g. a tied model's ignored head tensor) go to <paramref name="logger"/>.
+    /// </summary>
+    public static HostedModel Load(string directory, string role, ILogger logger)
     {
         var full = Path.GetFullPath(directory);
         if (!System.IO.Directory.Exists(full))
@@ -49,7 +54,7 @@ internal sealed class HostedModel
             throw new DirectoryNotFoundException($"{role} directory '{full}' does not exist");
         }
 
-        var model = ModelCheckpoint.Load(full);
+        var model = ModelCheckpoint.Load(full, logger);
         var tokPath = Path.Combine(full, "tokenizer.json");
         if (!File.Exists(tokPath))
         {

@@ -1,3 +1,4 @@
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using R2M.Server.Internal.Hosting;
@@ -5,13 +6,14 @@ using R2M.Server.Internal.Hosting;
 namespace R2M.Server.Internal;
 
 /// <summary>
-/// Loads the policy and the reward model (and R2M:ResumeFrom) once Kestrel has bound its ports, so
-/// the port is open and health answers NOT_SERVING while large models load; then publishes the
-/// state and flips health to SERVING. A load failure is printed as <c>r2m-server: ...</c> on stderr
+/// Loads the policy and the reward model once Kestrel has bound its ports, so the port is open and
+/// health answers NOT_SERVING while large models load; then builds the model services (DI singletons
+/// over <see cref="HostedModels"/>), restores R2M:ResumeFrom, marks the server ready and flips health
+/// to SERVING. A load failure is printed as <c>r2m-server: ...</c> on stderr
 /// and stops the host with exit code 1 (R2MServer.RunAsync).
 /// </summary>
 internal sealed class ModelLoader(
-    ModelHost host, ServingStatusBoard health, R2MServerOptions options, ServerMetrics metrics,
+    ModelHost host, IServiceProvider services, ServingStatusBoard health, R2MServerOptions options,
     ILogger<ModelLoader> logger, TimeProvider time, IHostApplicationLifetime lifetime, LoadGate? gate = null) : BackgroundService
 {
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
@@ -39,8 +41,8 @@ internal sealed class ModelLoader(
                 await gate.Opened.WaitAsync(stoppingToken).ConfigureAwait(false);
             }
 
-            var state = await Task.Run(Load, stoppingToken).ConfigureAwait(false);
-            host.SetLoaded(state);
+            await Task.Run(Load, stoppingToken).ConfigureAwait(false);
+            host.SetReady();
             health.SetAll(Grpc.Health.V1.HealthCheckResponse.Types.ServingStatus.Serving);
             ServerLog.ModelsReady(logger, time.GetElapsedTime(start).TotalSeconds);
         }
@@ -53,23 +55,14 @@ internal sealed class ModelLoader(
         }
     }
 
-    private ServerState Load()
+    private void Load()
     {
-        var state = new ServerState(options, metrics, logger, time);
-        try
-        {
-            Resume(state);
-            return state;
-        }
-        catch
-        {
-            state.DisposeAsync().AsTask().GetAwaiter().GetResult();
-            throw;
-        }
-    }
-
-    private void Resume(ServerState state)
-    {
+        host.SetLoaded(HostedModels.Load(options, logger));
+        // Built here rather than at the first call: a reward model without a scoring head fails the start.
+        var content = services.GetRequiredService<CheckpointContent>();
+        services.GetRequiredService<ScoreBatcher>();
+        services.GetRequiredService<UpdateTrainer>();
+        services.GetRequiredService<PolicyTrainer>();
         if (options.ResumeFrom is { Length: > 0 } resume)
         {
             var dir = Directory.Exists(resume) ? Path.GetFullPath(resume) : CheckpointStore.Resolve(options, resume, "");
@@ -78,8 +71,9 @@ internal sealed class ModelLoader(
                 throw new InvalidOperationException($"R2M:ResumeFrom '{resume}': no checkpoint at '{dir}'");
             }
 
-            CheckpointStore.Load(state, dir, rewardOnly: false);
-            ServerLog.Checkpoint(logger, "resumed", dir, state.PolicyVersion, state.RmVersion, 0);
+            CheckpointStore.Load(content, dir, rewardOnly: false);
+            var (policy, reward) = (services.GetRequiredService<PolicyHost>(), services.GetRequiredService<RewardHost>());
+            ServerLog.Checkpoint(logger, "resumed", dir, policy.Version, reward.Version, 0);
         }
     }
 }

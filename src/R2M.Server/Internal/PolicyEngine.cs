@@ -1,4 +1,5 @@
 using R2M.Api.V1;
+using R2M.Models;
 using R2M.Models.Generation;
 
 namespace R2M.Server.Internal;
@@ -16,8 +17,8 @@ internal sealed record SamplingSettings(float Temperature, int TopK, float TopP,
 /// </summary>
 internal static class PolicyEngine
 {
-    /// <summary>Samples K responses per prompt. The caller holds the policy gate.</summary>
-    public static List<SampledResponse> Generate(HostedModel policy, IReadOnlyList<int[]> prompts, int k, SamplingSettings s, CancellationToken ct)
+    /// <summary>Samples K responses per prompt from <paramref name="weights"/> (tokenizer and limits from <paramref name="policy"/>). The caller holds the policy gate.</summary>
+    public static List<SampledResponse> Generate(HostedModel policy, TransformerModel weights, IReadOnlyList<int[]> prompts, int k, SamplingSettings s, CancellationToken ct)
     {
         var results = new List<SampledResponse>(prompts.Count * k);
         var stops = policy.EosTokenIds.Concat(s.StopTokenIds).Distinct().ToArray();
@@ -37,7 +38,7 @@ internal static class PolicyEngine
                 StopTokens = stops,
                 ReturnHiddenStates = true,
             };
-            var res = TextGenerator.Generate(policy.Model, batch, options, ct); // stops within one decode step
+            var res = TextGenerator.Generate(weights, batch, options, ct); // stops within one decode step
             for (var row = 0; row < batch.Count; row++)
             {
                 var pi = indices[row / k];

@@ -1,4 +1,5 @@
 using Grpc.Core;
+using Microsoft.Extensions.Logging;
 using R2M.Alignment;
 using R2M.Api.V1;
 using AlignRollout = R2M.Alignment.Rollout;
@@ -10,20 +11,18 @@ namespace R2M.Server.Internal;
 internal sealed record OptItem(int[] Prompt, int[] Response, float[]? OldLogp, float Temperature, StoredRollout? Entry, string Group, float? Advantage, float? Reward);
 
 /// <summary>
-/// Policy.Optimize (docs/method.md section 1 steps 4-5): advantages per group (R2M.Alignment.Advantages),
-/// then R2M.Alignment.PolicyOptimizer epochs of the clipped surrogate with the k3 KL to the frozen
-/// reference on the trainer copy of the policy; its last epoch refreshes the stored hidden states (h').
-/// The trained weights are then copied into the serving policy at once (<see cref="ServerState.PublishPolicyAsync"/>).
+/// Policy.Optimize (docs/method.md section 1 steps 4-5): reads and validates the call (this file), then
+/// trains and publishes it as one <see cref="WriteGate"/> transaction (PolicyTrainer.Train.cs).
 /// </summary>
-internal static class PolicyTrainer
+internal sealed partial class PolicyTrainer(PolicyHost policy, RolloutStore store, HostedModels models, WriteGate writes, ServerMetrics metrics, ILogger<PolicyTrainer> logger)
 {
-    private const string ReplyKind = "optimize";
+    private const string Kind = "optimize";
 
-    public static async Task<OptimizeReply> OptimizeAsync(ServerState state, IAsyncStreamReader<PolicyBatch> requests, CancellationToken ct)
+    public async Task<OptimizeReply> OptimizeAsync(IAsyncStreamReader<PolicyBatch> requests, ServerCallContext call)
     {
         OptimizeConfig? config = null;
         var raw = new List<PolicyItem>();
-        while (await requests.MoveNext(ct).ConfigureAwait(false))
+        while (await requests.MoveNext(call.CancellationToken).ConfigureAwait(false))
         {
             var b = requests.Current;
             if (config is null) config = b.Config ?? throw new InvalidInputException("the first PolicyBatch must carry config");
@@ -33,116 +32,14 @@ internal static class PolicyTrainer
 
         if (config is null || raw.Count == 0) throw new InvalidInputException("Optimize received no items");
         WriteReplies.Validate("config.request_id", config.RequestId);
-        var options = Options(state, config);
+        var options = Options(config);
         var refresh = !config.HasRefreshHiddenStates || config.RefreshHiddenStates;
-        await state.AdminGate.WaitAsync(ct).ConfigureAwait(false);
-        try
-        {
-            if (state.Replies.TryGet<OptimizeReply>(ReplyKind, config.RequestId, out var earlier))
-            {
-                return earlier; // a re-send of an applied call: not applied twice
-            }
-
-            // Resolved under the gate: a concurrent LoadCheckpoint/Reset clears the store.
-            var items = Resolve(state, raw);
-            var adv = ComputeAdvantages(items, config);
-            var temperature = items[0].Temperature;
-            if (items.Any(i => i.Temperature != temperature))
-            {
-                throw new InvalidInputException("items were sampled at different temperatures; log-probs use logits / temperature, so send one temperature per Optimize call");
-            }
-
-            var reply = await Task.Run(() => Train(state, items, adv, options with { Temperature = temperature }, refresh), ct).ConfigureAwait(false);
-            reply.PolicyVersion = await state.PublishPolicyAsync(CancellationToken.None).ConfigureAwait(false);
-            var mean = adv.Average();
-            reply.AdvantageMean = mean;
-            reply.AdvantageStd = MathF.Sqrt(adv.Select(a => (a - mean) * (a - mean)).Average());
-            state.Metrics.SetPolicyLosses(reply.PolicyLoss, reply.Kl);
-            ServerLog.PolicyOptimized(state.Logger, reply.PolicyVersion, reply.PolicyLoss, reply.Kl, items.Count);
-            state.Replies.Remember(ReplyKind, config.RequestId, reply);
-            return reply;
-        }
-        finally
-        {
-            state.AdminGate.Release();
-        }
+        // Items are resolved under the gate: a concurrent LoadCheckpoint/Reset clears the store.
+        return await writes.RunAsync(Kind, config.RequestId, call,
+            scope => Task.Run(() => Train(raw, config, options, refresh, scope), scope.Cancellation), policy.Rollback).ConfigureAwait(false);
     }
 
-    private static OptimizeReply Train(ServerState state, List<OptItem> items, float[] adv, PolicyOptimizerOptions options, bool refresh)
-    {
-        var policy = new TransformerPolicy(state.TrainerModel);
-        var reference = new TransformerPolicy(state.Reference.Model);
-        var pairs = items.Select(i => (i.Prompt, i.Response)).ToList();
-        var refLp = reference.Forward(pairs, options.Temperature, keepActivations: false).CompletionLogProbs;
-        // Inline items without old log-probs: the current weights give them (the ratio starts at 1).
-        float[][]? current = items.Any(i => i.OldLogp is null) ? policy.Forward(pairs, options.Temperature, false).CompletionLogProbs : null;
-        var rollouts = items.Select((it, n) => new AlignRollout
-        {
-            Id = it.Entry?.Id ?? $"inline-{n}",
-            Prompt = it.Prompt,
-            Completion = it.Response,
-            OldLogProbs = it.OldLogp ?? current![n],
-            RefLogProbs = refLp[n],
-            Hidden = [],
-            HiddenRows = 0,
-        }).ToList();
-
-        // One PolicyOptimizer pass per epoch (Epochs = 1 each, same minibatch order and optimizer state as one
-        // k-epoch call) so the reply can carry every epoch's loss; h' is taken in the last epoch only.
-        var optimizer = new PolicyOptimizer(policy, options with { Epochs = 1 });
-        // The optimizer's moments persist across calls: PolicyOptimizer holds them per instance.
-        state.PolicyAdam.M.CopyTo(optimizer.Optimizer.M, 0);
-        state.PolicyAdam.V.CopyTo(optimizer.Optimizer.V, 0);
-        optimizer.Optimizer.Step = state.PolicyAdam.Step;
-        var reply = new OptimizeReply { Items = (uint)items.Count, Tokens = (ulong)items.Sum(i => i.Response.Length) };
-        PolicyUpdateResult result = default;
-        for (var e = 0; e < options.Epochs; e++)
-        {
-            result = optimizer.Optimize(rollouts, adv, refresh && e == options.Epochs - 1);
-            reply.EpochLosses.Add(result.LastEpochLoss);
-        }
-
-        state.PolicyAdam = optimizer.Optimizer;
-        reply.PolicyLoss = result.LastEpochLoss;
-        reply.ClipFraction = result.ClipFraction;
-        reply.GradNorm = result.GradNorm;
-        // TransformerPolicy's training passes carry per-token entropies; absent (proto optional) otherwise.
-        if (result.Entropy is float entropy) reply.Entropy = entropy;
-        // With beta = 0 the loss has no KL term; report the k3 KL of the sampling policy to the reference instead.
-        reply.Kl = options.LossOrDefault.Beta > 0 ? result.Kl : MeanK3(rollouts);
-        if (refresh)
-        {
-            for (var n = 0; n < items.Count; n++)
-            {
-                if (items[n].Entry is not { } e) continue;
-                e.Feedback = new Feedback(rollouts[n].Hidden, rollouts[n].HiddenRows);
-                state.Store.Resize(e);
-                reply.HiddenStatesRefreshed = true;
-            }
-        }
-
-        return reply;
-    }
-
-    /// <summary>Mean per-token k3 = exp(ref - old) - (ref - old) - 1 (docs/method.md section 8).</summary>
-    private static float MeanK3(List<AlignRollout> rollouts)
-    {
-        double sum = 0;
-        long n = 0;
-        foreach (var r in rollouts)
-        {
-            for (var i = 0; i < r.Completion.Length; i++)
-            {
-                double d = r.RefLogProbs![i] - r.OldLogProbs[i];
-                sum += Math.Exp(d) - d - 1;
-                n++;
-            }
-        }
-
-        return n == 0 ? 0 : (float)(sum / n);
-    }
-
-    private static PolicyOptimizerOptions Options(ServerState state, OptimizeConfig c)
+    private PolicyOptimizerOptions Options(OptimizeConfig c)
     {
         var eps = c.HasClipEpsilon ? c.ClipEpsilon : 0.2f;
         float? high = c.HasClipEpsilonHigh ? c.ClipEpsilonHigh : null;
@@ -155,7 +52,7 @@ internal static class PolicyTrainer
             ApiAggregation.Unspecified or ApiAggregation.SequenceMean => Alignment.LossAggregation.Grpo,
             _ => throw new InvalidInputException($"config.aggregation {(int)c.Aggregation} is not a known LossAggregation"),
         };
-        var lr = c.HasLearningRate ? c.LearningRate : state.Options.PolicyLearningRate;
+        var lr = c.HasLearningRate ? c.LearningRate : policy.LearningRate;
         var clip = c.HasMaxGradNorm ? c.MaxGradNorm : 1f;
         var epochs = c.Epochs == 0 ? 2 : (int)c.Epochs;
         Require(float.IsFinite(lr) && lr >= 0, $"config.learning_rate {lr} must be finite and >= 0");
@@ -180,16 +77,16 @@ internal static class PolicyTrainer
         if (!ok) throw new InvalidInputException(message);
     }
 
-    private static List<OptItem> Resolve(ServerState state, List<PolicyItem> raw)
+    private List<OptItem> Resolve(List<PolicyItem> raw)
     {
         var ids = raw.Where(i => i.SourceCase == PolicyItem.SourceOneofCase.RolloutId).Select(i => i.RolloutId).ToList();
-        var found = state.Store.GetAll(ids, "Optimize items[].rollout_id").ToDictionary(r => r.Id, StringComparer.Ordinal);
+        var found = store.GetAll(ids, "Optimize items[].rollout_id").ToDictionary(r => r.Id, StringComparer.Ordinal);
         var withAdv = raw.Count(i => i.SignalCase == PolicyItem.SignalOneofCase.Advantage);
         if (withAdv != 0 && withAdv != raw.Count) throw new InvalidInputException($"{withAdv} of {raw.Count} items carry an advantage and the others a reward (or neither); do not mix");
-        return raw.Select((it, n) => ResolveOne(state, it, $"items[{n}]", found)).ToList();
+        return raw.Select((it, n) => ResolveOne(it, $"items[{n}]", found)).ToList();
     }
 
-    private static OptItem ResolveOne(ServerState state, PolicyItem it, string field, Dictionary<string, StoredRollout> found)
+    private OptItem ResolveOne(PolicyItem it, string field, Dictionary<string, StoredRollout> found)
     {
         float? a = it.SignalCase == PolicyItem.SignalOneofCase.Advantage ? it.Advantage : null;
         float? r = it.SignalCase == PolicyItem.SignalOneofCase.Reward ? it.Reward : null;
@@ -205,44 +102,35 @@ internal static class PolicyTrainer
         var inl = it.Inline ?? throw new InvalidInputException($"{field} has neither rollout_id nor inline");
         int[] p = [.. inl.PromptTokenIds], resp = [.. inl.ResponseTokenIds];
         if (p.Length == 0 || resp.Length == 0) throw new InvalidInputException($"{field}.inline needs non-empty prompt_token_ids and response_token_ids");
-        state.Policy.CheckTokens(p, $"{field}.inline.prompt_token_ids");
-        state.Policy.CheckTokens(resp, $"{field}.inline.response_token_ids");
-        state.Policy.CheckLength(p.Length + resp.Length, $"{field}.inline (prompt + response)");
+        models.Policy.CheckTokens(p, $"{field}.inline.prompt_token_ids");
+        models.Policy.CheckTokens(resp, $"{field}.inline.response_token_ids");
+        models.Policy.CheckLength(p.Length + resp.Length, $"{field}.inline (prompt + response)");
         float[]? oldLp = inl.OldLogprobs.Count == 0 ? null : [.. inl.OldLogprobs];
         if (oldLp is not null && oldLp.Length != resp.Length) throw new InvalidInputException($"{field}.inline.old_logprobs has {oldLp.Length} values for {resp.Length} response tokens");
         if (oldLp is not null && TensorCodec.IndexOfNonFinite(oldLp) is var bad and >= 0) throw new InvalidInputException($"{field}.inline.old_logprobs[{bad}] is {oldLp[bad]}; NaN and Inf are rejected");
         return new OptItem(p, resp, oldLp, 1f, null, it.GroupId, a, r);
     }
 
-    /// <summary>Advantages as sent, or computed per group_id from rewards with R2M.Alignment.Advantages.</summary>
+    /// <summary>Advantages as sent, or computed per group_id from rewards with R2M.Alignment.Advantages (groups may differ in size).</summary>
     private static float[] ComputeAdvantages(List<OptItem> items, OptimizeConfig c)
     {
         if (items[0].Advantage is not null) return items.Select(i => i.Advantage!.Value).ToArray();
         var eps = c.HasAdvantageEpsilon ? c.AdvantageEpsilon : 1e-4f;
         if (!(eps >= 0) || !float.IsFinite(eps)) throw new InvalidInputException($"config.advantage_epsilon {eps} must be finite and >= 0");
         var estimator = c.Algorithm == Algorithm.Rloo ? AdvantageEstimator.Rloo : AdvantageEstimator.Grpo;
-        var batchScale = c.RewardScaling == RewardScaling.Batch && estimator == AdvantageEstimator.Grpo;
-        var scale = c.RewardScaling == RewardScaling.None || batchScale ? AdvantageScale.None : AdvantageScale.Group;
+        // TRL scale_rewards: per group (default), "batch" (group-centred rewards over the std of the whole batch), or none.
+        var scale = c.RewardScaling switch { RewardScaling.None => AdvantageScale.None, RewardScaling.Batch => AdvantageScale.Batch, _ => AdvantageScale.Group };
+        var groups = Enumerable.Range(0, items.Count).GroupBy(i => items[i].Group).Select(g => g.ToArray()).ToList();
+        foreach (var idx in groups)
+        {
+            if (idx.Length < 2) throw new InvalidInputException($"group_id '{items[idx[0]].Group}' has {idx.Length} item; rewards need groups of at least 2 (set group_id on every item)");
+        }
+
+        var order = groups.SelectMany(g => g).ToArray();
+        var grouped = new float[items.Count];
+        Advantages.Compute([.. order.Select(i => items[i].Reward!.Value)], [.. groups.Select(g => g.Length)], new AdvantageOptions(estimator, scale, true, eps), grouped);
         var adv = new float[items.Count];
-        foreach (var group in Enumerable.Range(0, items.Count).GroupBy(i => items[i].Group))
-        {
-            var idx = group.ToArray();
-            if (idx.Length < 2) throw new InvalidInputException($"group_id '{group.Key}' has {idx.Length} item; rewards need groups of at least 2 (set group_id on every item)");
-            var r = idx.Select(i => items[i].Reward!.Value).ToArray();
-            var a = new float[idx.Length];
-            Advantages.Compute(r, idx.Length, new AdvantageOptions(estimator, scale, true, eps), a);
-            for (var j = 0; j < idx.Length; j++) adv[idx[j]] = a[j];
-        }
-
-        if (batchScale)
-        {
-            // TRL scale_rewards="batch": group-centred rewards divided by the std of the whole batch.
-            var rs = items.Select(i => (double)i.Reward!.Value).ToArray();
-            var mean = rs.Average();
-            var std = Math.Sqrt(rs.Sum(x => (x - mean) * (x - mean)) / Math.Max(1, rs.Length - 1));
-            for (var i = 0; i < adv.Length; i++) adv[i] = (float)(adv[i] / (std + eps));
-        }
-
+        for (var j = 0; j < order.Length; j++) adv[order[j]] = grouped[j];
         return adv;
     }
 }

@@ -33,13 +33,10 @@ internal sealed class StoredRollout
         set => Volatile.Write(ref _feedback, value);
     }
 
-    /// <summary>Cached frozen-backbone RTE H_last (D_rm); the backbone never changes, so it never goes stale.</summary>
-    public float[]? Rte { get; set; }
-
     /// <summary>The last reward Score gave this rollout (the annotation-time reward for Update).</summary>
     public float? LastReward { get; set; }
 
-    public long Bytes => 4L * (PromptTokens.Length + ResponseTokens.Length + Logprobs.Length + RmTokens.Length + Feedback.Hidden.Length + (Rte?.Length ?? 0)) + 256;
+    public long Bytes => 4L * (PromptTokens.Length + ResponseTokens.Length + Logprobs.Length + RmTokens.Length + Feedback.Hidden.Length) + 256;
 }
 
 /// <summary>
@@ -55,9 +52,13 @@ internal sealed class RolloutStore(long capacityBytes, ServerMetrics metrics)
     private readonly LinkedList<(StoredRollout Rollout, long Bytes)> _order = new();
     private readonly HashSet<string> _evictedIds = new(StringComparer.Ordinal);
     private readonly Queue<string> _evictedOrder = new();
-    private long _bytes, _evicted, _hits, _misses;
+    private readonly string _nonce = Convert.ToHexString(BitConverter.GetBytes(Random.Shared.NextInt64()))[..8].ToLowerInvariant();
+    private long _bytes, _evicted, _hits, _misses, _counter;
 
     public long CapacityBytes => capacityBytes;
+
+    /// <summary>A rollout id unique for the server's lifetime and across restarts (per-process prefix).</summary>
+    public string NextId() => $"ro-{_nonce}-{Interlocked.Increment(ref _counter):x}";
 
     /// <summary>Adds a rollout; returns how many old ones were evicted to make room.</summary>
     public int Add(StoredRollout rollout)

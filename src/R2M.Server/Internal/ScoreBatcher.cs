@@ -1,19 +1,17 @@
 using System.Threading.Channels;
 using Microsoft.Extensions.Logging;
 using R2M.Alignment;
-using R2M.Tensors;
 
 namespace R2M.Server.Internal;
 
-/// <summary>One item waiting to be scored. Either <see cref="Entry"/> (by rollout id) or inline data.</summary>
+/// <summary>One item waiting to be scored: RM tokens, feedback h (Rows, D_p), its omega and feedback source; <see cref="Entry"/> when by rollout id.</summary>
 internal sealed class ScoreWork
 {
     public required int[] RmTokens { get; init; }
-    public float[]? Rte { get; set; }
     public float[] Hidden { get; init; } = [];
     public int Rows { get; init; }
     public required float Omega { get; init; }
-    public bool Noise { get; init; }
+    public FeedbackSource Feedback { get; init; } = FeedbackSource.Policy;
     public StoredRollout? Entry { get; init; }
     public TaskCompletionSource<ScoreOutcome> Done { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
 }
@@ -21,14 +19,16 @@ internal sealed class ScoreWork
 internal readonly record struct ScoreOutcome(float Reward, float VanillaReward, float Omega, ulong RmVersion);
 
 /// <summary>
-/// Dynamic batching across all Score streams: the first waiting item opens a batch that collects
-/// more items for at most the wait window (or until the batch is full), then one forward of the
-/// frozen backbone computes the missing RTEs and the head scores every item with ONE snapshot.
+/// Dynamic batching across all Score streams, on a thread of its own: the first waiting item opens a
+/// batch that collects more items for at most the wait window (or until the batch is full); then the
+/// batch's missing RTEs come from one backbone pass and R2M.Alignment scores all of it with ONE head
+/// snapshot (<see cref="R2MRewardModel.Score(R2MHead, IReadOnlyList{RewardItem}, R2M.Tensors.Rng, Span{float})"/>:
+/// one head forward per distinct omega). The batching and threading live here; the scoring is the library's.
 /// </summary>
 internal sealed class ScoreBatcher : IAsyncDisposable
 {
     private readonly Channel<ScoreWork> _queue = Channel.CreateUnbounded<ScoreWork>(new UnboundedChannelOptions { SingleReader = true });
-    private readonly RewardEngine _engine;
+    private readonly RewardHost _reward;
     private readonly ServerMetrics _metrics;
     private readonly ILogger _logger;
     private readonly TimeProvider _time;
@@ -36,38 +36,16 @@ internal sealed class ScoreBatcher : IAsyncDisposable
     private readonly int _maxBatch;
     private readonly CancellationTokenSource _stop = new();
     private readonly Task _loop;
-    private const ulong NoiseSeed = 0x5C0E;
-    private readonly Rng _noise = new(NoiseSeed);
 
-    /// <summary>Guards <see cref="_noise"/>: the batcher thread draws from it while an admin call may save or restore it.</summary>
-    private readonly Lock _noiseLock = new();
-
-    public ScoreBatcher(RewardEngine engine, R2MServerOptions options, ServerMetrics metrics, ILogger logger, TimeProvider time)
+    public ScoreBatcher(RewardHost reward, R2MServerOptions options, ServerMetrics metrics, ILogger<ScoreBatcher> logger, TimeProvider time)
     {
-        (_engine, _metrics, _logger, _time) = (engine, metrics, logger, time);
+        (_reward, _metrics, _logger, _time) = (reward, metrics, logger, time);
         _window = TimeSpan.FromMilliseconds(options.ScoreBatchWindowMs);
         _maxBatch = options.ScoreMaxBatch;
         // A dedicated thread: the backbone forward is long synchronous CPU work, and on a thread-pool
         // thread it would starve Kestrel's I/O (and the streams feeding this batcher) on small machines.
         _loop = Task.Factory.StartNew(Loop, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
     }
-
-    /// <summary>State of the Score noise stream (R2M w/ Noise), for checkpoints; read and set between items.</summary>
-    public Rng.State NoiseState
-    {
-        get
-        {
-            lock (_noiseLock) return _noise.GetState();
-        }
-
-        set
-        {
-            lock (_noiseLock) _noise.SetState(value);
-        }
-    }
-
-    /// <summary>Puts the Score noise stream back to its startup state (Reset).</summary>
-    public void ResetNoise() => NoiseState = new Rng(NoiseSeed).GetState();
 
     public Task<ScoreOutcome> EnqueueAsync(ScoreWork work)
     {
@@ -127,9 +105,10 @@ internal sealed class ScoreBatcher : IAsyncDisposable
 
     private void Process(List<ScoreWork> batch)
     {
+        float[][] rtes;
         try
         {
-            FillRtes(batch);
+            rtes = _reward.Rtes([.. batch.Select(w => w.RmTokens)], [.. batch.Select(w => w.Entry?.Id)], _stop.Token);
         }
         catch (Exception e)
         {
@@ -137,50 +116,47 @@ internal sealed class ScoreBatcher : IAsyncDisposable
             return;
         }
 
-        // One snapshot for the whole batch: every item of it carries the same rm_version.
-        var snap = _engine.Current;
-        foreach (var w in batch)
+        var items = batch.Select((w, i) => new RewardItem(new RewardInput(rtes[i], w.Hidden, w.Rows), w.Omega, w.Feedback)).ToList();
+        // One head snapshot for the whole batch: every item of it carries the same rm_version.
+        var version = _reward.Score((head, v, noise) =>
         {
+            var rewards = new float[items.Count];
             try
             {
-                var hidden = w.Hidden;
-                if (w.Noise)
-                {
-                    lock (_noiseLock) hidden = RewardEngine.NoiseLike(w.Hidden, _noise);
-                }
-
-                var input = new RewardInput(w.Rte!, hidden, w.Rows);
-                var vanilla = snap.Head.VanillaScore(w.Rte!);
-                // omega == 1 is the vanilla score exactly (R2MHead.Forward's vanilla path): no second phi pass.
-                var reward = w.Omega < 1f ? snap.Head.Score(input, w.Omega) : vanilla;
-                if (w.Entry is { } entry) entry.LastReward = reward;
-                w.Done.TrySetResult(new ScoreOutcome(reward, vanilla, w.Omega, snap.Version));
+                R2MRewardModel.Score(head, items, noise, rewards);
+                for (var i = 0; i < batch.Count; i++) Complete(batch[i], head, items[i], rewards[i], v);
             }
-            catch (Exception e)
+            catch (ArgumentException)
             {
-                w.Done.TrySetException(e);
+                // The library checks the whole batch before computing anything: score the items one by one
+                // so that only the bad one gets the error (in-band, naming what was wrong).
+                for (var i = 0; i < batch.Count; i++) ScoreAlone(batch[i], head, items[i], v, noise);
             }
-        }
 
+            return v;
+        });
         _metrics.RecordBatch(batch.Count);
-        ServerLog.ScoredBatch(_logger, batch.Count, snap.Version);
+        ServerLog.ScoredBatch(_logger, batch.Count, version);
     }
 
-    private void FillRtes(List<ScoreWork> batch)
+    private static void ScoreAlone(ScoreWork work, R2MHead head, RewardItem item, ulong version, R2M.Tensors.Rng noise)
     {
-        foreach (var w in batch)
+        try
         {
-            w.Rte ??= w.Entry?.Rte;
+            Span<float> reward = stackalloc float[1];
+            R2MRewardModel.Score(head, [item], noise, reward);
+            Complete(work, head, item, reward[0], version);
         }
+        catch (Exception e)
+        {
+            work.Done.TrySetException(e);
+        }
+    }
 
-        var missing = batch.Where(w => w.Rte is null).ToList();
-        if (missing.Count == 0) return;
-        var rtes = _engine.ComputeRtes(missing.Select(w => w.RmTokens).ToList(), _stop.Token);
-        for (var i = 0; i < missing.Count; i++)
-        {
-            missing[i].Rte = rtes[i];
-            if (missing[i].Entry is { } e) e.Rte = rtes[i];
-        }
+    private static void Complete(ScoreWork work, R2MHead head, RewardItem item, float reward, ulong version)
+    {
+        if (work.Entry is { } entry) entry.LastReward = reward;
+        work.Done.TrySetResult(new ScoreOutcome(reward, head.VanillaScore(item.Input.Rte.Span), item.EffectiveOmega, version));
     }
 
     public async ValueTask DisposeAsync()

@@ -55,11 +55,9 @@ internal sealed class ServerMetrics
         _scoredItems.Inc(size);
     }
 
-    public void SetVersions(ulong policyVersion, ulong rmVersion)
-    {
-        _policyVersion.Set(policyVersion);
-        _rmVersion.Set(rmVersion);
-    }
+    public void SetPolicyVersion(ulong version) => _policyVersion.Set(version);
+
+    public void SetRmVersion(ulong version) => _rmVersion.Set(version);
 
     public void SetRewardLosses(float bt, float gre)
     {

@@ -7,7 +7,7 @@ namespace R2M.Server.Internal;
 /// <summary>Validates an Update call (reward_model.proto, Update errors) into an <see cref="UpdatePlan"/>; nothing is trained on failure.</summary>
 internal static class UpdatePlanner
 {
-    public static UpdatePlan Plan(ServerState state, UpdateConfig c, List<PreferenceGroup> groups)
+    public static UpdatePlan Plan(RewardHost reward, RolloutStore store, HostedModels models, UpdateConfig c, List<PreferenceGroup> groups)
     {
         var variant = ItemResolver.ToAlignment(c.Variant, "config.variant");
         var settings = VariantSettings.For(variant);
@@ -18,7 +18,7 @@ internal static class UpdatePlanner
 
         var alpha = settings.AlphaOverride ?? (c.HasAlpha ? c.Alpha : 0.3f);
         Require(alpha is >= 0f and <= 1f, $"config.alpha {alpha} must be in [0, 1]");
-        var lr = c.HasLearningRate ? c.LearningRate : state.Reward.LearningRate;
+        var lr = c.HasLearningRate ? c.LearningRate : reward.LearningRate;
         Require(float.IsFinite(lr) && lr >= 0, $"config.learning_rate {lr} must be finite and >= 0");
         var eps = c.HasGreEpsilon ? c.GreEpsilon : 1e-6f;
         Require(float.IsFinite(eps) && eps > 0, $"config.gre_epsilon {eps} must be finite and > 0");
@@ -34,7 +34,7 @@ internal static class UpdatePlanner
         };
         var omega = ItemResolver.Omega(c.Variant, settings, c.Schedule, hasFeedback: true, "config");
         CheckShapes(groups, c.AllowRaggedGroups);
-        var resolved = Resolve(state, groups);
+        var resolved = Resolve(store, models, groups);
         return new UpdatePlan(settings, resolved, omega, new GrebtOptions(alpha, eps, selection), lr, clip, steps, c.Schedule);
     }
 
@@ -64,17 +64,17 @@ internal static class UpdatePlanner
         }
     }
 
-    private static List<List<UpdateMember>> Resolve(ServerState state, List<PreferenceGroup> groups)
+    private static List<List<UpdateMember>> Resolve(RolloutStore store, HostedModels models, List<PreferenceGroup> groups)
     {
         var ids = groups.SelectMany(g => g.Members).Where(m => m.SourceCase == GroupMember.SourceOneofCase.RolloutId).Select(m => m.RolloutId).ToList();
-        var found = state.Store.GetAll(ids, "Update members[].rollout_id").ToDictionary(r => r.Id, StringComparer.Ordinal);
+        var found = store.GetAll(ids, "Update members[].rollout_id").ToDictionary(r => r.Id, StringComparer.Ordinal);
         var result = new List<List<UpdateMember>>(groups.Count);
         for (var i = 0; i < groups.Count; i++)
         {
             var list = new List<UpdateMember>();
             for (var j = 0; j < groups[i].Members.Count; j++)
             {
-                list.Add(Member(state, groups[i].Members[j], $"{Name(groups[i], i)}.members[{j}]", found));
+                list.Add(Member(models, groups[i].Members[j], $"{Name(groups[i], i)}.members[{j}]", found));
             }
 
             result.Add(list);
@@ -83,7 +83,7 @@ internal static class UpdatePlanner
         return result;
     }
 
-    private static UpdateMember Member(ServerState state, GroupMember m, string field, Dictionary<string, StoredRollout> found)
+    private static UpdateMember Member(HostedModels models, GroupMember m, string field, Dictionary<string, StoredRollout> found)
     {
         float? annotation = m.HasAnnotationReward ? m.AnnotationReward : null;
         if (m.SourceCase == GroupMember.SourceOneofCase.RolloutId)
@@ -96,9 +96,9 @@ internal static class UpdatePlanner
         }
 
         if (m.SourceCase != GroupMember.SourceOneofCase.Inline) throw new InvalidInputException($"{field} has neither rollout_id nor inline");
-        var tokens = ItemResolver.RmTokens(state.Reward.Backbone, m.Inline, $"{field}.inline");
+        var tokens = ItemResolver.RmTokens(models.Reward, m.Inline, $"{field}.inline");
         var hidden = new List<float>();
-        var rows = m.HiddenStates is null ? 0 : TensorCodec.DecodeRows(m.HiddenStates, state.Policy.Width, $"{field}.hidden_states", hidden);
+        var rows = m.HiddenStates is null ? 0 : TensorCodec.DecodeRows(m.HiddenStates, models.Policy.Width, $"{field}.hidden_states", hidden);
         return new UpdateMember(tokens, [.. hidden], rows, annotation, null);
     }
 

@@ -6,7 +6,7 @@ namespace R2M.Server.Internal;
 /// Replies of the last <see cref="Capacity"/> Optimize and Update calls that carried a request_id
 /// (policy.proto OptimizeConfig.request_id, reward_model.proto UpdateConfig.request_id). A client
 /// whose reply was lost re-sends the call with the same id and gets the first reply instead of a
-/// second application. Used under <see cref="ServerState.AdminGate"/>, which every write holds, so
+/// second application. Used under <see cref="WriteGate"/>, which every write holds, so
 /// a re-send that arrives while the first call still runs waits for it and then finds its reply.
 /// </summary>
 internal sealed class WriteReplies

@@ -1,34 +1,34 @@
 using Grpc.Core;
-using R2M.Alignment;
+using Microsoft.Extensions.Logging;
 using R2M.Api.V1;
 
 namespace R2M.Server.Internal.Services;
 
 /// <summary>Admin service (admin.proto): Info, checkpoints, Reset, on the generated base.</summary>
-internal sealed class AdminService(ModelHost host) : Admin.AdminBase
+internal sealed class AdminService(
+    ModelHost host, PolicyHost policy, RewardHost reward, HostedModels models, RolloutStore store, WriteGate writes,
+    CheckpointContent content, R2MServerOptions options, ILogger<AdminService> logger) : Admin.AdminBase
 {
-    private ServerState State => host.State;
-
     public override async Task<InfoReply> Info(InfoRequest request, ServerCallContext context)
     {
+        host.EnsureReady();
         if (request.WaitForWrites)
         {
-            // Every write holds the admin gate from before it changes anything until it has
-            // published its version, so passing through the gate orders this read after them.
-            await State.AdminGate.WaitAsync(context.CancellationToken).ConfigureAwait(false);
-            State.AdminGate.Release();
+            // Every write holds the gate from before it changes anything until it has published its
+            // version, so passing through the gate orders this read after them.
+            await writes.WaitIdleAsync(context.CancellationToken).ConfigureAwait(false);
         }
 
-        var o = State.Options;
-        var cfg = State.Reward.Config;
+        var o = options;
+        var cfg = reward.Config;
         var reply = new InfoReply
         {
-            Policy = State.Policy.ToInfo(),
-            RewardModel = State.Reward.Backbone.ToInfo(),
-            RewardHead = new RewardHeadInfo { AttentionDim = (uint)cfg.AttnDim, FeedbackWidth = (uint)cfg.PolicyDim, TrainableParameterCount = (ulong)State.Reward.Trainer.Parameters.Length, AttentionHeads = (uint)cfg.Heads },
-            PolicyVersion = State.PolicyVersion,
-            RmVersion = State.RmVersion,
-            Store = State.Store.ToInfo(),
+            Policy = models.Policy.ToInfo(),
+            RewardModel = models.Reward.ToInfo(),
+            RewardHead = new RewardHeadInfo { AttentionDim = (uint)cfg.AttnDim, FeedbackWidth = (uint)cfg.PolicyDim, TrainableParameterCount = (ulong)reward.Served.Head.Parameters.Length, AttentionHeads = (uint)cfg.Heads },
+            PolicyVersion = policy.Version,
+            RmVersion = reward.Version,
+            Store = store.ToInfo(),
             Limits = new ServerLimits
             {
                 MaxReceiveMessageBytes = (uint)o.MaxReceiveMessageBytes, MaxSendMessageBytes = (uint)o.MaxSendMessageBytes,
@@ -38,75 +38,53 @@ internal sealed class AdminService(ModelHost host) : Admin.AdminBase
             },
             ServerVersion = typeof(AdminService).Assembly.GetName().Version?.ToString(3) ?? "0.0.0",
         };
-        if (State.LastSchedule is { } s) reply.LastSchedule = s;
+        if (reward.LastSchedule is { } s) reply.LastSchedule = s;
         return reply;
     }
 
-    public override async Task<CheckpointReply> SaveCheckpoint(SaveCheckpointRequest request, ServerCallContext context)
+    /// <summary>Saves the served snapshot (<see cref="CheckpointContent"/>), never a scratch copy.</summary>
+    public override Task<CheckpointReply> SaveCheckpoint(SaveCheckpointRequest request, ServerCallContext context)
     {
-        var dir = CheckpointStore.Resolve(State.Options, request.Name, request.Path);
-        await State.AdminGate.WaitAsync(context.CancellationToken).ConfigureAwait(false);
-        try
+        host.EnsureReady();
+        var dir = CheckpointStore.Resolve(options, request.Name, request.Path);
+        return writes.RunAsync(() =>
         {
-            var bytes = CheckpointStore.Save(State, dir, request.ClientState);
-            ServerLog.Checkpoint(State.Logger, "saved", dir, State.PolicyVersion, State.RmVersion, bytes);
-            var reply = new CheckpointReply { Path = dir, PolicyVersion = State.PolicyVersion, RmVersion = State.RmVersion, Bytes = (ulong)bytes };
-            if (State.LastSchedule is { } s) reply.LastSchedule = s;
-            return reply;
-        }
-        finally
-        {
-            State.AdminGate.Release();
-        }
+            var bytes = CheckpointStore.Save(content, dir, request.ClientState);
+            ServerLog.Checkpoint(logger, "saved", dir, policy.Version, reward.Version, bytes);
+            var reply = new CheckpointReply { Path = dir, PolicyVersion = policy.Version, RmVersion = reward.Version, Bytes = (ulong)bytes };
+            if (reward.LastSchedule is { } s) reply.LastSchedule = s;
+            return Task.FromResult(reply);
+        }, context.CancellationToken);
     }
 
-    public override async Task<CheckpointReply> LoadCheckpoint(LoadCheckpointRequest request, ServerCallContext context)
+    public override Task<CheckpointReply> LoadCheckpoint(LoadCheckpointRequest request, ServerCallContext context)
     {
-        var dir = CheckpointStore.Resolve(State.Options, request.Name, request.Path);
-        await State.AdminGate.WaitAsync(context.CancellationToken).ConfigureAwait(false);
-        try
+        host.EnsureReady();
+        var dir = CheckpointStore.Resolve(options, request.Name, request.Path);
+        return writes.RunAsync(() =>
         {
-            var (bytes, client, schedule) = CheckpointStore.Load(State, dir, request.RewardModelOnly);
-            ServerLog.Checkpoint(State.Logger, "loaded", dir, State.PolicyVersion, State.RmVersion, bytes);
-            var reply = new CheckpointReply { Path = dir, PolicyVersion = State.PolicyVersion, RmVersion = State.RmVersion, Bytes = (ulong)bytes, ClientState = client };
+            var (bytes, client, schedule) = CheckpointStore.Load(content, dir, request.RewardModelOnly);
+            ServerLog.Checkpoint(logger, "loaded", dir, policy.Version, reward.Version, bytes);
+            var reply = new CheckpointReply { Path = dir, PolicyVersion = policy.Version, RmVersion = reward.Version, Bytes = (ulong)bytes, ClientState = client };
             if (schedule is not null) reply.LastSchedule = schedule;
-            return reply;
-        }
-        finally
-        {
-            State.AdminGate.Release();
-        }
+            return Task.FromResult(reply);
+        }, context.CancellationToken);
     }
 
-    public override async Task<ResetReply> Reset(ResetRequest request, ServerCallContext context)
+    /// <summary>Startup weights, fresh moments, both noise streams' startup states, empty store; versions keep increasing.</summary>
+    public override Task<ResetReply> Reset(ResetRequest request, ServerCallContext context)
     {
-        await State.AdminGate.WaitAsync(context.CancellationToken).ConfigureAwait(false);
-        try
+        host.EnsureReady();
+        return writes.RunAsync(() =>
         {
-            await State.Policy.Gate.WaitAsync(context.CancellationToken).ConfigureAwait(false);
-            try
-            {
-                State.InitialPolicy.CopyTo(State.Policy.Model.Parameters, 0);
-            }
-            finally
-            {
-                State.Policy.Gate.Release();
-            }
-
-            State.InitialPolicy.CopyTo(State.TrainerModel.Parameters, 0);
-            State.PolicyAdam = new AdamWOptimizer(State.InitialPolicy.Length, State.PolicyAdam.Options);
-            State.Reward.ResetTrainer(request.HasSeed ? request.Seed : null);
-            State.Batcher.ResetNoise();
-            State.Store.Clear();
-            State.LastSchedule = null;
-            // Versions keep increasing, so rewards from before the reset stay distinguishable.
-            State.AdvanceVersions(0, 0);
-            var (policyVersion, rmVersion) = (State.PolicyVersion, State.RmVersion);
-            return new ResetReply { PolicyVersion = policyVersion, RmVersion = rmVersion };
-        }
-        finally
-        {
-            State.AdminGate.Release();
-        }
+            policy.ResetScratch();
+            reward.ResetScratch(request.HasSeed ? request.Seed : null);
+            store.Clear();
+            reward.Cache.Clear();
+            reward.LastSchedule = null;
+            // Published like a write, so rewards from before the reset stay distinguishable by version.
+            var reply = new ResetReply { PolicyVersion = policy.Publish(), RmVersion = reward.Publish() };
+            return Task.FromResult(reply);
+        }, context.CancellationToken);
     }
 }

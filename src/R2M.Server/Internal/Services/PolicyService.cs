@@ -1,46 +1,37 @@
 using Grpc.Core;
+using Microsoft.Extensions.Logging;
 using R2M.Api.V1;
 
 namespace R2M.Server.Internal.Services;
 
 /// <summary>Policy service (policy.proto): Generate and Optimize, on the generated base.</summary>
-internal sealed class PolicyService(ModelHost host) : Policy.PolicyBase
+internal sealed class PolicyService(
+    ModelHost host, PolicyHost policy, HostedModels models, RolloutStore store, PolicyTrainer trainer,
+    R2MServerOptions options, ILogger<PolicyService> logger) : Policy.PolicyBase
 {
     private const int DefaultChunkBytes = 1 << 20;
 
-    private ServerState State => host.State;
-
     public override async Task Generate(GenerateRequest request, IServerStreamWriter<Rollout> responses, ServerCallContext context)
     {
+        host.EnsureReady();
         var ct = context.CancellationToken;
         var prompts = Prompts(request);
         var k = request.SamplesPerPrompt == 0 ? 1 : (int)request.SamplesPerPrompt;
         var settings = Settings(request, prompts);
         var dtype = request.HiddenStatesDtype == DType.Unspecified ? DType.F32 : request.HiddenStatesDtype;
         TensorCodec.ElementSize(dtype, "hidden_states_dtype");
-        if (k > State.Options.MaxSamplesPerPrompt)
+        if (k > options.MaxSamplesPerPrompt)
         {
-            throw new InvalidInputException($"samples_per_prompt {k} is above the server limit {State.Options.MaxSamplesPerPrompt} (R2M:MaxSamplesPerPrompt)");
+            throw new InvalidInputException($"samples_per_prompt {k} is above the server limit {options.MaxSamplesPerPrompt} (R2M:MaxSamplesPerPrompt)");
         }
 
-        if ((long)k * prompts.Length > State.Options.MaxRolloutsPerGenerate)
+        if ((long)k * prompts.Length > options.MaxRolloutsPerGenerate)
         {
-            throw new LimitExceededException($"{prompts.Length} prompts x {k} samples = {(long)k * prompts.Length} rollouts, above the per-call limit {State.Options.MaxRolloutsPerGenerate} (R2M:MaxRolloutsPerGenerate)");
+            throw new LimitExceededException($"{prompts.Length} prompts x {k} samples = {(long)k * prompts.Length} rollouts, above the per-call limit {options.MaxRolloutsPerGenerate} (R2M:MaxRolloutsPerGenerate)");
         }
 
-        List<SampledResponse> samples;
-        ulong version;
-        await State.Policy.Gate.WaitAsync(ct).ConfigureAwait(false);
-        try
-        {
-            // Read under the gate: Optimize publishes new weights and the version together under it.
-            version = State.PolicyVersion;
-            samples = await Task.Run(() => PolicyEngine.Generate(State.Policy, prompts, k, settings, ct), ct).ConfigureAwait(false);
-        }
-        finally
-        {
-            State.Policy.Gate.Release();
-        }
+        // The served weights and their version, read together under the policy gate (Optimize publishes both under it).
+        var (samples, version) = await Task.Run(() => policy.ReadAsync((model, v) => (PolicyEngine.Generate(policy.Meta, model, prompts, k, settings, ct), v), ct), ct).ConfigureAwait(false);
 
         var temperature = settings.Temperature > 0 ? settings.Temperature : 1f;
         var total = 0;
@@ -51,23 +42,23 @@ internal sealed class PolicyService(ModelHost host) : Policy.PolicyBase
             total++;
         }
 
-        ServerLog.Generated(State.Logger, total, State.PolicyVersion);
+        ServerLog.Generated(logger, total, version);
     }
 
     private int[][] Prompts(GenerateRequest request)
     {
         if (request.Prompts.Count == 0) throw new InvalidInputException("prompts is empty; give at least one prompt");
-        var policy = State.Policy;
+        var meta = models.Policy;
         return request.Prompts.Select((p, i) =>
         {
             int[] ids = p.ContentCase switch
             {
-                Prompt.ContentOneofCase.Text => policy.Tokenizer.Encode(p.Text, addSpecialTokens: true),
+                Prompt.ContentOneofCase.Text => meta.Tokenizer.Encode(p.Text, addSpecialTokens: true),
                 Prompt.ContentOneofCase.TokenIds => [.. p.TokenIds.Ids],
                 _ => [],
             };
             if (ids.Length == 0) throw new InvalidInputException($"prompts[{i}] is empty (give text or token_ids)");
-            policy.CheckTokens(ids, $"prompts[{i}].token_ids.ids");
+            meta.CheckTokens(ids, $"prompts[{i}].token_ids.ids");
             return ids;
         }).ToArray();
     }
@@ -79,7 +70,7 @@ internal sealed class PolicyService(ModelHost host) : Policy.PolicyBase
         if (!(temperature >= 0) || !float.IsFinite(temperature)) throw new InvalidInputException($"sampling.temperature {temperature} must be >= 0");
         var topP = s.HasTopP ? s.TopP : 1f;
         if (!(topP > 0 && topP <= 1)) throw new InvalidInputException($"sampling.top_p {topP} must be in (0, 1]");
-        var ctx = State.Policy.ContextLength;
+        var ctx = models.Policy.ContextLength;
         var maxNew = new int[prompts.Length];
         for (var i = 0; i < prompts.Length; i++)
         {
@@ -95,12 +86,12 @@ internal sealed class PolicyService(ModelHost host) : Policy.PolicyBase
             }
 
             // policy.proto: 0 means the server default, capped so prompt + response fits the context.
-            maxNew[i] = s.MaxNewTokens != 0 ? (int)s.MaxNewTokens : Math.Min(State.Options.DefaultMaxNewTokens, ctx - p);
+            maxNew[i] = s.MaxNewTokens != 0 ? (int)s.MaxNewTokens : Math.Min(options.DefaultMaxNewTokens, ctx - p);
         }
 
-        State.Policy.CheckTokens([.. s.StopTokenIds], "sampling.stop_token_ids");
-        var seed = s.HasSeed ? s.Seed : State.NextSeed();
-        return new SamplingSettings(temperature, (int)Math.Min(s.TopK, (uint)State.Policy.VocabSize), topP, maxNew, seed, [.. s.Stop], [.. s.StopTokenIds]);
+        models.Policy.CheckTokens([.. s.StopTokenIds], "sampling.stop_token_ids");
+        var seed = s.HasSeed ? s.Seed : policy.NextSeed();
+        return new SamplingSettings(temperature, (int)Math.Min(s.TopK, (uint)models.Policy.VocabSize), topP, maxNew, seed, [.. s.Stop], [.. s.StopTokenIds]);
     }
 
     private StoredRollout Store(int[] prompt, SampledResponse sample, float temperature, ulong version)
@@ -109,7 +100,7 @@ internal sealed class PolicyService(ModelHost host) : Policy.PolicyBase
         string? rmError = null;
         try
         {
-            rmTokens = ItemResolver.RmTokensOfRollout(State.Policy, State.Reward.Backbone, State.SharedTokenizer, prompt, sample.Response, "rollout");
+            rmTokens = ItemResolver.RmTokensOfRollout(models.Policy, models.Reward, models.SharedTokenizer, prompt, sample.Response, "rollout");
         }
         catch (InvalidInputException e)
         {
@@ -118,19 +109,19 @@ internal sealed class PolicyService(ModelHost host) : Policy.PolicyBase
 
         var stored = new StoredRollout
         {
-            Id = State.NextRolloutId(), PromptTokens = prompt, ResponseTokens = sample.Response, Logprobs = sample.Logprobs,
+            Id = store.NextId(), PromptTokens = prompt, ResponseTokens = sample.Response, Logprobs = sample.Logprobs,
             Temperature = temperature, PolicyVersion = version, RmTokens = rmTokens, RmTokensError = rmError,
             Feedback = new Feedback(sample.Hidden, sample.Rows),
         };
-        var evicted = State.Store.Add(stored);
-        if (evicted > 0) ServerLog.Evicted(State.Logger, evicted, State.Store.CapacityBytes);
+        var evicted = store.Add(stored);
+        if (evicted > 0) ServerLog.Evicted(logger, evicted, store.CapacityBytes);
         return stored;
     }
 
     private async Task WriteAsync(IServerStreamWriter<Rollout> responses, StoredRollout r, SampledResponse s, int prompt, int sample,
         GenerateRequest request, DType dtype, CancellationToken ct)
     {
-        var tok = State.Policy.Tokenizer;
+        var tok = models.Policy.Tokenizer;
         var first = new Rollout
         {
             RolloutId = r.Id, PromptIndex = (uint)prompt, SampleIndex = (uint)sample,
@@ -145,7 +136,7 @@ internal sealed class PolicyService(ModelHost host) : Policy.PolicyBase
             return;
         }
 
-        var width = State.Policy.Width;
+        var width = models.Policy.Width;
         var rowBytes = width * (dtype == DType.F32 ? 4 : 2);
         var chunkBytes = request.HiddenStatesChunkBytes == 0 ? DefaultChunkBytes : (int)request.HiddenStatesChunkBytes;
         var rowsPerChunk = Math.Max(1, chunkBytes / rowBytes);
@@ -160,6 +151,9 @@ internal sealed class PolicyService(ModelHost host) : Policy.PolicyBase
         }
     }
 
-    public override Task<OptimizeReply> Optimize(IAsyncStreamReader<PolicyBatch> requests, ServerCallContext context) =>
-        PolicyTrainer.OptimizeAsync(State, requests, context.CancellationToken);
+    public override Task<OptimizeReply> Optimize(IAsyncStreamReader<PolicyBatch> requests, ServerCallContext context)
+    {
+        host.EnsureReady();
+        return trainer.OptimizeAsync(requests, context);
+    }
 }

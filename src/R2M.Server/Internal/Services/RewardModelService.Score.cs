@@ -4,12 +4,20 @@ using R2M.Api.V1;
 
 namespace R2M.Server.Internal.Services;
 
-/// <summary>RewardModel service (reward_model.proto): thin handlers over the reward engine, on the generated base.</summary>
-internal sealed partial class RewardModelService(ModelHost host) : RewardModel.RewardModelBase
+/// <summary>RewardModel service (reward_model.proto): thin handlers over the reward model services, on the generated base.</summary>
+internal sealed partial class RewardModelService(
+    ModelHost host, RewardHost reward, HostedModels models, RolloutStore store, ScoreBatcher batcher, UpdateTrainer updates, R2MServerOptions options)
+    : RewardModel.RewardModelBase
 {
+    private R2MServerOptions Options => options;
+    private HostedModels Models => models;
+    private RolloutStore Store => store;
+    private ScoreBatcher Batcher => batcher;
+    private RewardHost Reward => reward;
+
     public override async Task Score(IAsyncStreamReader<ScoreRequest> requests, IServerStreamWriter<ScoreReply> responses, ServerCallContext context)
     {
-        var state = host.State;
+        host.EnsureReady();
         var ct = context.CancellationToken;
         // One writer per output stream: replies of concurrently finishing items queue here.
         var replies = System.Threading.Channels.Channel.CreateUnbounded<ScoreReply>(new UnboundedChannelOptions { SingleReader = true });
@@ -20,7 +28,7 @@ internal sealed partial class RewardModelService(ModelHost host) : RewardModel.R
                 await responses.WriteAsync(reply, ct).ConfigureAwait(false);
             }
         }, ct);
-        var stream = new ScoreStream(state, replies.Writer);
+        var stream = new ScoreStream(this, replies.Writer);
         try
         {
             while (await requests.MoveNext(ct).ConfigureAwait(false))
@@ -40,7 +48,7 @@ internal sealed partial class RewardModelService(ModelHost host) : RewardModel.R
     }
 
     /// <summary>Per-stream state: items in flight and the item whose hidden-state chunks are still arriving.</summary>
-    private sealed class ScoreStream(ServerState state, ChannelWriter<ScoreReply> replies)
+    private sealed class ScoreStream(RewardModelService service, ChannelWriter<ScoreReply> replies)
     {
         private readonly Lock _lock = new();
         private readonly HashSet<string> _inFlight = new(StringComparer.Ordinal);
@@ -72,9 +80,9 @@ internal sealed partial class RewardModelService(ModelHost host) : RewardModel.R
                     throw new InvalidInputException($"item_id '{req.ItemId}' is reused while still in flight");
                 }
 
-                if (_inFlight.Count >= state.Options.MaxScoreItemsInFlight)
+                if (_inFlight.Count >= service.Options.MaxScoreItemsInFlight)
                 {
-                    throw new LimitExceededException($"more than {state.Options.MaxScoreItemsInFlight} Score items in flight on this stream (R2M:MaxScoreItemsInFlight); wait for replies");
+                    throw new LimitExceededException($"more than {service.Options.MaxScoreItemsInFlight} Score items in flight on this stream (R2M:MaxScoreItemsInFlight); wait for replies");
                 }
 
                 _inFlight.Add(req.ItemId);
@@ -118,7 +126,7 @@ internal sealed partial class RewardModelService(ModelHost host) : RewardModel.R
             if (item.Error is not null || req.HiddenStates is null) return;
             try
             {
-                item.Rows += TensorCodec.DecodeRows(req.HiddenStates, state.Policy.Width, $"item '{item.Id}' {field}", item.Hidden);
+                item.Rows += TensorCodec.DecodeRows(req.HiddenStates, service.Models.Policy.Width, $"item '{item.Id}' {field}", item.Hidden);
             }
             catch (Exception e)
             {
@@ -131,7 +139,7 @@ internal sealed partial class RewardModelService(ModelHost host) : RewardModel.R
             Task<ScoreOutcome> task;
             try
             {
-                task = item.Error is { } error ? Task.FromException<ScoreOutcome>(error) : state.Batcher.EnqueueAsync(Build(item));
+                task = item.Error is { } error ? Task.FromException<ScoreOutcome>(error) : service.Batcher.EnqueueAsync(Build(item));
             }
             catch (Exception e)
             {
@@ -150,34 +158,32 @@ internal sealed partial class RewardModelService(ModelHost host) : RewardModel.R
             switch (first.SourceCase)
             {
                 case ScoreRequest.SourceOneofCase.RolloutId:
-                    var r = state.Store.Get(first.RolloutId, $"{field} rollout_id");
+                    var r = service.Store.Get(first.RolloutId, $"{field} rollout_id");
                     if (r.RmTokensError is { } why) throw new InvalidInputException($"{field}: {why}");
                     if (item.Rows > 0) throw new InvalidInputException($"{field} gives hidden_states with a rollout_id; the stored hidden states are used, send none");
                     var f = r.Feedback;
                     var settings = Settings(variant, field);
                     var omega = ItemResolver.Omega(variant, settings, first.Options?.Schedule, f.Rows > 0, $"{field} options");
                     NoteSchedule(first);
-                    return new ScoreWork { RmTokens = r.RmTokens, Hidden = f.Hidden, Rows = f.Rows, Omega = omega, Entry = r, Noise = IsNoise(settings) };
+                    return new ScoreWork { RmTokens = r.RmTokens, Hidden = f.Hidden, Rows = f.Rows, Omega = omega, Entry = r, Feedback = settings.Feedback };
                 case ScoreRequest.SourceOneofCase.Inline:
-                    var tokens = ItemResolver.RmTokens(state.Reward.Backbone, first.Inline, $"{field} inline");
+                    var tokens = ItemResolver.RmTokens(service.Models.Reward, first.Inline, $"{field} inline");
                     var s = Settings(variant, field);
                     var o = ItemResolver.Omega(variant, s, first.Options?.Schedule, item.Rows > 0, $"{field} options");
                     NoteSchedule(first);
-                    return new ScoreWork { RmTokens = tokens, Hidden = [.. item.Hidden], Rows = item.Rows, Omega = o, Noise = IsNoise(s) };
+                    return new ScoreWork { RmTokens = tokens, Hidden = [.. item.Hidden], Rows = item.Rows, Omega = o, Feedback = s.Feedback };
                 default:
                     throw new InvalidInputException($"{field} has neither rollout_id nor inline");
             }
         }
 
-        /// <summary>The variant resolved once per item (ItemResolver.Omega and the noise flag both read it).</summary>
+        /// <summary>The variant resolved once per item (ItemResolver.Omega and the feedback source both read it).</summary>
         private static Alignment.VariantSettings Settings(VariantConfig v, string field) =>
             Alignment.VariantSettings.For(ItemResolver.ToAlignment(v, $"{field} options.variant"));
 
-        private static bool IsNoise(Alignment.VariantSettings s) => s.Feedback == Alignment.FeedbackSource.Noise;
-
         private void NoteSchedule(ScoreRequest first)
         {
-            if (first.Options?.Schedule is { TotalSteps: > 0 } s) state.LastSchedule = s;
+            if (first.Options?.Schedule is { TotalSteps: > 0 } s) service.Reward.LastSchedule = s;
         }
 
         private void Reply(string id, Task<ScoreOutcome> t)
@@ -190,9 +196,9 @@ internal sealed partial class RewardModelService(ModelHost host) : RewardModel.R
             }
             else
             {
-                var status = ErrorMap.ToStatus(t.Exception?.InnerException ?? new OperationCanceledException(), state.Options.DetailedErrors);
+                var status = ErrorMap.ToStatus(t.Exception?.InnerException ?? new OperationCanceledException(), service.Options.DetailedErrors);
                 reply.Error = new ItemError { Code = (int)status.StatusCode, Message = status.Detail };
-                reply.RmVersion = state.RmVersion;
+                reply.RmVersion = service.Reward.Version;
             }
 
             lock (_lock) _inFlight.Remove(id);

@@ -5,6 +5,9 @@ namespace R2M.Server.Internal.Services;
 
 internal sealed partial class RewardModelService
 {
-    public override Task<UpdateReply> Update(IAsyncStreamReader<PreferenceGroup> requests, ServerCallContext context) =>
-        UpdateTrainer.RunAsync(host.State, requests, context.CancellationToken);
+    public override Task<UpdateReply> Update(IAsyncStreamReader<PreferenceGroup> requests, ServerCallContext context)
+    {
+        host.EnsureReady();
+        return updates.RunAsync(requests, context);
+    }
 }

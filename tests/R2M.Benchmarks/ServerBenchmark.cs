@@ -15,18 +15,20 @@ namespace R2M.Benchmarks;
 /// (hidden states stay on the server; the RM backbone runs once per rollout, first score) vs inline
 /// BF16 hidden states on the wire vs the vanilla RM (no feedback), at 1 and 16 concurrent streams
 /// over one HTTP/2 connection, in process on loopback. Also re-scoring by id (cached backbone
-/// output, the head only). Prints the ratios. Options: --quick (smaller models, fewer items),
-/// --items N, --threads N.
+/// output, the head only). Prints the ratios. Then the R2M overhead of GRPO steps through the server
+/// (<see cref="ServerStepBenchmark"/>). Options: --quick (smaller models, fewer items), --items N,
+/// --threads N, --steps N (GRPO steps, 0 skips them), --no-score (only the steps).
 /// </summary>
 public sealed class ServerBenchmark : IBenchmark
 {
     public string Name => "server";
-    public string Description => "Score items/s: by rollout id vs inline bf16 hidden states vs vanilla RM, 1 and 16 streams";
+    public string Description => "Score items/s: by rollout id vs inline bf16 hidden states vs vanilla RM, 1 and 16 streams; R2M overhead of GRPO steps through the server";
 
     public async Task RunAsync(string[] args)
     {
         var quick = args.Contains("--quick");
         var items = Arg(args, "--items", quick ? 64 : 512);
+        var steps = Arg(args, "--steps", quick ? 3 : 6);
         R2M.Tensors.Gemm.ThreadCount = Arg(args, "--threads", Environment.ProcessorCount);
         int dp = quick ? 64 : 256, drm = quick ? 48 : 192, layers = quick ? 2 : 4, maxNew = quick ? 16 : 48;
         var dir = Path.Combine(Path.GetTempPath(), $"r2m-bench-server-{Guid.NewGuid():N}");
@@ -45,7 +47,8 @@ public sealed class ServerBenchmark : IBenchmark
                 using var channel = GrpcChannel.ForAddress($"http://127.0.0.1:{R2MServer.GetPort(app)}",
                     new GrpcChannelOptions { MaxReceiveMessageSize = 256 << 20, MaxSendMessageSize = 256 << 20 });
                 Console.WriteLine($"policy D_p {dp}, RM D_rm {drm}, {layers} layers each, head d {(quick ? 64 : 256)}; {items} items per run, prompt 16 + up to {maxNew} new tokens; GEMM threads {R2M.Tensors.Gemm.ThreadCount}");
-                await RunAllAsync(channel, items, maxNew);
+                if (!args.Contains("--no-score")) await RunAllAsync(channel, items, maxNew);
+                if (steps > 0) await ServerStepBenchmark.RunAsync(channel, steps, prompts: 4, k: 4, maxNew);
             }
             finally
             {

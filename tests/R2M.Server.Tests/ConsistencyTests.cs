@@ -3,11 +3,11 @@ using R2M.Api.V1;
 
 namespace R2M.Server.Tests;
 
-/// <summary>Concurrent Score streams during Updates: every score equals the score of exactly one published rm_version.</summary>
+/// <summary>16 concurrent Score streams during repeated Updates: every score equals the score of exactly one published rm_version.</summary>
 public sealed class ConsistencyTests
 {
     [Fact]
-    public async Task Score_ConcurrentStreamsDuringUpdates_EachScoreMatchesItsRmVersion()
+    public async Task Score_SixteenStreamsDuringRepeatedUpdates_EachScoreMatchesExactlyOneRmVersion()
     {
         await using var server = await TestServer.StartAsync(o => (o.ScoreBatchWindowMs, o.MetricsPort) = (2, 0));
         var rollouts = await server.GenerateAsync(prompts: 4, k: 4);
@@ -18,7 +18,7 @@ public sealed class ConsistencyTests
 
         var observed = new ConcurrentBag<ScoreReply>();
         using var stop = new CancellationTokenSource();
-        var streams = Enumerable.Range(0, 4).Select(s => Task.Run(async () =>
+        var streams = Enumerable.Range(0, 16).Select(s => Task.Run(async () =>
         {
             var round = 0;
             while (!stop.IsCancellationRequested)
@@ -30,7 +30,7 @@ public sealed class ConsistencyTests
         })).ToList();
 
         var versions = new List<ulong> { 1 };
-        for (var u = 0; u < 4; u++)
+        for (var u = 0; u < 6; u++)
         {
             var groups = rollouts.GroupBy(r => r.PromptIndex).Select(g => new PreferenceGroup
             {
@@ -45,7 +45,7 @@ public sealed class ConsistencyTests
 
         await stop.CancelAsync();
         await Task.WhenAll(streams).WaitAsync(TestServer.Timeout);
-        Assert.Equal([1UL, 2, 3, 4, 5], versions);
+        Assert.Equal([1UL, 2, 3, 4, 5, 6, 7], versions);
         Assert.All(observed, r => Assert.Null(r.Error));
         var seen = observed.Select(r => r.RmVersion).Distinct().Count();
         Assert.True(seen >= 2, $"the streams saw only {seen} rm_version(s); expected them to span an update");
@@ -57,7 +57,7 @@ public sealed class ConsistencyTests
         }
 
         // Rewards differ between versions (otherwise the check above proves nothing).
-        Assert.NotEqual(truth[(ids[0], 1)], truth[(ids[0], 5)]);
+        Assert.NotEqual(truth[(ids[0], 1)], truth[(ids[0], 7)]);
 
         // Dynamic batching: some backbone batches held more than one item.
         using var http = new HttpClient();

@@ -102,7 +102,7 @@ internal sealed class WriteGate(WriteReplies replies, TimeProvider time, IWriteS
         }
     }
 
-    /// <summary>Cancels at the call's deadline on the injected clock (no timer for deadlines beyond a day: gRPC's own fires first).</summary>
+    /// <summary>Cancels at the call's deadline on the injected clock (no timer for deadlines beyond 30 days, the timer limit; gRPC's own fires anyway).</summary>
     private CancellationTokenSource DeadlineSource(DateTime deadline)
     {
         if (deadline == DateTime.MaxValue) return new CancellationTokenSource();
@@ -114,7 +114,7 @@ internal sealed class WriteGate(WriteReplies replies, TimeProvider time, IWriteS
             return past;
         }
 
-        return left > TimeSpan.FromDays(1) ? new CancellationTokenSource() : new CancellationTokenSource(left, time);
+        return left > TimeSpan.FromDays(30) ? new CancellationTokenSource() : new CancellationTokenSource(left, time);
     }
 
     private static Exception Explain(string kind, Exception e, bool deadlinePassed) => e switch

@@ -28,8 +28,8 @@ internal static class RealServer
 
     public static Task<SandboxModelPaths> ModelsAsync() => Models.Value;
 
-    /// <summary>Starts r2m-server on 127.0.0.1 (port 0 = a free port unless given).</summary>
-    public static async Task<ServerProcess> StartAsync(string checkpointRoot, string? apiKey = null, int port = 0, bool goldRm = false)
+    /// <summary>Starts r2m-server on 127.0.0.1 (port 0 = a free port unless given); <paramref name="extraArgs"/> go to its command line.</summary>
+    public static async Task<ServerProcess> StartAsync(string checkpointRoot, string? apiKey = null, int port = 0, bool goldRm = false, IReadOnlyList<string>? extraArgs = null)
     {
         SandboxModelPaths models = await ModelsAsync().WaitAsync(TimeSpan.FromMinutes(4));
         return await ServerProcess.StartAsync(new ServerLaunch
@@ -40,6 +40,7 @@ internal static class RealServer
             Port = port,
             CheckpointRoot = checkpointRoot,
             ApiKey = apiKey,
+            ExtraArgs = extraArgs ?? [],
             StartTimeout = TimeSpan.FromSeconds(90),
         }).WaitAsync(TimeSpan.FromSeconds(120));
     }

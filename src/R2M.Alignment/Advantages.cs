@@ -38,12 +38,7 @@ public static class Advantages
     /// <summary>rewards (G*K) -> advantages (G*K). Statistics in double.</summary>
     public static void Compute(ReadOnlySpan<float> rewards, int groupSize, AdvantageOptions options, Span<float> advantages)
     {
-        if (groupSize < 2) throw new ArgumentOutOfRangeException(nameof(groupSize), groupSize, "group advantages need K >= 2");
-        if (rewards.Length == 0 || rewards.Length % groupSize != 0)
-            throw new ArgumentException($"{rewards.Length} rewards do not form whole groups of K = {groupSize}", nameof(rewards));
-        var sizes = new int[rewards.Length / groupSize];
-        Array.Fill(sizes, groupSize);
-        Compute(rewards, sizes, options, advantages);
+        Compute(rewards, GroupSizes.Uniform(rewards.Length, groupSize, "a group advantage"), options, advantages);
     }
 
     /// <summary>
@@ -54,14 +49,7 @@ public static class Advantages
     public static void Compute(ReadOnlySpan<float> rewards, ReadOnlySpan<int> groupSizes, AdvantageOptions options, Span<float> advantages)
     {
         ArgumentNullException.ThrowIfNull(options);
-        long total = 0;
-        for (int i = 0; i < groupSizes.Length; i++)
-        {
-            if (groupSizes[i] < 2) throw new ArgumentOutOfRangeException(nameof(groupSizes), groupSizes[i], $"group {i}: group advantages need K >= 2");
-            total += groupSizes[i];
-        }
-        if (groupSizes.IsEmpty || total != rewards.Length)
-            throw new ArgumentException($"{rewards.Length} rewards do not match {groupSizes.Length} groups of {total} members", nameof(rewards));
+        GroupSizes.Check(groupSizes, rewards.Length, "a group advantage");
         if (advantages.Length != rewards.Length) throw new ArgumentException($"advantages: {advantages.Length} slots for {rewards.Length} rewards", nameof(advantages));
         if (!R2MHead.Finite(rewards)) throw new ArgumentException("rewards contain NaN or Inf", nameof(rewards));
         if (!(options.Epsilon >= 0f)) throw new ArgumentOutOfRangeException(nameof(options), options.Epsilon, "advantage epsilon must be >= 0");

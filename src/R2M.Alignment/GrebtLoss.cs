@@ -45,12 +45,7 @@ public static class GrebtLoss
     /// </summary>
     public static GrebtResult Compute(ReadOnlySpan<float> rewards, ReadOnlySpan<float> selectionRewards, int groupSize, GrebtOptions options, Span<float> dRewards)
     {
-        if (groupSize < 2) throw new ArgumentOutOfRangeException(nameof(groupSize), groupSize, "a GREBT group needs K >= 2 responses");
-        if (rewards.Length == 0 || rewards.Length % groupSize != 0)
-            throw new ArgumentException($"{rewards.Length} rewards do not form whole groups of K = {groupSize}", nameof(rewards));
-        Span<int> sizes = rewards.Length / groupSize <= 256 ? stackalloc int[rewards.Length / groupSize] : new int[rewards.Length / groupSize];
-        sizes.Fill(groupSize);
-        return Compute(rewards, selectionRewards, sizes, options, dRewards);
+        return Compute(rewards, selectionRewards, GroupSizes.Uniform(rewards.Length, groupSize, "a GREBT group"), options, dRewards);
     }
 
     /// <summary>
@@ -62,14 +57,7 @@ public static class GrebtLoss
     {
         ArgumentNullException.ThrowIfNull(options);
         options.Validate();
-        long total = 0;
-        for (int i = 0; i < groupSizes.Length; i++)
-        {
-            if (groupSizes[i] < 2) throw new ArgumentOutOfRangeException(nameof(groupSizes), groupSizes[i], $"group {i}: a GREBT group needs K >= 2 responses");
-            total += groupSizes[i];
-        }
-        if (groupSizes.IsEmpty || total != rewards.Length)
-            throw new ArgumentException($"{rewards.Length} rewards do not match {groupSizes.Length} groups of {total} members", nameof(rewards));
+        GroupSizes.Check(groupSizes, rewards.Length, "a GREBT group");
         var sel = options.Selection == PairSelection.RecomputedRewards ? rewards : selectionRewards;
         if (sel.Length != rewards.Length) throw new ArgumentException($"selection rewards: {sel.Length} values for {rewards.Length} rewards", nameof(selectionRewards));
         if (dRewards.Length != rewards.Length) throw new ArgumentException($"dRewards: {dRewards.Length} slots for {rewards.Length} rewards", nameof(dRewards));

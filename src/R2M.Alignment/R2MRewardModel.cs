@@ -94,11 +94,10 @@ public sealed class R2MRewardModel
     public RewardUpdateResult Update(IReadOnlyList<RewardInput> items, ReadOnlySpan<float> annotationRewards, int groupSize, long t)
     {
         ArgumentNullException.ThrowIfNull(items);
-        if (groupSize < 2) throw new ArgumentOutOfRangeException(nameof(groupSize), groupSize, "a GREBT group needs K >= 2 responses");
-        if (items.Count == 0 || items.Count % groupSize != 0) throw new ArgumentException($"{items.Count} rewards do not form whole groups of K = {groupSize}", nameof(items));
+        var sizes = GroupSizes.Uniform(items.Count, groupSize, "a GREBT group");
         var selection = new float?[annotationRewards.Length];
         for (int i = 0; i < selection.Length; i++) selection[i] = annotationRewards[i];
-        var batch = new GrebtBatch(Items(items, OmegaAt(t)), [.. Enumerable.Repeat(groupSize, items.Count / groupSize)], selection);
+        var batch = new GrebtBatch(Items(items, OmegaAt(t)), sizes, selection);
         var result = Update(batch, new RewardUpdateOptions(Settings, Grebt, Optimizer.Options.LearningRate, Options.GradClip));
         return result with { Omega = OmegaAt(t) };
     }
@@ -123,7 +122,7 @@ public sealed class R2MRewardModel
         var grebt = options.Settings.AlphaOverride is float a ? options.Grebt with { Alpha = a } : options.Grebt;
         int n = batch.Items.Count;
         var sizes = batch.GroupSizes.ToArray();
-        if (sizes.Sum(k => (long)k) != n) throw new ArgumentException($"{n} items do not match {sizes.Length} groups of {sizes.Sum(k => (long)k)} members", nameof(batch));
+        GroupSizes.Check(sizes, n, "a GREBT group");
         if (batch.SelectionRewards is { } given && given.Count != n) throw new ArgumentException($"{given.Count} selection rewards for {n} items", nameof(batch));
         var (inputs, omegas) = RewardBatches.Prepare(Head, batch.Items, _noise);
         bool train = options.Settings.Training != RmTraining.None;

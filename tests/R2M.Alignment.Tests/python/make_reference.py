@@ -135,14 +135,19 @@ ref = {
 }
 
 
-def head_grebt_case(d_rm, d_p, d, heads, omega, k, rows, masks, alpha, eps):
-    """The R2M update end to end: rewards from the head, GREBT on groups of K, autograd to the head's weights."""
+def head_weights(d_rm, d_p, d):
+    """W_q, W_k, W_v, W_o (N(0, 0.3^2)), phi weight (N(0, 1)) and phi bias 0.1, as leaves for autograd."""
     wq = (torch.randn(d_rm, d, dtype=D) * 0.3).requires_grad_()
     wk = (torch.randn(d_p, d, dtype=D) * 0.3).requires_grad_()
     wv = (torch.randn(d_p, d, dtype=D) * 0.3).requires_grad_()
     wo = (torch.randn(d, d_rm, dtype=D) * 0.3).requires_grad_()
     phw = torch.randn(d_rm, dtype=D).requires_grad_()
-    phb = torch.tensor([0.1], dtype=D).requires_grad_()
+    return wq, wk, wv, wo, phw, torch.tensor([0.1], dtype=D).requires_grad_()
+
+
+def head_grebt_case(d_rm, d_p, d, heads, omega, k, rows, masks, alpha, eps):
+    """The R2M update end to end: rewards from the head, GREBT on groups of K, autograd to the head's weights."""
+    wq, wk, wv, wo, phw, phb = head_weights(d_rm, d_p, d)
     dh = d // heads
     items, rewards = [], []
     for n, m in zip(rows, masks):
@@ -186,12 +191,7 @@ def head_grebt_mixed_case(d_rm, d_p, d, omega, sizes, rows, annotated, alpha, ep
     """One GREBT update over groups of different K whose items do or do not carry feedback: an item without
     hidden rows is scored phi(H_last) (omega 1), the others at omega; a group with annotation rewards picks its
     pair by them, a group without picks it by the rewards themselves. Loss = mean over groups."""
-    wq = (torch.randn(d_rm, d, dtype=D) * 0.3).requires_grad_()
-    wk = (torch.randn(d_p, d, dtype=D) * 0.3).requires_grad_()
-    wv = (torch.randn(d_p, d, dtype=D) * 0.3).requires_grad_()
-    wo = (torch.randn(d, d_rm, dtype=D) * 0.3).requires_grad_()
-    phw = torch.randn(d_rm, dtype=D).requires_grad_()
-    phb = torch.tensor([0.1], dtype=D).requires_grad_()
+    wq, wk, wv, wo, phw, phb = head_weights(d_rm, d_p, d)
     items, rewards = [], []
     for n in rows:
         rte = torch.randn(d_rm, dtype=D)

@@ -185,6 +185,6 @@ public sealed class TransactionTests
         Assert.Equal(StatusCode.DeadlineExceeded, e.StatusCode);
         Assert.Contains("nothing was applied", e.Status.Detail, StringComparison.Ordinal);
         WriteCalls.AssertSame(before, WriteCalls.Snapshot(server), "after the timed-out Optimize");
-        Assert.Equal([("optimize", 1)], hook.Seen);
+        Assert.Equal([("Optimize", 1)], hook.Seen);
     }
 }

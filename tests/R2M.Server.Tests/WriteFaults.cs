@@ -20,7 +20,7 @@ internal sealed class FaultHook(FakeTimeProvider? clock = null) : IWriteStepHook
     private (Fault Fault, int Step) _plan;
     private TaskCompletionSource _reached = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
-    /// <summary>Steps the hook has seen, per write kind ("update", "optimize").</summary>
+    /// <summary>Steps the hook has seen, per write kind ("Update", "Optimize").</summary>
     public List<(string Write, int Step)> Seen { get; } = [];
 
     /// <summary>Completes when a Cancel fault reached its step (the test then cancels the call).</summary>

@@ -13,6 +13,9 @@ internal sealed class RolloutNotFoundException(string message) : Exception(messa
 /// <summary>The request is valid but the server state forbids it (FAILED_PRECONDITION).</summary>
 internal sealed class PreconditionException(string message) : Exception(message);
 
+/// <summary>A write's deadline passed before it finished; nothing was applied (DEADLINE_EXCEEDED).</summary>
+internal sealed class WriteDeadlineException(string message) : Exception(message);
+
 /// <summary>A server limit was exceeded (RESOURCE_EXHAUSTED).</summary>
 internal sealed class LimitExceededException(string message) : Exception(message);
 
@@ -38,6 +41,7 @@ internal static class ErrorMap
         InvalidInputException => new Status(StatusCode.InvalidArgument, e.Message),
         RolloutNotFoundException => new Status(StatusCode.NotFound, e.Message),
         PreconditionException => new Status(StatusCode.FailedPrecondition, e.Message),
+        WriteDeadlineException => new Status(StatusCode.DeadlineExceeded, e.Message),
         LimitExceededException => new Status(StatusCode.ResourceExhausted, e.Message),
         CheckpointAccessException c => new Status(c.Code, e.Message),
         // A checkpoint whose tensors do not fit the hosted models (shape, missing tensor) or a corrupt file.

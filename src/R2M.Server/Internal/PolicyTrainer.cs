@@ -16,7 +16,7 @@ internal sealed record OptItem(int[] Prompt, int[] Response, float[]? OldLogp, f
 /// </summary>
 internal sealed partial class PolicyTrainer(PolicyHost policy, RolloutStore store, HostedModels models, WriteGate writes, ServerMetrics metrics, ILogger<PolicyTrainer> logger)
 {
-    private const string Kind = "optimize";
+    private const string Kind = "Optimize";
 
     public async Task<OptimizeReply> OptimizeAsync(IAsyncStreamReader<PolicyBatch> requests, ServerCallContext call)
     {

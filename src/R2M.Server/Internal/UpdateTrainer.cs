@@ -21,7 +21,7 @@ internal sealed record UpdatePlan(
 /// </summary>
 internal sealed class UpdateTrainer(RewardHost reward, RolloutStore store, HostedModels models, WriteGate writes, ServerMetrics metrics, ILogger<UpdateTrainer> logger)
 {
-    private const string Kind = "update";
+    private const string Kind = "Update";
 
     public async Task<UpdateReply> RunAsync(IAsyncStreamReader<PreferenceGroup> requests, ServerCallContext call)
     {

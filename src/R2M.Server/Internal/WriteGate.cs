@@ -64,8 +64,9 @@ internal sealed class WriteGate(WriteReplies replies, TimeProvider time, IWriteS
     /// One transactional write of <paramref name="kind"/> ("Update", "Optimize"). A remembered
     /// <paramref name="requestId"/> returns its first reply; otherwise <paramref name="body"/> trains the
     /// scratch copy and publishes as its last act; if it throws, <paramref name="rollback"/> restores the
-    /// scratch copy and the error says why: CANCELLED, DEADLINE_EXCEEDED (the call's deadline, on the
-    /// injected clock), FAILED_PRECONDITION naming the non-finite step, or what the body threw.
+    /// scratch copy and the error says why (mapped to statuses by <see cref="ErrorMap"/>): CANCELLED,
+    /// DEADLINE_EXCEEDED (the call's deadline, on the injected clock), FAILED_PRECONDITION naming the
+    /// non-finite step, or what the body threw.
     /// </summary>
     public async Task<T> RunAsync<T>(string kind, string requestId, ServerCallContext call, Func<WriteScope, Task<T>> body, Action rollback)
         where T : class, IMessage<T>, IDeepCloneable<T>
@@ -119,9 +120,8 @@ internal sealed class WriteGate(WriteReplies replies, TimeProvider time, IWriteS
 
     private static Exception Explain(string kind, Exception e, bool deadlinePassed) => e switch
     {
-        OperationCanceledException when deadlinePassed =>
-            new RpcException(new Status(StatusCode.DeadlineExceeded, $"{kind}: the call's deadline passed before the write finished; nothing was applied")),
-        NonFiniteTrainingException n => new PreconditionException($"{kind} {n.Message}; nothing was applied (the served weights and the next write's starting point are unchanged)"),
+        OperationCanceledException when deadlinePassed => new WriteDeadlineException($"{kind}: the call's deadline passed before the write finished; nothing was applied"),
+        NonFiniteTrainingException n => new PreconditionException($"{kind}: {n.Message}; nothing was applied (the served weights and the next write's starting point are unchanged)"),
         _ => e,
     };
 }

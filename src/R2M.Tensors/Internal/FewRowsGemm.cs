@@ -23,7 +23,7 @@ internal static unsafe class FewRowsGemm
         }
         int chunk = ((n + parts - 1) / parts + 1) & ~1;
         nint pa = (nint)a, pw = (nint)w, pc = (nint)c;
-        WorkerPool.Run(parts, t =>
+        WorkerPool.Run(parts, threads, t =>
         {
             int j0 = t * chunk, j1 = Math.Min(n, j0 + chunk);
             if (j0 < j1)

@@ -94,7 +94,6 @@ internal static unsafe class ManagedGemm
     private sealed class Job(bool transA, bool transB, int m, int n, int k, float alpha,
         nint a, int lda, nint b, WeightPrecision bFormat, int ldb, nint c, int ldc, int threads)
     {
-        private readonly ParallelOptions _options = new() { MaxDegreeOfParallelism = threads };
         private float* A => (float*)a;
         private float* B => (float*)b;
         private float* C => (float*)c;
@@ -275,7 +274,7 @@ internal static unsafe class ManagedGemm
                 }
                 return;
             }
-            Parallel.For(0, count, _options, body);
+            WorkerPool.Run(count, threads, body);
         }
     }
 }

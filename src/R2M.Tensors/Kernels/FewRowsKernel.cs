@@ -145,7 +145,7 @@ internal static unsafe class FewRowsKernel
     /// in-lane shuffles twice more (4 -> 2 -> 1). The sum of input q lands in lane 4 * (q % 4) + q / 4.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector512<float> Reduce16(Vector512<float> v0, Vector512<float> v1, Vector512<float> v2, Vector512<float> v3,
+    internal static Vector512<float> Reduce16(Vector512<float> v0, Vector512<float> v1, Vector512<float> v2, Vector512<float> v3,
         Vector512<float> v4, Vector512<float> v5, Vector512<float> v6, Vector512<float> v7, Vector512<float> v8,
         Vector512<float> v9, Vector512<float> v10, Vector512<float> v11, Vector512<float> v12, Vector512<float> v13,
         Vector512<float> v14, Vector512<float> v15)

@@ -101,6 +101,18 @@ public static class Gemm
         }
     }
 
+    /// <summary>
+    /// C(m,n) = alpha * A(m,k) @ W^T + beta * C with W an (n,k) <see cref="WeightMatrix"/> of any
+    /// precision, on the managed kernels (few rows: the decode kernel; more: the blocked GEMM, widening
+    /// W while packing). A and C are row-major with row strides lda and ldc.
+    /// </summary>
+    public static void Sgemm(int m, float alpha, ReadOnlySpan<float> a, int lda, WeightMatrix w, float beta, Span<float> c, int ldc)
+    {
+        ArgumentNullException.ThrowIfNull(w);
+        Validate(false, false, m, w.Rows, w.Cols, a, lda, default, Math.Max(1, w.Rows), c, ldc, checkB: false);
+        ManagedGemm.Run(m, alpha, a, lda, w, beta, c, ldc, s_threads);
+    }
+
     /// <summary>Same contract as <see cref="Sgemm"/>, always on the managed kernel.</summary>
     public static void SgemmManaged(bool transA, bool transB, int m, int n, int k, float alpha,
         ReadOnlySpan<float> a, int lda, ReadOnlySpan<float> b, int ldb, float beta, Span<float> c, int ldc)
@@ -132,13 +144,16 @@ public static class Gemm
     }
 
     private static void Validate(bool transA, bool transB, int m, int n, int k,
-        ReadOnlySpan<float> a, int lda, ReadOnlySpan<float> b, int ldb, Span<float> c, int ldc)
+        ReadOnlySpan<float> a, int lda, ReadOnlySpan<float> b, int ldb, Span<float> c, int ldc, bool checkB = true)
     {
         if (m < 0) throw new ArgumentOutOfRangeException(nameof(m), m, "m must be >= 0");
         if (n < 0) throw new ArgumentOutOfRangeException(nameof(n), n, "n must be >= 0");
         if (k < 0) throw new ArgumentOutOfRangeException(nameof(k), k, "k must be >= 0");
         CheckMatrix(nameof(a), nameof(lda), a.Length, lda, transA ? k : m, transA ? m : k);
-        CheckMatrix(nameof(b), nameof(ldb), b.Length, ldb, transB ? n : k, transB ? k : n);
+        if (checkB)
+        {
+            CheckMatrix(nameof(b), nameof(ldb), b.Length, ldb, transB ? n : k, transB ? k : n);
+        }
         CheckMatrix(nameof(c), nameof(ldc), c.Length, ldc, m, n);
     }
 

@@ -44,7 +44,7 @@ public static class Linear
             return;
         }
         SeedBias(output, bias, rows, outFeatures);
-        ManagedGemm.Run(rows, 1f, input, Math.Max(1, inFeatures), weight, bias.Length > 0 ? 1f : 0f, output, outFeatures, Gemm.ThreadCount);
+        Gemm.Sgemm(rows, 1f, input, Math.Max(1, inFeatures), weight, bias.Length > 0 ? 1f : 0f, output, outFeatures);
     }
 
     /// <summary>

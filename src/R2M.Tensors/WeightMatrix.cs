@@ -13,7 +13,11 @@ namespace R2M.Tensors;
 /// </summary>
 public sealed unsafe class WeightMatrix
 {
-    private readonly byte[] _data;
+    /// <summary>Storage alignment: every 64-byte vector load of a row whose byte length is a multiple of 64 stays in one cache line.</summary>
+    private const int Align = 64;
+
+    private readonly byte[] _buffer;
+    private readonly int _start;
 
     /// <summary>A zero (Out = rows, In = cols) matrix.</summary>
     public WeightMatrix(int rows, int cols, WeightPrecision precision)
@@ -27,7 +31,11 @@ public sealed unsafe class WeightMatrix
         Rows = rows;
         Cols = cols;
         Precision = precision;
-        _data = GC.AllocateArray<byte>(checked(rows * cols * R2M.Tensors.Precision.Size(precision)), pinned: true);
+        int length = checked(rows * cols * R2M.Tensors.Precision.Size(precision));
+        _buffer = GC.AllocateArray<byte>(length + Align, pinned: true);
+        var address = (nint)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(_buffer));
+        _start = (int)((Align - (address & (Align - 1))) & (Align - 1));
+        Length = length;
     }
 
     /// <summary>Out features.</summary>
@@ -39,9 +47,11 @@ public sealed unsafe class WeightMatrix
     public WeightPrecision Precision { get; }
 
     /// <summary>The stored little-endian elements, (Rows, Cols) row-major.</summary>
-    public Span<byte> Bytes => _data;
+    public Span<byte> Bytes => _buffer.AsSpan(_start, Length);
 
-    internal byte* Pointer => (byte*)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(_data));
+    private int Length { get; }
+
+    internal byte* Pointer => (byte*)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(_buffer)) + _start;
 
     /// <summary>Copies f32 weights (Rows, Cols) in, rounding to <see cref="Precision"/>.</summary>
     public void CopyFrom(ReadOnlySpan<float> source)
@@ -51,13 +61,13 @@ public sealed unsafe class WeightMatrix
         switch (Precision)
         {
             case WeightPrecision.F32:
-                src.CopyTo(MemoryMarshal.Cast<byte, float>(_data.AsSpan()));
+                src.CopyTo(MemoryMarshal.Cast<byte, float>(Bytes));
                 break;
             case WeightPrecision.BF16:
-                R2M.Tensors.Precision.F32ToBf16(src, _data);
+                R2M.Tensors.Precision.F32ToBf16(src, Bytes);
                 break;
             default:
-                R2M.Tensors.Precision.F32ToF16(src, _data);
+                R2M.Tensors.Precision.F32ToF16(src, Bytes);
                 break;
         }
     }
@@ -65,11 +75,11 @@ public sealed unsafe class WeightMatrix
     /// <summary>Copies raw little-endian elements already in <see cref="Precision"/> (e.g. from a bf16 safetensors file): no conversion.</summary>
     public void CopyFromBytes(ReadOnlySpan<byte> source)
     {
-        if (source.Length != _data.Length)
+        if (source.Length != Length)
         {
-            throw new ArgumentException($"source has {source.Length} bytes, a {Rows}x{Cols} {Precision} matrix needs {_data.Length}", nameof(source));
+            throw new ArgumentException($"source has {source.Length} bytes, a {Rows}x{Cols} {Precision} matrix needs {Length}", nameof(source));
         }
-        source.CopyTo(_data);
+        source.CopyTo(Bytes);
     }
 
     /// <summary>The weights as f32 (Rows, Cols).</summary>
@@ -80,13 +90,13 @@ public sealed unsafe class WeightMatrix
         switch (Precision)
         {
             case WeightPrecision.F32:
-                MemoryMarshal.Cast<byte, float>(_data).CopyTo(dst);
+                MemoryMarshal.Cast<byte, float>(Bytes).CopyTo(dst);
                 break;
             case WeightPrecision.BF16:
-                R2M.Tensors.Precision.Bf16ToF32(_data, dst);
+                R2M.Tensors.Precision.Bf16ToF32(Bytes, dst);
                 break;
             default:
-                R2M.Tensors.Precision.F16ToF32(_data, dst);
+                R2M.Tensors.Precision.F16ToF32(Bytes, dst);
                 break;
         }
     }

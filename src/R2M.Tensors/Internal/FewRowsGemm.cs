@@ -11,9 +11,28 @@ internal static unsafe class FewRowsGemm
 {
     private const long MinBytesPerThread = 128 << 10;
 
+    [ThreadStatic]
+    private static float[]? t_rows;
+
     public static void Run(WeightPrecision format, int m, int n, int k, float alpha, float* a, int lda, byte* w, long ldw,
         float* c, int ldc, int threads)
     {
+        // The rows of a are copied to a 64-byte aligned scratch (row stride a multiple of 16 floats), so
+        // their vector loads never split a cache line; WeightMatrix storage is 64-byte aligned too.
+        int ldx = (k + 15) & ~15;
+        int need = m * ldx + 16;
+        if (t_rows is null || t_rows.Length < need)
+        {
+            t_rows = GC.AllocateArray<float>(Math.Max(need, 16 * 1024), pinned: true);
+        }
+        float* scratch = (float*)System.Runtime.CompilerServices.Unsafe.AsPointer(ref System.Runtime.InteropServices.MemoryMarshal.GetArrayDataReference(t_rows));
+        float* x = (float*)(((nint)scratch + 63) & ~(nint)63);
+        for (int i = 0; i < m; i++)
+        {
+            new ReadOnlySpan<float>(a + (long)i * lda, k).CopyTo(new Span<float>(x + (long)i * ldx, k));
+        }
+        a = x;
+        lda = ldx;
         long bytes = (long)n * k * Precision.Size(format);
         int parts = (int)Math.Clamp(bytes / MinBytesPerThread, 1, Math.Min(threads, (n + 1) / 2));
         if (parts <= 1)

@@ -19,7 +19,7 @@ internal static unsafe class FewRowsKernel
     public const int MaxRows = 16;
 
     /// <summary>How many weight-row pairs ahead the kernel prefetches (software prefetch beats the hardware one on this stream).</summary>
-    private const int PrefetchPairs = 4;
+    private const int PrefetchPairs = 8;
 
     /// <summary>Weight rows [j0, j1) of the product: c[i, j] += alpha * dot(a row i, w row j), i &lt; m.</summary>
     public static void Run<TL>(int m, int j0, int j1, int k, float* a, int lda, byte* w, long ldw, float* c, int ldc, float alpha)

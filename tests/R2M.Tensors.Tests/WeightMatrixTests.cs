@@ -59,8 +59,15 @@ public sealed class WeightMatrixTests
     [MemberData(nameof(Cases))]
     public void LinearForward_StoredWeights_MatchesF32LinearOnRoundedWeights(int rows, WeightPrecision p)
     {
+        // in = 300 spans two k slices (KC = 256) of the blocked GEMM.
+        foreach (var inF in new[] { 70, 300 })
+            LinearCase(rows, p, inF);
+    }
+
+    private static void LinearCase(int rows, WeightPrecision p, int inF)
+    {
         var rng = new Random(rows);
-        int inF = 70, outF = 300;
+        int outF = 300;
         var x = TestUtil.RandomFloats(rng, rows * inF);
         var w = TestUtil.RandomFloats(rng, outF * inF);
         var bias = TestUtil.RandomFloats(rng, outF);

@@ -26,6 +26,10 @@ internal static unsafe class ManagedGemm
     [ThreadStatic]
     private static float[]? t_packA;
 
+    /// <summary>Scratch of <see cref="Job.PackBTransposed"/>: up to NR rows of KC widened weights.</summary>
+    [ThreadStatic]
+    private static float[]? t_widen;
+
     public static void Run(bool transA, bool transB, int m, int n, int k, float alpha,
         ReadOnlySpan<float> a, int lda, ReadOnlySpan<float> b, int ldb, float beta, Span<float> c, int ldc, int threads)
     {
@@ -249,17 +253,38 @@ internal static unsafe class ManagedGemm
             }
         }
 
+        /// <summary>
+        /// Packs 16-bit (n, k) weights: each of the panel's rows is first widened to f32 with the
+        /// kernel's vector loads into a row-major scratch (in L1), then gathered like the f32 case.
+        /// </summary>
         private void PackBTransposed<TL>(float* dst, int p0, int kc, int j0, int cols)
             where TL : IWeightLoad
         {
             int nr = GemmMicroKernel.NR;
-            byte* src = (byte*)b;
-            for (int p = 0; p < kc; p++)
+            t_widen ??= GC.AllocateUninitializedArray<float>(KC * 64, pinned: true);
+            fixed (float* rows = t_widen)
             {
-                float* d = dst + p * nr;
                 for (int j = 0; j < cols; j++)
                 {
-                    d[j] = TL.Load1(src, (long)(j0 + j) * ldb + p0 + p);
+                    byte* src = (byte*)b + ((long)(j0 + j) * ldb + p0) * TL.Size;
+                    float* row = rows + j * kc;
+                    int p = 0;
+                    for (; p + 16 <= kc; p += 16)
+                    {
+                        TL.Load16(src + (long)p * TL.Size).Store(row + p);
+                    }
+                    for (; p < kc; p++)
+                    {
+                        row[p] = TL.Load1(src, p);
+                    }
+                }
+                for (int p = 0; p < kc; p++)
+                {
+                    float* d = dst + p * nr;
+                    for (int j = 0; j < cols; j++)
+                    {
+                        d[j] = rows[j * kc + p];
+                    }
                 }
             }
         }

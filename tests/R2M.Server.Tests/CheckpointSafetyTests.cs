@@ -68,6 +68,45 @@ public sealed class CheckpointSafetyTests
         Assert.Equal((before.PolicyVersion, before.RmVersion), (after.PolicyVersion, after.RmVersion));
     }
 
+    [Fact]
+    public async Task ResumeFrom_ADirectoryOrAName_Resumes_AMissingNameStopsStartUpNamingIt()
+    {
+        var root = Path.Combine(Path.GetTempPath(), $"r2m-resume-{Guid.NewGuid():N}");
+        try
+        {
+            string dir;
+            await using (var server = await TestServer.StartAsync(o => o.CheckpointRoot = root))
+            {
+                await server.ResetAsync(new ResetRequest());
+                await server.ResetAsync(new ResetRequest());
+                dir = (await server.SaveAsync(new SaveCheckpointRequest { Name = "run" })).Path;
+            }
+
+            Assert.Equal(Path.Combine(root, "run"), dir);
+            await using (var byDirectory = await TestServer.StartAsync(o => (o.CheckpointRoot, o.ResumeFrom) = (Path.Combine(root, "elsewhere"), dir)))
+            {
+                Assert.Equal(3UL, (await byDirectory.InfoAsync()).RmVersion);
+            }
+
+            var app = R2MServer.Build([], o =>
+            {
+                (o.PolicyPath, o.RewardModelPath, o.Port, o.AttentionDim) = (TestModels.PolicyDir, TestModels.RewardDir, 0, 8);
+                (o.CheckpointRoot, o.ResumeFrom) = (root, "missing");
+            });
+            await using (app)
+            {
+                await app.StartAsync().WaitAsync(TestServer.Timeout);
+                var e = await Assert.ThrowsAsync<InvalidOperationException>(() => R2MServer.LoadedAsync(app).WaitAsync(TestServer.Timeout));
+                Assert.Contains($"R2M:ResumeFrom 'missing': no checkpoint at '{Path.Combine(root, "missing")}'", e.Message, StringComparison.Ordinal);
+                await app.StopAsync().WaitAsync(TestServer.Timeout);
+            }
+        }
+        finally
+        {
+            if (Directory.Exists(root)) Directory.Delete(root, recursive: true);
+        }
+    }
+
     [SkippableFact]
     public async Task SaveCheckpoint_DiskFullDuringOverwrite_ResourceExhaustedOldLoadsNothingLeftBehind()
     {

@@ -72,7 +72,7 @@ internal static partial class CheckpointPaths
         foreach (var part in path.Split(Path.DirectorySeparatorChar))
         {
             var n = Encoding.UTF8.GetByteCount(part);
-            if (n > MaxComponentBytes) throw new InvalidInputException($"checkpoint path component '{part[..32]}...' has {n} bytes, at most {MaxComponentBytes}");
+            if (n > MaxComponentBytes) throw new InvalidInputException($"a component of the checkpoint path has {n} bytes, at most {MaxComponentBytes}");
         }
     }
 
@@ -101,7 +101,7 @@ internal static partial class CheckpointPaths
             if (!Directory.Exists(current)) return;
             if (i < parts.Length - 1 && CheckpointLayout.IsCheckpointFolder(current))
             {
-                throw new PreconditionException($"'{current}' is a checkpoint folder; another checkpoint cannot be nested in it");
+                throw new PreconditionException($"'{current}' is a checkpoint folder; a checkpoint path cannot lead into it (nested checkpoints would be deleted with it)");
             }
         }
     }

@@ -18,6 +18,20 @@ public sealed class CheckpointSafetyTests
         return e;
     }
 
+    /// <summary>Runs a test on a fresh checkpoint root under the temp folder and removes it afterwards.</summary>
+    private static async Task WithRootAsync(string what, Func<string, Task> test)
+    {
+        var root = Path.Combine(Path.GetTempPath(), $"r2m-{what}-{Guid.NewGuid():N}");
+        try
+        {
+            await test(root);
+        }
+        finally
+        {
+            if (Directory.Exists(root)) Directory.Delete(root, recursive: true);
+        }
+    }
+
     private static string[] Entries(string dir) =>
         [.. Directory.EnumerateFileSystemEntries(dir, "*", SearchOption.AllDirectories).Select(e => Path.GetRelativePath(dir, e)).Order(StringComparer.Ordinal)];
 
@@ -71,8 +85,7 @@ public sealed class CheckpointSafetyTests
     [Fact]
     public async Task ResumeFrom_ADirectoryOrAName_Resumes_AMissingNameStopsStartUpNamingIt()
     {
-        var root = Path.Combine(Path.GetTempPath(), $"r2m-resume-{Guid.NewGuid():N}");
-        try
+        await WithRootAsync("resume", async root =>
         {
             string dir;
             await using (var server = await TestServer.StartAsync(o => o.CheckpointRoot = root))
@@ -100,18 +113,13 @@ public sealed class CheckpointSafetyTests
                 Assert.Contains($"R2M:ResumeFrom 'missing': no checkpoint at '{Path.Combine(root, "missing")}'", e.Message, StringComparison.Ordinal);
                 await app.StopAsync().WaitAsync(TestServer.Timeout);
             }
-        }
-        finally
-        {
-            if (Directory.Exists(root)) Directory.Delete(root, recursive: true);
-        }
+        });
     }
 
     [SkippableFact]
     public async Task SaveCheckpoint_DiskFullDuringOverwrite_ResourceExhaustedOldLoadsNothingLeftBehind()
     {
-        var root = Path.Combine(Path.GetTempPath(), $"r2m-full-{Guid.NewGuid():N}");
-        try
+        await WithRootAsync("full", async root =>
         {
             await using var server = await TestServer.StartAsync(o => o.CheckpointRoot = root);
             // The checkpoint's size, measured on the ordinary disk; then a tmpfs that holds one, not two.
@@ -127,18 +135,13 @@ public sealed class CheckpointSafetyTests
             Assert.Equal("old", (await server.LoadAsync(new LoadCheckpointRequest { Name = "run" })).ClientState.ToStringUtf8());
             // No temporary folder or file of the failed save anywhere under the root.
             Assert.DoesNotContain(Entries(root), e => Path.GetFileName(e).StartsWith('.'));
-        }
-        finally
-        {
-            if (Directory.Exists(root)) Directory.Delete(root, recursive: true);
-        }
+        });
     }
 
     [SkippableFact]
     public async Task SaveCheckpoint_ReadOnlyStorage_ResourceExhaustedNamingThePath_LoadAndResumeStillWork()
     {
-        var root = Path.Combine(Path.GetTempPath(), $"r2m-ro-{Guid.NewGuid():N}");
-        try
+        await WithRootAsync("ro", async root =>
         {
             using var mount = TmpfsMount.MountOrSkip(root, 64 << 20);
             ulong rmVersion;
@@ -159,10 +162,6 @@ public sealed class CheckpointSafetyTests
             await using var restarted = await TestServer.StartAsync(o => (o.CheckpointRoot, o.ResumeFrom) = (root, "run"));
             Assert.Equal(3UL, rmVersion);
             Assert.Equal(rmVersion, (await restarted.InfoAsync()).RmVersion);
-        }
-        finally
-        {
-            if (Directory.Exists(root)) Directory.Delete(root, recursive: true);
-        }
+        });
     }
 }

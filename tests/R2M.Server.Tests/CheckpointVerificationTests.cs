@@ -47,11 +47,7 @@ public sealed class CheckpointVerificationTests : IDisposable
     [Fact]
     public void Open_CorruptVersionNamedByThePointer_DataLossNotAnotherVersion()
     {
-        _t.Save("run", "old");
-        var stale = Path.Combine(_t.Root, "staging");
-        CopyFolder(Version("run", 1), stale);
-        _t.Save("run", "new");
-        Directory.Move(stale, Version("run", 1)); // an older version is still there
+        SaveOldAndNewKeepingBoth();
         CheckpointTestRoot.WriteText(Path.Combine(Version("run", 2), "a.bin"), "NEW");
         CheckpointTestRoot.Fails(() => _t.Load("run"), StatusCode.DataLoss, "SHA-256");
     }
@@ -59,11 +55,7 @@ public sealed class CheckpointVerificationTests : IDisposable
     [Fact]
     public void Open_NoUsablePointer_FallsBackToTheNewestVersionFolder()
     {
-        _t.Save("run", "old");
-        var older = Path.Combine(_t.Root, "staging");
-        CopyFolder(Version("run", 1), older);
-        _t.Save("run", "new");
-        Directory.Move(older, Version("run", 1));
+        SaveOldAndNewKeepingBoth();
         var pointer = Path.Combine(_t.Folder("run"), "CURRENT");
 
         File.Delete(pointer);                                      // a first save killed before the pointer
@@ -174,6 +166,16 @@ public sealed class CheckpointVerificationTests : IDisposable
         {
             Directory.Delete(anywhere);
         }
+    }
+
+    /// <summary>"old" as v-1 and "new" as v-2 (current), v-1 put back after the save deleted it.</summary>
+    private void SaveOldAndNewKeepingBoth()
+    {
+        _t.Save("run", "old");
+        var staging = Path.Combine(_t.Root, "staging");
+        CopyFolder(Version("run", 1), staging);
+        _t.Save("run", "new");
+        Directory.Move(staging, Version("run", 1));
     }
 
     private static void CopyFolder(string from, string to)

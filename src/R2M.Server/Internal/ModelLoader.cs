@@ -1,19 +1,21 @@
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
+using R2M.Server.Internal.Checkpoints;
 using R2M.Server.Internal.Hosting;
 
 namespace R2M.Server.Internal;
 
 /// <summary>
-/// Loads the policy and the reward model once Kestrel has bound its ports, so the port is open and
-/// health answers NOT_SERVING while large models load; then builds the model services (DI singletons
-/// over <see cref="HostedModels"/>), restores R2M:ResumeFrom, marks the server ready and flips health
-/// to SERVING. A load failure is printed as <c>r2m-server: ...</c> on stderr
+/// Removes what unfinished checkpoint saves left under the checkpoint root, then loads the policy and
+/// the reward model once Kestrel has bound its ports, so the port is open and health answers
+/// NOT_SERVING while large models load; then builds the model services (DI singletons over
+/// <see cref="HostedModels"/>), restores R2M:ResumeFrom, marks the server ready and flips health to
+/// SERVING. A load failure is printed as <c>r2m-server: ...</c> on stderr
 /// and stops the host with exit code 1 (R2MServer.RunAsync).
 /// </summary>
 internal sealed class ModelLoader(
-    ModelHost host, IServiceProvider services, ServingStatusBoard health, R2MServerOptions options,
+    ModelHost host, IServiceProvider services, ServingStatusBoard health, R2MServerOptions options, CheckpointDirectory checkpoints,
     ILogger<ModelLoader> logger, TimeProvider time, IHostApplicationLifetime lifetime, LoadGate? gate = null) : BackgroundService
 {
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
@@ -57,6 +59,8 @@ internal sealed class ModelLoader(
 
     private void Load()
     {
+        // Before anything can save or load: every call is UNAVAILABLE until the server is ready.
+        checkpoints.CleanUp();
         host.SetLoaded(HostedModels.Load(options, logger));
         // Built here rather than at the first call: a reward model without a scoring head fails the start.
         var content = services.GetRequiredService<CheckpointContent>();
@@ -65,15 +69,17 @@ internal sealed class ModelLoader(
         services.GetRequiredService<PolicyTrainer>();
         if (options.ResumeFrom is { Length: > 0 } resume)
         {
-            var dir = Directory.Exists(resume) ? Path.GetFullPath(resume) : CheckpointStore.Resolve(options, resume, "");
-            if (!File.Exists(Path.Combine(dir, "state.safetensors")))
+            try
             {
-                throw new InvalidOperationException($"R2M:ResumeFrom '{resume}': no checkpoint at '{dir}'");
+                var at = checkpoints.ResolveResume(resume);
+                var (bytes, _, _) = CheckpointStore.Load(content, checkpoints, at, rewardOnly: false);
+                var (policy, reward) = (services.GetRequiredService<PolicyHost>(), services.GetRequiredService<RewardHost>());
+                ServerLog.Checkpoint(logger, "resumed", at.Directory, policy.Version, reward.Version, bytes);
             }
-
-            CheckpointStore.Load(content, dir, rewardOnly: false);
-            var (policy, reward) = (services.GetRequiredService<PolicyHost>(), services.GetRequiredService<RewardHost>());
-            ServerLog.Checkpoint(logger, "resumed", dir, policy.Version, reward.Version, 0);
+            catch (Exception e) when (e is CheckpointAccessException or InvalidInputException or PreconditionException)
+            {
+                throw new InvalidOperationException($"R2M:ResumeFrom '{resume}': {e.Message}", e);
+            }
         }
     }
 }

@@ -1,4 +1,5 @@
 using Microsoft.Extensions.DependencyInjection;
+using R2M.Server.Internal.Checkpoints;
 
 namespace R2M.Server.Internal;
 
@@ -12,6 +13,7 @@ internal static class ModelServices
     public static void Add(IServiceCollection s)
     {
         s.AddSingleton<ModelHost>();
+        s.AddSingleton<CheckpointDirectory>();
         s.AddHostedService<ModelLoader>();
         s.AddSingleton(sp => sp.GetRequiredService<ModelHost>().Models);
         s.AddSingleton(sp => new RolloutStore(sp.GetRequiredService<R2MServerOptions>().RolloutStoreBytes, sp.GetRequiredService<ServerMetrics>()));

@@ -1,13 +1,14 @@
 using Grpc.Core;
 using Microsoft.Extensions.Logging;
 using R2M.Api.V1;
+using R2M.Server.Internal.Checkpoints;
 
 namespace R2M.Server.Internal.Services;
 
 /// <summary>Admin service (admin.proto): Info, checkpoints, Reset, on the generated base.</summary>
 internal sealed class AdminService(
     ModelHost host, PolicyHost policy, RewardHost reward, HostedModels models, RolloutStore store, WriteGate writes,
-    CheckpointContent content, R2MServerOptions options, ILogger<AdminService> logger) : Admin.AdminBase
+    CheckpointContent content, CheckpointDirectory checkpoints, R2MServerOptions options, ILogger<AdminService> logger) : Admin.AdminBase
 {
     public override async Task<InfoReply> Info(InfoRequest request, ServerCallContext context)
     {
@@ -46,12 +47,12 @@ internal sealed class AdminService(
     public override Task<CheckpointReply> SaveCheckpoint(SaveCheckpointRequest request, ServerCallContext context)
     {
         host.EnsureReady();
-        var dir = CheckpointStore.Resolve(options, request.Name, request.Path);
+        var at = checkpoints.Resolve(request.Name, request.Path);
         return writes.RunAsync(() =>
         {
-            var bytes = CheckpointStore.Save(content, dir, request.ClientState);
-            ServerLog.Checkpoint(logger, "saved", dir, policy.Version, reward.Version, bytes);
-            var reply = new CheckpointReply { Path = dir, PolicyVersion = policy.Version, RmVersion = reward.Version, Bytes = (ulong)bytes };
+            var saved = CheckpointStore.Save(content, checkpoints, at, request.ClientState);
+            ServerLog.Checkpoint(logger, "saved", saved.VersionDirectory, policy.Version, reward.Version, saved.Bytes);
+            var reply = new CheckpointReply { Path = at.Directory, PolicyVersion = policy.Version, RmVersion = reward.Version, Bytes = (ulong)saved.Bytes };
             if (reward.LastSchedule is { } s) reply.LastSchedule = s;
             return Task.FromResult(reply);
         }, context.CancellationToken);
@@ -60,12 +61,12 @@ internal sealed class AdminService(
     public override Task<CheckpointReply> LoadCheckpoint(LoadCheckpointRequest request, ServerCallContext context)
     {
         host.EnsureReady();
-        var dir = CheckpointStore.Resolve(options, request.Name, request.Path);
+        var at = checkpoints.Resolve(request.Name, request.Path);
         return writes.RunAsync(() =>
         {
-            var (bytes, client, schedule) = CheckpointStore.Load(content, dir, request.RewardModelOnly);
-            ServerLog.Checkpoint(logger, "loaded", dir, policy.Version, reward.Version, bytes);
-            var reply = new CheckpointReply { Path = dir, PolicyVersion = policy.Version, RmVersion = reward.Version, Bytes = (ulong)bytes, ClientState = client };
+            var (bytes, client, schedule) = CheckpointStore.Load(content, checkpoints, at, request.RewardModelOnly);
+            ServerLog.Checkpoint(logger, "loaded", at.Directory, policy.Version, reward.Version, bytes);
+            var reply = new CheckpointReply { Path = at.Directory, PolicyVersion = policy.Version, RmVersion = reward.Version, Bytes = (ulong)bytes, ClientState = client };
             if (schedule is not null) reply.LastSchedule = schedule;
             return Task.FromResult(reply);
         }, context.CancellationToken);

@@ -40,6 +40,11 @@ public static class R2MServer
         ["--certificate-key"] = "R2M:CertificateKeyPath",
         ["--learning-rate-rm"] = "R2M:RewardLearningRate",
         ["--learning-rate-policy"] = "R2M:PolicyLearningRate",
+        ["--max-text-bytes"] = "R2M:MaxTextBytes",
+        ["--max-hidden-bytes-per-item"] = "R2M:MaxHiddenStateBytesPerItem",
+        ["--max-inflight-bytes-per-stream"] = "R2M:MaxInFlightBytesPerStream",
+        ["--max-inflight-bytes"] = "R2M:MaxInFlightBytes",
+        ["--allow-unauthenticated-network"] = "R2M:AllowUnauthenticatedNetwork",
     };
 
     /// <summary>

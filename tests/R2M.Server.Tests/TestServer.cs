@@ -1,6 +1,7 @@
 using Grpc.Core;
 using Grpc.Net.Client;
 using Microsoft.AspNetCore.Builder;
+using Microsoft.Extensions.DependencyInjection;
 using R2M.Api.V1;
 
 namespace R2M.Server.Tests;
@@ -41,11 +42,12 @@ internal sealed class TestServer : IAsyncDisposable
     /// <summary>Key sent by the helpers (null: none).</summary>
     public string? Key { get; set; }
 
-    public static async Task<TestServer> StartAsync(Action<R2MServerOptions>? configure = null, string[]? args = null)
+    /// <summary>Starts a server; <paramref name="services"/> adds test services (a log capture) to its container.</summary>
+    public static async Task<TestServer> StartAsync(Action<R2MServerOptions>? configure = null, string[]? args = null, Action<IServiceCollection>? services = null)
     {
         R2MServerOptions? seen = null;
         var defaultRoot = Path.Combine(Path.GetTempPath(), $"r2m-ckpt-{Guid.NewGuid():N}");
-        var app = R2MServer.Build(args ?? [], o =>
+        var app = R2MServer.BuildHost(args ?? [], o =>
         {
             o.PolicyPath = TestModels.PolicyDir;
             o.RewardModelPath = TestModels.RewardDir;
@@ -55,7 +57,7 @@ internal sealed class TestServer : IAsyncDisposable
             o.CheckpointRoot = defaultRoot;
             configure?.Invoke(o);
             seen = o;
-        });
+        }, hostModels: true, mapServices: null, services);
         await app.StartAsync().WaitAsync(Timeout);
         var state = await R2MServer.LoadedAsync(app).WaitAsync(Timeout);
         return new TestServer(app, R2MServer.GetPort(app), seen!, seen!.CheckpointRoot == defaultRoot, state);

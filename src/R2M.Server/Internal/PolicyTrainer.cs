@@ -155,13 +155,16 @@ internal static class PolicyTrainer
             ApiAggregation.Unspecified or ApiAggregation.SequenceMean => Alignment.LossAggregation.Grpo,
             _ => throw new InvalidInputException($"config.aggregation {(int)c.Aggregation} is not a known LossAggregation"),
         };
+        Require(Enum.IsDefined(c.Algorithm), $"config.algorithm {(int)c.Algorithm} is not a known Algorithm");
+        Require(Enum.IsDefined(c.RewardScaling), $"config.reward_scaling {(int)c.RewardScaling} is not a known RewardScaling");
         var lr = c.HasLearningRate ? c.LearningRate : state.Options.PolicyLearningRate;
         var clip = c.HasMaxGradNorm ? c.MaxGradNorm : 1f;
+        // epochs and minibatch_size are uint32 on the wire: compared before the signed casts.
+        Require(c.Epochs <= 100, $"config.epochs {c.Epochs} is above 100");
+        Require(c.MinibatchSize <= 1_000_000, $"config.minibatch_size {c.MinibatchSize} is above 1000000");
         var epochs = c.Epochs == 0 ? 2 : (int)c.Epochs;
         Require(float.IsFinite(lr) && lr >= 0, $"config.learning_rate {lr} must be finite and >= 0");
         Require(float.IsFinite(clip) && clip >= 0, $"config.max_grad_norm {clip} must be finite and >= 0");
-        Require(epochs <= 100, $"config.epochs {epochs} is above 100");
-        Require(c.MinibatchSize <= 1_000_000, $"config.minibatch_size {c.MinibatchSize} is too large");
         var loss = new PolicyLossOptions(eps, high, beta, agg);
         try
         {
@@ -182,6 +185,12 @@ internal static class PolicyTrainer
 
     private static List<OptItem> Resolve(ServerState state, List<PolicyItem> raw)
     {
+        for (var n = 0; n < raw.Count; n++)
+        {
+            RequestLimits.CheckId($"items[{n}].rollout_id", raw[n].RolloutId);
+            RequestLimits.CheckId($"items[{n}].group_id", raw[n].GroupId);
+        }
+
         var ids = raw.Where(i => i.SourceCase == PolicyItem.SourceOneofCase.RolloutId).Select(i => i.RolloutId).ToList();
         var found = state.Store.GetAll(ids, "Optimize items[].rollout_id").ToDictionary(r => r.Id, StringComparer.Ordinal);
         var withAdv = raw.Count(i => i.SignalCase == PolicyItem.SignalOneofCase.Advantage);

@@ -1,3 +1,4 @@
+using System.Security.Cryptography;
 using R2M.Api.V1;
 
 namespace R2M.Server.Internal;
@@ -58,6 +59,14 @@ internal sealed class RolloutStore(long capacityBytes, ServerMetrics metrics)
     private long _bytes, _evicted, _hits, _misses;
 
     public long CapacityBytes => capacityBytes;
+
+    /// <summary>
+    /// A new rollout id: "ro-" and 128 random bits (32 hex digits) from the system CSPRNG. A rollout id
+    /// is the only thing that lets a client score, train on or refresh a rollout, so ids must not be
+    /// guessable from one another (sequential ids let any client touch every other client's rollouts);
+    /// 128 bits also keeps them unique across restarts without a per-process prefix.
+    /// </summary>
+    public static string NewId() => "ro-" + RandomNumberGenerator.GetHexString(32, lowercase: true);
 
     /// <summary>Adds a rollout; returns how many old ones were evicted to make room.</summary>
     public int Add(StoredRollout rollout)

@@ -10,7 +10,6 @@ internal sealed class ServerState : IAsyncDisposable
 {
     private long _policyVersion = 1;
     private long _rmVersion = 1;
-    private long _rolloutCounter;
     private long _seedCounter;
     private Schedule? _lastSchedule;
 
@@ -46,7 +45,6 @@ internal sealed class ServerState : IAsyncDisposable
 
         Store = new RolloutStore(options.RolloutStoreBytes, metrics);
         Batcher = new ScoreBatcher(Reward, options, metrics, logger, time);
-        Nonce = Convert.ToHexString(BitConverter.GetBytes(Random.Shared.NextInt64()))[..8].ToLowerInvariant();
         metrics.SetVersions(PolicyVersion, RmVersion);
     }
 
@@ -84,9 +82,6 @@ internal sealed class ServerState : IAsyncDisposable
     /// <summary>Replies of recent identified Optimize/Update calls (request_id), for re-sends after a lost reply.</summary>
     public WriteReplies Replies { get; } = new();
 
-    /// <summary>Per-process prefix of rollout ids, so ids are unique for the server's lifetime and across restarts.</summary>
-    public string Nonce { get; }
-
     public ulong PolicyVersion => (ulong)Interlocked.Read(ref _policyVersion);
     public ulong RmVersion => (ulong)Interlocked.Read(ref _rmVersion);
 
@@ -95,8 +90,6 @@ internal sealed class ServerState : IAsyncDisposable
         get => Volatile.Read(ref _lastSchedule);
         set => Volatile.Write(ref _lastSchedule, value);
     }
-
-    public string NextRolloutId() => $"ro-{Nonce}-{Interlocked.Increment(ref _rolloutCounter):x}";
 
     /// <summary>A sampler seed for a request without one (distinct per call, reproducible per server seed).</summary>
     public ulong NextSeed() => Options.Seed + (ulong)Interlocked.Increment(ref _seedCounter) * 0x9E3779B97F4A7C15UL;

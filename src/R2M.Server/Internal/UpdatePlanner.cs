@@ -43,6 +43,7 @@ internal static class UpdatePlanner
         for (var i = 0; i < groups.Count; i++)
         {
             var g = groups[i];
+            RequestLimits.CheckId($"group {i} group_id", g.GroupId);
             var name = Name(g, i);
             Require(g.Members.Count >= 2, $"{name} has {g.Members.Count} member(s); GREBT needs groups of at least 2 (empty group)");
             var annotated = g.Members.Count(m => m.HasAnnotationReward);
@@ -67,6 +68,7 @@ internal static class UpdatePlanner
     private static List<List<UpdateMember>> Resolve(ServerState state, List<PreferenceGroup> groups)
     {
         var ids = groups.SelectMany(g => g.Members).Where(m => m.SourceCase == GroupMember.SourceOneofCase.RolloutId).Select(m => m.RolloutId).ToList();
+        foreach (var id in ids) RequestLimits.CheckId("members[].rollout_id", id);
         var found = state.Store.GetAll(ids, "Update members[].rollout_id").ToDictionary(r => r.Id, StringComparer.Ordinal);
         var result = new List<List<UpdateMember>>(groups.Count);
         for (var i = 0; i < groups.Count; i++)
@@ -96,10 +98,11 @@ internal static class UpdatePlanner
         }
 
         if (m.SourceCase != GroupMember.SourceOneofCase.Inline) throw new InvalidInputException($"{field} has neither rollout_id nor inline");
-        var tokens = ItemResolver.RmTokens(state.Reward.Backbone, m.Inline, $"{field}.inline");
-        var hidden = new List<float>();
-        var rows = m.HiddenStates is null ? 0 : TensorCodec.DecodeRows(m.HiddenStates, state.Policy.Width, $"{field}.hidden_states", hidden);
-        return new UpdateMember(tokens, [.. hidden], rows, annotation, null);
+        var tokens = ItemResolver.RmTokens(state.Reward.Backbone, m.Inline, state.Options.MaxTextBytes, $"{field}.inline");
+        var max = state.Options.MaxHiddenStateBytesPerItem;
+        var rows = 0;
+        var hidden = m.HiddenStates is null ? [] : TensorCodec.DecodeRows(m.HiddenStates, state.Policy.Width, max, $"R2M:MaxHiddenStateBytesPerItem ({max} bytes per member)", $"{field}.hidden_states", out rows);
+        return new UpdateMember(tokens, hidden, rows, annotation, null);
     }
 
     private static string Name(PreferenceGroup g, int index) => g.GroupId.Length > 0 ? $"group '{g.GroupId}'" : $"group {index}";

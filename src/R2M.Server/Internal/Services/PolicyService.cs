@@ -13,20 +13,12 @@ internal sealed class PolicyService(ModelHost host) : Policy.PolicyBase
     public override async Task Generate(GenerateRequest request, IServerStreamWriter<Rollout> responses, ServerCallContext context)
     {
         var ct = context.CancellationToken;
+        var k = Samples(request);
         var prompts = Prompts(request);
-        var k = request.SamplesPerPrompt == 0 ? 1 : (int)request.SamplesPerPrompt;
         var settings = Settings(request, prompts);
         var dtype = request.HiddenStatesDtype == DType.Unspecified ? DType.F32 : request.HiddenStatesDtype;
         TensorCodec.ElementSize(dtype, "hidden_states_dtype");
-        if (k > State.Options.MaxSamplesPerPrompt)
-        {
-            throw new InvalidInputException($"samples_per_prompt {k} is above the server limit {State.Options.MaxSamplesPerPrompt} (R2M:MaxSamplesPerPrompt)");
-        }
-
-        if ((long)k * prompts.Length > State.Options.MaxRolloutsPerGenerate)
-        {
-            throw new LimitExceededException($"{prompts.Length} prompts x {k} samples = {(long)k * prompts.Length} rollouts, above the per-call limit {State.Options.MaxRolloutsPerGenerate} (R2M:MaxRolloutsPerGenerate)");
-        }
+        var chunkBytes = ChunkBytes(request);
 
         List<SampledResponse> samples;
         ulong version;
@@ -47,11 +39,47 @@ internal sealed class PolicyService(ModelHost host) : Policy.PolicyBase
         foreach (var sample in samples)
         {
             var stored = Store(sample.Prompt, sample, temperature, version);
-            await WriteAsync(responses, stored, sample, sample.PromptIndex, sample.SampleIndex, request, dtype, ct).ConfigureAwait(false);
+            await WriteAsync(responses, stored, sample, request.ReturnHiddenStates, dtype, chunkBytes, ct).ConfigureAwait(false);
             total++;
         }
 
         ServerLog.Generated(State.Logger, total, State.PolicyVersion);
+    }
+
+    /// <summary>
+    /// K, checked as the uint32 it is on the wire and, with the prompt count, against the per-call
+    /// limits before any prompt is tokenized.
+    /// </summary>
+    private int Samples(GenerateRequest request)
+    {
+        var k = request.SamplesPerPrompt == 0 ? 1u : request.SamplesPerPrompt;
+        if (k > (uint)State.Options.MaxSamplesPerPrompt)
+        {
+            throw new InvalidInputException($"samples_per_prompt {k} is above the server limit {State.Options.MaxSamplesPerPrompt} (R2M:MaxSamplesPerPrompt)");
+        }
+
+        if ((long)k * request.Prompts.Count > State.Options.MaxRolloutsPerGenerate)
+        {
+            throw new LimitExceededException($"{request.Prompts.Count} prompts x {k} samples = {(long)k * request.Prompts.Count} rollouts, above the per-call limit {State.Options.MaxRolloutsPerGenerate} (R2M:MaxRolloutsPerGenerate)");
+        }
+
+        return (int)k;
+    }
+
+    /// <summary>
+    /// Bytes of hidden states per streamed chunk: the request's value (uint32 on the wire), which must
+    /// leave room in one message under R2M:MaxSendMessageBytes (half of it, for the rollout's tokens,
+    /// log-probs and texts), or by default 1 MiB capped the same way.
+    /// </summary>
+    private int ChunkBytes(GenerateRequest request)
+    {
+        var room = State.Options.MaxSendMessageBytes / 2;
+        if (request.HiddenStatesChunkBytes > (uint)room)
+        {
+            throw new InvalidInputException($"hidden_states_chunk_bytes {request.HiddenStatesChunkBytes} is above {room}, half the server's send limit (R2M:MaxSendMessageBytes {State.Options.MaxSendMessageBytes})");
+        }
+
+        return request.HiddenStatesChunkBytes == 0 ? Math.Min(DefaultChunkBytes, room) : (int)request.HiddenStatesChunkBytes;
     }
 
     private int[][] Prompts(GenerateRequest request)
@@ -60,6 +88,8 @@ internal sealed class PolicyService(ModelHost host) : Policy.PolicyBase
         var policy = State.Policy;
         return request.Prompts.Select((p, i) =>
         {
+            if (p.ContentCase == Prompt.ContentOneofCase.Text) RequestLimits.CheckText($"prompts[{i}].text", p.Text, State.Options.MaxTextBytes);
+            if (p.ContentCase == Prompt.ContentOneofCase.TokenIds) policy.CheckLength(p.TokenIds.Ids.Count, $"prompts[{i}].token_ids");
             int[] ids = p.ContentCase switch
             {
                 Prompt.ContentOneofCase.Text => policy.Tokenizer.Encode(p.Text, addSpecialTokens: true),
@@ -98,9 +128,32 @@ internal sealed class PolicyService(ModelHost host) : Policy.PolicyBase
             maxNew[i] = s.MaxNewTokens != 0 ? (int)s.MaxNewTokens : Math.Min(State.Options.DefaultMaxNewTokens, ctx - p);
         }
 
+        CheckStops(s);
         State.Policy.CheckTokens([.. s.StopTokenIds], "sampling.stop_token_ids");
         var seed = s.HasSeed ? s.Seed : State.NextSeed();
         return new SamplingSettings(temperature, (int)Math.Min(s.TopK, (uint)State.Policy.VocabSize), topP, maxNew, seed, [.. s.Stop], [.. s.StopTokenIds]);
+    }
+
+    /// <summary>Stop strings and stop token ids are searched at every step of every response: their counts and lengths are bounded.</summary>
+    private static void CheckStops(SamplingParams s)
+    {
+        if (s.Stop.Count > RequestLimits.MaxStopStrings)
+        {
+            throw new InvalidInputException($"sampling.stop has {s.Stop.Count} strings; at most {RequestLimits.MaxStopStrings}");
+        }
+
+        for (var i = 0; i < s.Stop.Count; i++)
+        {
+            if (s.Stop[i].Length is 0 or > RequestLimits.MaxStopStringLength)
+            {
+                throw new InvalidInputException($"sampling.stop[{i}] has {s.Stop[i].Length} characters; give 1 to {RequestLimits.MaxStopStringLength}");
+            }
+        }
+
+        if (s.StopTokenIds.Count > RequestLimits.MaxStopTokenIds)
+        {
+            throw new InvalidInputException($"sampling.stop_token_ids has {s.StopTokenIds.Count} ids; at most {RequestLimits.MaxStopTokenIds}");
+        }
     }
 
     private StoredRollout Store(int[] prompt, SampledResponse sample, float temperature, ulong version)
@@ -118,7 +171,7 @@ internal sealed class PolicyService(ModelHost host) : Policy.PolicyBase
 
         var stored = new StoredRollout
         {
-            Id = State.NextRolloutId(), PromptTokens = prompt, ResponseTokens = sample.Response, Logprobs = sample.Logprobs,
+            Id = RolloutStore.NewId(), PromptTokens = prompt, ResponseTokens = sample.Response, Logprobs = sample.Logprobs,
             Temperature = temperature, PolicyVersion = version, RmTokens = rmTokens, RmTokensError = rmError,
             Feedback = new Feedback(sample.Hidden, sample.Rows),
         };
@@ -127,9 +180,10 @@ internal sealed class PolicyService(ModelHost host) : Policy.PolicyBase
         return stored;
     }
 
-    private async Task WriteAsync(IServerStreamWriter<Rollout> responses, StoredRollout r, SampledResponse s, int prompt, int sample,
-        GenerateRequest request, DType dtype, CancellationToken ct)
+    private async Task WriteAsync(IServerStreamWriter<Rollout> responses, StoredRollout r, SampledResponse s, bool returnHidden,
+        DType dtype, int chunkBytes, CancellationToken ct)
     {
+        var (prompt, sample) = (s.PromptIndex, s.SampleIndex);
         var tok = State.Policy.Tokenizer;
         var first = new Rollout
         {
@@ -139,7 +193,7 @@ internal sealed class PolicyService(ModelHost host) : Policy.PolicyBase
             Logprobs = { r.Logprobs }, FinishReason = s.Finish, PolicyVersion = r.PolicyVersion,
         };
         var (hidden, rows) = (s.Hidden, s.Rows);
-        if (!request.ReturnHiddenStates || rows == 0)
+        if (!returnHidden || rows == 0)
         {
             await responses.WriteAsync(first, ct).ConfigureAwait(false);
             return;
@@ -147,7 +201,6 @@ internal sealed class PolicyService(ModelHost host) : Policy.PolicyBase
 
         var width = State.Policy.Width;
         var rowBytes = width * (dtype == DType.F32 ? 4 : 2);
-        var chunkBytes = request.HiddenStatesChunkBytes == 0 ? DefaultChunkBytes : (int)request.HiddenStatesChunkBytes;
         var rowsPerChunk = Math.Max(1, chunkBytes / rowBytes);
         first.HiddenStatesShape.Add([rows, width]);
         for (int row = 0, chunk = 0; row < rows; row += rowsPerChunk, chunk++)

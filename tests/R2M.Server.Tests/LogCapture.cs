@@ -17,9 +17,12 @@ internal sealed class LogCapture : ILoggerProvider
 
     public IReadOnlyList<LogLine> Lines => [.. _lines];
 
-    /// <summary>Registers this capture with the server's logging (minimum level Debug) through TestServer's service hook.</summary>
+    /// <summary>
+    /// Registers this capture with the server's logging through TestServer's service hook, at every
+    /// level: a rule for this provider wins over appsettings.json's "Default": "Information".
+    /// </summary>
     public void AddTo(IServiceCollection services) =>
-        services.AddLogging(b => b.AddProvider(this).SetMinimumLevel(LogLevel.Debug));
+        services.AddLogging(b => b.AddProvider(this).AddFilter<LogCapture>(null, LogLevel.Trace));
 
     public ILogger CreateLogger(string categoryName) => new Logger(categoryName, _lines);
 

@@ -5,8 +5,8 @@ using Grpc.Core.Interceptors;
 namespace R2M.Server.Internal.Hosting;
 
 /// <summary>
-/// Checks every request message before the handler sees it, inside the key check:
-/// a message whose string was not UTF-8 (<see cref="Utf8Findings"/>) is INVALID_ARGUMENT naming the
+/// Checks every request message before the handler sees it, inside the key check: a stream whose
+/// client went away ends as a cancellation (not a server error), a message whose string was not UTF-8 (<see cref="Utf8Findings"/>) is INVALID_ARGUMENT naming the
 /// field, and the request messages a call holds are charged to the in-flight budget until the call
 /// ends (<see cref="InFlightBudget"/>): a unary or server-streaming request against the server-wide
 /// cap, every message of a client stream (Update, Optimize keep all of theirs) against the call's
@@ -83,7 +83,19 @@ internal sealed class RequestInterceptor(Utf8Findings utf8, InFlightBudget budge
 
         public async Task<bool> MoveNext(CancellationToken cancellationToken)
         {
-            if (!await inner.MoveNext(cancellationToken).ConfigureAwait(false)) return false;
+            try
+            {
+                if (!await inner.MoveNext(cancellationToken).ConfigureAwait(false)) return false;
+            }
+            catch (IOException e) when (e is not InvalidProtocolBufferException && e.TargetSite?.DeclaringType?.Assembly != typeof(Grpc.AspNetCore.Server.GrpcServiceOptions).Assembly)
+            {
+                // Kestrel fails the read of a stream the client reset or whose connection dropped
+                // ("The client reset the request stream.") before it cancels the call's token. The
+                // bytes themselves are at fault only in Google.Protobuf's parse errors and in
+                // Grpc.AspNetCore's own IOException (a message prefix above 2 GiB).
+                throw new OperationCanceledException($"the client went away while its request stream was read: {e.Message}", e);
+            }
+
             _count++;
             utf8.Check(inner.Current!, $"request message {_count} of the stream");
             budget?.Take(Size(inner.Current), $"request message {_count} of the stream");

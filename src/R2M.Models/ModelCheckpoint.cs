@@ -9,7 +9,7 @@ namespace R2M.Models;
 /// Loads and saves a model directory in HuggingFace layout: <c>config.json</c> plus
 /// <c>model.safetensors</c> (or shards with <c>model.safetensors.index.json</c>).
 /// </summary>
-public static class ModelCheckpoint
+public static partial class ModelCheckpoint
 {
     /// <summary>
     /// Reads config.json, builds the family it names and loads every parameter. Throws
@@ -52,7 +52,7 @@ public static class ModelCheckpoint
             if (!f.Info.Shape.SequenceEqual(e.Shape.Select(d => (long)d)))
                 throw new CheckpointException(f.File.FilePath, e.Name,
                     $"has shape {f.Info.ShapeText} but the config needs {e.ShapeText}");
-            f.File.ReadF32(e.Name, model.Parameters.AsSpan((int)e.Offset, (int)e.Size));
+            model.LoadParameter(e, f.File);
         }
         var tiedHead = model.Config.TieWordEmbeddings ? new[] { "lm_head.weight", "embed_out.weight" } : [];
         foreach (var name in reader.TensorNames)
@@ -67,6 +67,7 @@ public static class ModelCheckpoint
             throw new CheckpointException(reader.Find(name)!.Value.File.FilePath, name,
                 $"is not a parameter of this {model.Config.ModelType} model (unexpected tensor)");
         }
+        model.AfterLoad();
     }
 
     private static void WarnIfTiedHeadDiffers(TransformerModel model, (SafetensorsFile File, SafetensorsTensorInfo Info) head, ILogger logger)

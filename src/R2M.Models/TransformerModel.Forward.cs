@@ -15,6 +15,8 @@ public abstract partial class TransformerModel
     public ForwardResult Forward(ReadOnlySpan<int> tokens, ReadOnlySpan<int> attentionMask, int batch, int seqLen, bool training = false)
     {
         CheckInputs(tokens, attentionMask, batch, seqLen);
+        if (training)
+            ThrowIfServeOnly("Forward(training: true)");
         _lse = null;
         var a = Buffers(batch, seqLen, training);
         tokens.CopyTo(a.Tokens);
@@ -78,7 +80,7 @@ public abstract partial class TransformerModel
             var s = _layers[l];
             var x = a.Resid[a.Training ? l : 0].AsSpan(0, n * hid);
             NormBlock.Forward(Rms, x, a.Ln1[li], a.Ln1Mean[li], a.Ln1Rstd[li], P(s.Ln1W, hid), P(s.Ln1B, hid), n, hid, (float)c.NormEps);
-            Linear.Forward(a.Qkv, a.Ln1[li], P(s.QkvW, (long)QkvWidth * hid), P(s.QkvB, QkvWidth), n, hid, QkvWidth);
+            Project(a.Qkv, a.Ln1[li], _inference?.Qkv[l], s.QkvW, P(s.QkvB, QkvWidth), n, hid, QkvWidth, a.Training);
             if (cache is null)
             {
                 SplitHeads(a.Qkv, a.Q[li], a.K[li], a.V[li], b, t, 0, t);
@@ -95,7 +97,7 @@ public abstract partial class TransformerModel
                 Attention.ForwardCached(a.Atty[li], a.Q[li], cache.K[l], cache.V[l], cache.KeyMask, b, t, cache.Capacity, past,
                     c.NumHeads, c.NumKvHeads, c.HeadDim);
             }
-            Linear.Forward(a.BranchOut, a.Atty[li], P(s.OW, (long)hid * qd), P(s.OB, hid), n, qd, hid);
+            Project(a.BranchOut, a.Atty[li], _inference?.O[l], s.OW, P(s.OB, hid), n, qd, hid, a.Training);
             Span<float> output;
             if (c.UseParallelResidual)
             {
@@ -113,9 +115,9 @@ public abstract partial class TransformerModel
                 if (a.Training)
                     mid.CopyTo(output);
             }
-            Linear.Forward(a.Pre[li], a.Ln2[li], P(s.UpW, (long)UpWidth * hid), P(s.UpB, UpWidth), n, hid, UpWidth);
+            Project(a.Pre[li], a.Ln2[li], _inference?.Up[l], s.UpW, P(s.UpB, UpWidth), n, hid, UpWidth, a.Training);
             MlpBlock.Forward(_act, Gated, a.Pre[li], a.H[li], n, c.IntermediateSize);
-            Linear.Forward(a.BranchOut, a.H[li], P(s.DownW, (long)hid * c.IntermediateSize), P(s.DownB, hid), n, c.IntermediateSize, hid);
+            Project(a.BranchOut, a.H[li], _inference?.Down[l], s.DownW, P(s.DownB, hid), n, c.IntermediateSize, hid, a.Training);
             TensorPrimitives.Add(output, a.BranchOut, output);
         }
     }
@@ -205,13 +207,17 @@ public abstract partial class TransformerModel
         if (c.Head == ModelHead.CausalLm)
         {
             var w = P(_globals.HeadW, (long)c.VocabSize * hid);
+            var stored = a.Training ? null : _inference?.Head;
             if (lastOnly.IsEmpty)
             {
-                Linear.Forward(a.Logits, a.Hidden, w, default, n, hid, c.VocabSize);
+                Project(a.Logits, a.Hidden, stored, _globals.HeadW, default, n, hid, c.VocabSize, a.Training);
                 return;
             }
             // Last position of each row only (generation): (B, C) rows at stride T -> (B, V).
-            Gemm.Sgemm(false, true, b, c.VocabSize, hid, 1f, a.Hidden.AsSpan((t - 1) * hid), t * hid, w, hid, 0f, lastOnly, c.VocabSize);
+            if (stored is not null)
+                Gemm.Sgemm(b, 1f, a.Hidden.AsSpan((t - 1) * hid), t * hid, stored, 0f, lastOnly, c.VocabSize);
+            else
+                Gemm.Sgemm(false, true, b, c.VocabSize, hid, 1f, a.Hidden.AsSpan((t - 1) * hid), t * hid, w, hid, 0f, lastOnly, c.VocabSize);
             return;
         }
         ScorePositions(a.Tokens, mask, a.ScoreIndex, b, t);

@@ -75,6 +75,8 @@ public abstract partial class TransformerModel
     private Span<float> View(float[] buffer, string name)
     {
         var e = Layout[name];
+        if (ServeOnly && _inference!.Find(e.Offset, e.Size) is not null)
+            throw new InvalidOperationException($"'{name}' of a serve-only model is held at {InferencePrecision} only (no f32 copy)");
         return buffer.AsSpan((int)e.Offset, (int)e.Size);
     }
 
@@ -110,6 +112,7 @@ public abstract partial class TransformerModel
     /// </summary>
     public void AdamWStep(float lr, float beta1 = 0.9f, float beta2 = 0.999f, float eps = 1e-8f, float weightDecay = 0.01f)
     {
+        ThrowIfServeOnly(nameof(AdamWStep));
         _m ??= new float[Parameters.Length];
         _v ??= new float[Parameters.Length];
         _adamStep++;

@@ -6,6 +6,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using R2M.Server.Internal;
+using R2M.Server.Internal.Checkpoints;
 using R2M.Server.Internal.Hosting;
 using R2M.Server.Internal.Services;
 
@@ -80,6 +81,7 @@ public static class R2MServer
         if (hostModels)
         {
             builder.Services.AddSingleton<ModelHost>();
+            builder.Services.AddSingleton<CheckpointDirectory>();
             builder.Services.AddHostedService<ModelLoader>();
         }
 

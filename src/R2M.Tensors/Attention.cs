@@ -66,7 +66,7 @@ public static unsafe class Attention
         Check.LenOpt(keyMask.Length, (long)s.B * s.S, nameof(keyMask), $"(B,{kvLen})");
     }
 
-    /// <summary>Parallel over (batch, head); one query goes the dot-product route, more the blocked GEMM route.</summary>
+    /// <summary>Parallel over (batch, head); one query goes the decode route, more the blocked GEMM route.</summary>
     private static void Run(Shape s, Span<float> output, Span<float> probs, ReadOnlySpan<float> q, ReadOnlySpan<float> k,
         ReadOnlySpan<float> v, ReadOnlySpan<int> keyMask)
     {
@@ -76,6 +76,20 @@ public static unsafe class Attention
         fixed (int* pm = keyMask)
         {
             nint o = (nint)po, p = (nint)pp, qq = (nint)pq, kk = (nint)pk, vv = (nint)pv, m = (nint)pm;
+            if (s.T == 1 && !saveProbs)
+            {
+                // One query per sequence: (batch, kv head) tasks, the group's query heads together.
+                Par.For(s.B * s.NKV, (long)keysTotal * s.Hd * 2 * (s.NH / s.NKV), (t0, t1) =>
+                {
+                    for (int task = t0; task < t1; task++)
+                    {
+                        int b = task / s.NKV;
+                        DecodeAttention.Group(b, task % s.NKV, (float*)o, (float*)qq, (float*)kk, (float*)vv,
+                            hasMask ? (int*)m + (long)b * s.S : null, s.S, keysTotal, s.NH, s.NKV, s.Hd);
+                    }
+                });
+                return;
+            }
             Par.For(s.B * s.NH, (long)s.T * keysTotal * s.Hd * 2, (t0, t1) =>
             {
                 float[] scratch = saveProbs ? [] : new float[Math.Min(QueryBlock, s.T) * keysTotal];
@@ -83,14 +97,7 @@ public static unsafe class Attention
                 {
                     int b = task / s.NH, h = task % s.NH;
                     int* mask = hasMask ? (int*)m + (long)b * s.S : null;
-                    if (s.T == 1 && !saveProbs)
-                    {
-                        DecodeHead(b, h, (float*)o, (float*)qq, (float*)kk, (float*)vv, mask, scratch, s.S, keysTotal, s.NH, s.NKV, s.Hd);
-                    }
-                    else
-                    {
-                        ForwardHead(s, b, h, (float*)o, saveProbs ? (float*)p : null, scratch, (float*)qq, (float*)kk, (float*)vv, mask);
-                    }
+                    ForwardHead(s, b, h, (float*)o, saveProbs ? (float*)p : null, scratch, (float*)qq, (float*)kk, (float*)vv, mask);
                 }
             });
         }
@@ -249,33 +256,6 @@ public static unsafe class Attention
             return;
         }
         Run(new Shape(batch, 1, capacity, length - 1, nHeads, nKvHeads, headDim), output, default, q, kCache, vCache, keyMask);
-    }
-
-    private static void DecodeHead(int b, int h, float* output, float* q, float* k, float* v, int* mask, float[] scores,
-        int capacity, int length, int nHeads, int nKvHeads, int headDim)
-    {
-        int kvh = h / (nHeads / nKvHeads), ldk = nKvHeads * headDim;
-        float scale = 1f / MathF.Sqrt(headDim);
-        var qh = new ReadOnlySpan<float>(q + ((long)b * nHeads + h) * headDim, headDim);
-        var oh = new Span<float>(output + ((long)b * nHeads + h) * headDim, headDim);
-        float* kb = k + (long)b * capacity * ldk + kvh * headDim;
-        float* vb = v + (long)b * capacity * ldk + kvh * headDim;
-        var sc = scores.AsSpan(0, length);
-        for (int j = 0; j < length; j++)
-        {
-            sc[j] = mask != null && mask[j] == 0
-                ? float.NegativeInfinity
-                : TensorPrimitives.Dot(qh, new ReadOnlySpan<float>(kb + (long)j * ldk, headDim)) * scale;
-        }
-        Softmax.Row(sc, sc);
-        oh.Clear();
-        for (int j = 0; j < length; j++)
-        {
-            if (sc[j] != 0f)
-            {
-                TensorPrimitives.MultiplyAdd(new ReadOnlySpan<float>(vb + (long)j * ldk, headDim), sc[j], oh, oh);
-            }
-        }
     }
 
     /// <summary>T queries at positions [Past, Past+T); k/v hold S rows per sequence (S = T for training).</summary>

@@ -47,15 +47,23 @@ public static class Gemm
     /// transformer shapes (2048 x 768..3072, CPU time, tests/R2M.Benchmarks `gemm`), while OpenBLAS
     /// stays ahead on skinny products (m &lt; ~64, e.g. batch-8 decode).
     /// </summary>
-    public static GemmBackend BackendFor(int m, int n, int k)
+    public static GemmBackend BackendFor(int m, int n, int k) => BackendFor(false, true, m, n, k);
+
+    /// <summary>
+    /// The backend <see cref="Sgemm"/> uses for this product. Besides the large products above, Auto
+    /// sends few-row x W^T products (m &lt;= 16, B stored (n,k): a decode step's projections and LM head)
+    /// to the managed AVX-512 few-rows kernel (Kernels/FewRowsKernel.cs), which streams the weights
+    /// once on all threads; OpenBLAS's sgemm packs B for them and measured several times slower.
+    /// </summary>
+    public static GemmBackend BackendFor(bool transA, bool transB, int m, int n, int k)
     {
         var b = EffectiveBackend;
-        if (s_backend == GemmBackend.Auto && b == GemmBackend.OpenBlas && Kernels.GemmMicroKernel.IsAvx512
-            && m >= ManagedMinMN && n >= ManagedMinMN && k >= ManagedMinK)
+        if (s_backend != GemmBackend.Auto || b != GemmBackend.OpenBlas || !Kernels.GemmMicroKernel.IsAvx512)
         {
-            return GemmBackend.Managed;
+            return b;
         }
-        return b;
+        bool large = m >= ManagedMinMN && n >= ManagedMinMN && k >= ManagedMinK;
+        return large || ManagedGemm.UsesFewRows(m, transA, transB) ? GemmBackend.Managed : b;
     }
 
     /// <summary>
@@ -83,7 +91,7 @@ public static class Gemm
     public static void Sgemm(bool transA, bool transB, int m, int n, int k, float alpha,
         ReadOnlySpan<float> a, int lda, ReadOnlySpan<float> b, int ldb, float beta, Span<float> c, int ldc)
     {
-        if (BackendFor(m, n, k) == GemmBackend.OpenBlas)
+        if (BackendFor(transA, transB, m, n, k) == GemmBackend.OpenBlas)
         {
             SgemmOpenBlas(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
         }
@@ -91,6 +99,18 @@ public static class Gemm
         {
             SgemmManaged(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
         }
+    }
+
+    /// <summary>
+    /// C(m,n) = alpha * A(m,k) @ W^T + beta * C with W an (n,k) <see cref="WeightMatrix"/> of any
+    /// precision, on the managed kernels (few rows: the decode kernel; more: the blocked GEMM, widening
+    /// W while packing). A and C are row-major with row strides lda and ldc.
+    /// </summary>
+    public static void Sgemm(int m, float alpha, ReadOnlySpan<float> a, int lda, WeightMatrix w, float beta, Span<float> c, int ldc)
+    {
+        ArgumentNullException.ThrowIfNull(w);
+        Validate(false, false, m, w.Rows, w.Cols, a, lda, default, Math.Max(1, w.Rows), c, ldc, checkB: false);
+        ManagedGemm.Run(m, alpha, a, lda, w, beta, c, ldc, s_threads);
     }
 
     /// <summary>Same contract as <see cref="Sgemm"/>, always on the managed kernel.</summary>
@@ -124,13 +144,16 @@ public static class Gemm
     }
 
     private static void Validate(bool transA, bool transB, int m, int n, int k,
-        ReadOnlySpan<float> a, int lda, ReadOnlySpan<float> b, int ldb, Span<float> c, int ldc)
+        ReadOnlySpan<float> a, int lda, ReadOnlySpan<float> b, int ldb, Span<float> c, int ldc, bool checkB = true)
     {
         if (m < 0) throw new ArgumentOutOfRangeException(nameof(m), m, "m must be >= 0");
         if (n < 0) throw new ArgumentOutOfRangeException(nameof(n), n, "n must be >= 0");
         if (k < 0) throw new ArgumentOutOfRangeException(nameof(k), k, "k must be >= 0");
         CheckMatrix(nameof(a), nameof(lda), a.Length, lda, transA ? k : m, transA ? m : k);
-        CheckMatrix(nameof(b), nameof(ldb), b.Length, ldb, transB ? n : k, transB ? k : n);
+        if (checkB)
+        {
+            CheckMatrix(nameof(b), nameof(ldb), b.Length, ldb, transB ? n : k, transB ? k : n);
+        }
         CheckMatrix(nameof(c), nameof(ldc), c.Length, ldc, m, n);
     }
 

@@ -22,16 +22,29 @@ public static class Linear
         {
             return;
         }
-        if (bias.Length > 0)
-        {
-            // Seed C with the bias and let GEMM accumulate onto it (beta = 1).
-            for (int n = 0; n < rows; n++)
-            {
-                bias[..outFeatures].CopyTo(output.Slice(n * outFeatures, outFeatures));
-            }
-        }
+        SeedBias(output, bias, rows, outFeatures);
         Gemm.Sgemm(false, true, rows, outFeatures, inFeatures, 1f, input, Math.Max(1, inFeatures), weight,
             Math.Max(1, inFeatures), bias.Length > 0 ? 1f : 0f, output, outFeatures);
+    }
+
+    /// <summary>
+    /// output (N,Out) = input (N,In) @ weight^T + bias (Out) with weight an (Out,In) <see cref="WeightMatrix"/>
+    /// of any precision (the inference path: f32 compute, weights widened in the kernel); bias may be empty.
+    /// </summary>
+    public static void Forward(Span<float> output, ReadOnlySpan<float> input, WeightMatrix weight, ReadOnlySpan<float> bias, int rows)
+    {
+        ArgumentNullException.ThrowIfNull(weight);
+        int inFeatures = weight.Cols, outFeatures = weight.Rows;
+        Check.Dims(rows, nameof(rows));
+        Check.Len(output.Length, (long)rows * outFeatures, nameof(output), "(N,Out)");
+        Check.Len(input.Length, (long)rows * inFeatures, nameof(input), "(N,In)");
+        Check.LenOpt(bias.Length, outFeatures, nameof(bias), "(Out)");
+        if (rows == 0 || outFeatures == 0)
+        {
+            return;
+        }
+        SeedBias(output, bias, rows, outFeatures);
+        Gemm.Sgemm(rows, 1f, input, Math.Max(1, inFeatures), weight, bias.Length > 0 ? 1f : 0f, output, outFeatures);
     }
 
     /// <summary>
@@ -64,6 +77,15 @@ public static class Linear
             {
                 TensorPrimitives.Add(db, doutput.Slice(n * outFeatures, outFeatures), db);
             }
+        }
+    }
+
+    /// <summary>Seeds C with the bias so GEMM accumulates onto it (beta = 1); nothing when bias is empty.</summary>
+    private static void SeedBias(Span<float> output, ReadOnlySpan<float> bias, int rows, int outFeatures)
+    {
+        for (int n = 0; n < rows && bias.Length > 0; n++)
+        {
+            bias[..outFeatures].CopyTo(output.Slice(n * outFeatures, outFeatures));
         }
     }
 

@@ -10,14 +10,15 @@ namespace R2M.Benchmarks;
 /// `models`: ours vs PyTorch 1.13 (same random weights via safetensors, same thread count) on
 /// prefill tokens/s of a Pythia-160M-shaped GPT-NeoX (batch 4 x 512), one training step
 /// (forward + backward + AdamW) of a small GPT-NeoX, and cached greedy decode tokens/s (batch 8).
-/// Prints ratios ours/PyTorch and prefill's share of the measured OpenBLAS SGEMM peak.
-/// Options: --quick (smaller batch/sequence, one repetition), --threads N.
+/// Prints ratios ours/PyTorch and prefill's share of the measured OpenBLAS SGEMM peak; then prefill and
+/// decode at f32 / f16 / bf16 weights against llama.cpp on our GGUF export (ModelBenchmark.Precision.cs).
+/// Options: --quick (smaller batch/sequence, one repetition), --threads N, --no-llama, --flash-attention.
 /// </summary>
-public sealed class ModelBenchmark : IBenchmark
+public sealed partial class ModelBenchmark : IBenchmark
 {
     public string Name => "models";
 
-    public string Description => "transformer prefill / training step / cached decode vs PyTorch 1.13 (--quick, --threads N)";
+    public string Description => "transformer prefill / training step / cached decode vs PyTorch 1.13 and llama.cpp at f32/f16/bf16 (--quick, --threads N, --no-llama, --flash-attention)";
 
     private sealed record Plan(int PrefillB, int PrefillT, int Reps, ModelConfig TrainConfig, int TrainB, int TrainT,
         int DecodeB, int DecodePrompt, int DecodeNew);
@@ -33,13 +34,15 @@ public sealed class ModelBenchmark : IBenchmark
             return Task.CompletedTask;
         }
         Gemm.ThreadCount = threads;
+        LlamaCppPeer.FlashAttention = args.Contains("--flash-attention");
+        var withLlama = !args.Contains("--no-llama");
         var plan = quick
             ? new Plan(1, 128, 1, SmallNeoX(2048, 128, 2), 4, 64, 8, 16, 16)
             : new Plan(4, 512, 3, SmallNeoX(8192, 256, 4), 8, 128, 8, 32, 64);
         var dir = Path.Combine(Path.GetTempPath(), "r2m-models-bench-" + Environment.ProcessId);
         try
         {
-            Run(plan, threads, quick, dir);
+            Run(plan, threads, quick, dir, withLlama);
         }
         finally
         {
@@ -49,7 +52,7 @@ public sealed class ModelBenchmark : IBenchmark
         return Task.CompletedTask;
     }
 
-    private static void Run(Plan plan, int threads, bool quick, string dir)
+    private static void Run(Plan plan, int threads, bool quick, string dir, bool withLlama)
     {
         Console.WriteLine($"threads {threads}, GEMM backend {Gemm.Backend}: large products on {Gemm.BackendFor(2048, 2304, 768)}, "
             + $"skinny (decode) on {Gemm.BackendFor(8, 2304, 768)}, managed kernel {R2M.Tensors.Kernels.GemmMicroKernel.Name}{(quick ? ", quick run" : "")}");
@@ -107,6 +110,8 @@ public sealed class ModelBenchmark : IBenchmark
             var same = theirs.Zip(oursDecodeTokens).Count(p => p.First == p.Second);
             Console.WriteLine($"  greedy tokens identical to PyTorch's: {same}/{theirs.Length}");
         }
+        if (withLlama)
+            RunPrecisions(pythia, plan, threads, dir, prefillTokens, decodeTokens, new OursAt(oursPrefill, oursDecode, oursDecodeTokens));
     }
 
     private static ModelConfig Pythia160M() => new()
@@ -228,7 +233,7 @@ public sealed class ModelBenchmark : IBenchmark
 
     private static JsonObject? RunTorch(JsonObject spec, string dir)
     {
-        var script = Path.Combine(RepoRoot(), "tests", "R2M.Models.Tests", "python", "bench_models.py");
+        var script = Path.Combine(LlamaCppPeer.RepoRoot(), "tests", "R2M.Models.Tests", "python", "bench_models.py");
         if (!File.Exists("/usr/bin/python3"))
         {
             Console.WriteLine("PyTorch peer missing (/usr/bin/python3): run scripts/setup.sh");
@@ -254,13 +259,5 @@ public sealed class ModelBenchmark : IBenchmark
             return null;
         }
         return JsonNode.Parse(output.Trim().Split('\n')[^1]) as JsonObject;
-    }
-
-    private static string RepoRoot()
-    {
-        for (var d = new DirectoryInfo(AppContext.BaseDirectory); d is not null; d = d.Parent)
-            if (File.Exists(Path.Combine(d.FullName, "R2M.Grpc.sln")))
-                return d.FullName;
-        return Environment.GetEnvironmentVariable("R2M_REPO_ROOT") ?? Directory.GetCurrentDirectory();
     }
 }

@@ -1,6 +1,8 @@
 using Google.Protobuf;
 using Grpc.Core;
+using Microsoft.Extensions.Logging.Abstractions;
 using R2M.Api.V1;
+using R2M.Server.Internal.Checkpoints;
 
 namespace R2M.Server.Tests;
 
@@ -90,10 +92,14 @@ public sealed class CheckpointStoreTests
         await Fails(() => server.SaveAsync(new SaveCheckpointRequest()), StatusCode.InvalidArgument, "exactly one");
         await Fails(() => server.SaveAsync(new SaveCheckpointRequest { Path = "/tmp/elsewhere" }), StatusCode.PermissionDenied, "outside the checkpoint root");
         await Fails(() => server.LoadAsync(new LoadCheckpointRequest { Name = "nothing-here" }), StatusCode.NotFound, "no checkpoint");
-        var dir = Path.Combine(server.Options.CheckpointRoot, "corrupt");
-        Directory.CreateDirectory(dir);
-        await File.WriteAllBytesAsync(Path.Combine(dir, "state.safetensors"), [1, 2, 3]);
+        // Files that pass their manifest but are no checkpoint state; and the layout before manifests.
+        var checkpoints = new CheckpointDirectory(server.Options.CheckpointRoot, false, NullLogger.Instance, hook: null);
+        checkpoints.Save(checkpoints.Resolve("corrupt", ""), tmp => File.WriteAllBytes(Path.Combine(tmp, "state.safetensors"), [1, 2, 3]));
         await Fails(() => server.LoadAsync(new LoadCheckpointRequest { Name = "corrupt" }), StatusCode.DataLoss, "state.safetensors");
+        var legacy = Path.Combine(server.Options.CheckpointRoot, "legacy");
+        Directory.CreateDirectory(legacy);
+        await File.WriteAllBytesAsync(Path.Combine(legacy, "state.safetensors"), [1, 2, 3]);
+        await Fails(() => server.LoadAsync(new LoadCheckpointRequest { Name = "legacy" }), StatusCode.FailedPrecondition, "before the versioned layout");
 
         // A checkpoint of a differently shaped head (another attention width) is refused, naming the shape.
         var root = server.Options.CheckpointRoot;

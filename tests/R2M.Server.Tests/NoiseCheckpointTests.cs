@@ -59,7 +59,7 @@ public sealed class NoiseCheckpointTests
         }));
         var after = await NoisyScoresAsync(server, rollouts);
         var saved = await server.SaveAsync(new SaveCheckpointRequest { Name = saveAs });
-        var state = CheckpointState.Load(Path.Combine(saved.Path, "state.safetensors"));
+        var state = CheckpointState.Load(Directory.EnumerateFiles(saved.Path, "state.safetensors", SearchOption.AllDirectories).Single());
         var tokens = string.Join(";", rollouts.Select(r => string.Join(",", r.ResponseTokenIds)));
         return new Run(tokens, [.. before, .. after], update.BtLoss, update.GreLoss, state.Tensors["rm.head"], state.Tensors["rm.adamw.m"]);
     }

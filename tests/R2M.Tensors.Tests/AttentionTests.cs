@@ -93,11 +93,17 @@ public sealed class AttentionTests
         Assert.Equal(new float[] { 3, 4 }, y[2..4]); // query 1 sees only key 1
     }
 
-    [Fact]
-    public void DecodeStep_EqualsLastRowOfFullForward()
+    /// <summary>Head sizes of every decode path (span loop, 16-key score blocks with tails, 64/128 in registers), GQA and MHA.</summary>
+    [Theory]
+    [InlineData(9, 4, 2, 8)]
+    [InlineData(37, 4, 1, 64)]
+    [InlineData(16, 2, 2, 64)]
+    [InlineData(20, 2, 2, 128)]
+    [InlineData(33, 6, 3, 48)]
+    public void DecodeStep_EqualsLastRowOfFullForward(int T, int nh, int nkv, int hd)
     {
         var rng = new Random(9);
-        int B = 3, T = 9, nh = 4, nkv = 2, hd = 8, capacity = 12;
+        int B = 3, capacity = T + 3;
         var q = RandomFloats(rng, B * T * nh * hd);
         var k = RandomFloats(rng, B * T * nkv * hd);
         var v = RandomFloats(rng, B * T * nkv * hd);

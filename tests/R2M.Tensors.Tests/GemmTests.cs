@@ -209,7 +209,7 @@ public sealed class GemmTests
     }
 
     [Fact]
-    public void BackendFor_Auto_LargeToManagedOnAvx512_SkinnyToOpenBlas()
+    public void BackendFor_Auto_LargeAndFewRowsToManagedOnAvx512_OthersToOpenBlas()
     {
         var saved = Gemm.Backend;
         try
@@ -217,7 +217,10 @@ public sealed class GemmTests
             Gemm.Backend = GemmBackend.Auto;
             var large = Gemm.OpenBlasAvailable && Tensors.Kernels.GemmMicroKernel.IsAvx512 ? GemmBackend.Managed : Gemm.EffectiveBackend;
             Assert.Equal(large, Gemm.BackendFor(2048, 2304, 768));
-            Assert.Equal(Gemm.EffectiveBackend, Gemm.BackendFor(8, 2304, 768));
+            // Few rows x W^T (decode) go to the managed few-rows kernel; other skinny shapes stay on OpenBLAS.
+            Assert.Equal(large, Gemm.BackendFor(8, 2304, 768));
+            Assert.Equal(Gemm.EffectiveBackend, Gemm.BackendFor(false, false, 8, 2304, 768));
+            Assert.Equal(Gemm.EffectiveBackend, Gemm.BackendFor(32, 2304, 768));
             Assert.Equal(Gemm.EffectiveBackend, Gemm.BackendFor(2048, 2304, 16));
             if (Gemm.OpenBlasAvailable)
             {

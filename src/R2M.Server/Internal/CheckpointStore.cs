@@ -1,9 +1,9 @@
 using System.Globalization;
-using System.Text.RegularExpressions;
 using Google.Protobuf;
 using Grpc.Core;
 using R2M.Alignment;
 using R2M.Api.V1;
+using R2M.Server.Internal.Checkpoints;
 using R2M.Tensors;
 
 namespace R2M.Server.Internal;
@@ -11,51 +11,24 @@ namespace R2M.Server.Internal;
 /// <summary>
 /// Checkpoint directories: <c>state.safetensors</c> (R2M.Alignment.CheckpointState: policy weights and
 /// AdamW moments, reward head and its moments, optimizer steps, versions, last schedule, the positions
-/// of the R2M w/ Noise streams of Update and Score) and <c>client_state.bin</c>. Written into a temporary sibling directory and renamed into place, so a
-/// reader never sees a half-written checkpoint.
+/// of the R2M w/ Noise streams of Update and Score) and <c>client_state.bin</c>, written and read
+/// through <see cref="CheckpointDirectory"/>: a new version folder and an atomically replaced
+/// pointer, so the name loads the old or the new checkpoint at every instant, and a SHA-256
+/// manifest checked on every load.
 /// </summary>
-internal static partial class CheckpointStore
+internal static class CheckpointStore
 {
     private const string StateFile = "state.safetensors";
     private const string ClientFile = "client_state.bin";
     private const string Format = "r2m-server/1";
     private const int MaxClientState = 16 * 1024 * 1024;
 
-    [GeneratedRegex("^[A-Za-z0-9._-]+$")]
-    private static partial Regex NamePattern();
-
-    /// <summary>The absolute directory of a name (under the root) or a path (admin.proto SaveCheckpointRequest).</summary>
-    public static string Resolve(R2MServerOptions o, string name, string path)
-    {
-        var hasName = !string.IsNullOrEmpty(name);
-        var hasPath = !string.IsNullOrEmpty(path);
-        if (hasName == hasPath) throw new InvalidInputException("give exactly one of name and path");
-        var root = Path.GetFullPath(o.CheckpointRoot);
-        if (hasName)
-        {
-            if (!NamePattern().IsMatch(name) || name is "." or "..") throw new InvalidInputException($"name '{name}' has characters outside [A-Za-z0-9._-] (or is . or ..)");
-            return Path.Combine(root, name);
-        }
-
-        var full = Path.GetFullPath(Path.IsPathRooted(path) ? path : Path.Combine(root, path));
-        if (!o.AllowArbitraryCheckpointPaths && !full.StartsWith(root + Path.DirectorySeparatorChar, StringComparison.Ordinal))
-        {
-            throw new CheckpointAccessException(StatusCode.PermissionDenied, $"path '{path}' resolves to '{full}', outside the checkpoint root '{root}' (R2M:AllowArbitraryCheckpointPaths is false)");
-        }
-
-        return full;
-    }
-
     /// <summary>Writes the checkpoint. The caller holds the admin gate (no training runs meanwhile).</summary>
-    public static long Save(ServerState s, string dir, ByteString clientState)
+    public static SavedCheckpoint Save(ServerState s, CheckpointDirectory checkpoints, CheckpointLocation at, ByteString clientState)
     {
         if (clientState.Length > MaxClientState) throw new InvalidInputException($"client_state has {clientState.Length} bytes, above 16 MiB");
-        var parent = Path.GetDirectoryName(dir)!;
-        Directory.CreateDirectory(parent);
-        var tmp = Path.Combine(parent, $".{Path.GetFileName(dir)}.tmp-{Guid.NewGuid():N}");
-        try
+        return checkpoints.Save(at, tmp =>
         {
-            Directory.CreateDirectory(tmp);
             var cs = new CheckpointState();
             cs.Tensors["policy.params"] = (float[])s.TrainerModel.Parameters.Clone();
             cs.Tensors["policy.adamw.m"] = (float[])s.PolicyAdam.M.Clone();
@@ -76,36 +49,17 @@ internal static partial class CheckpointStore
             if (s.LastSchedule is { } sch) cs.Metadata["schedule"] = JsonFormatter.Default.Format(sch);
             cs.Save(Path.Combine(tmp, StateFile));
             File.WriteAllBytes(Path.Combine(tmp, ClientFile), clientState.ToByteArray());
-            var bytes = Directory.EnumerateFiles(tmp, "*", SearchOption.AllDirectories).Sum(f => new FileInfo(f).Length);
-            if (Directory.Exists(dir))
-            {
-                var old = dir + $".old-{Guid.NewGuid():N}";
-                Directory.Move(dir, old);
-                Directory.Move(tmp, dir);
-                Directory.Delete(old, recursive: true);
-            }
-            else
-            {
-                Directory.Move(tmp, dir);
-            }
-
-            return bytes;
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            if (Directory.Exists(tmp)) Directory.Delete(tmp, recursive: true);
-            throw new CheckpointAccessException(StatusCode.Internal, $"writing checkpoint '{dir}' failed: {e.Message}");
-        }
+        });
     }
 
     /// <summary>
     /// Loads and swaps in a checkpoint; everything is validated before anything is replaced. The caller
     /// holds the admin gate. Versions only grow: the loaded ones, or the current ones + 1 when larger.
     /// </summary>
-    public static (long Bytes, ByteString ClientState, Schedule? Schedule) Load(ServerState s, string dir, bool rewardOnly)
+    public static (long Bytes, ByteString ClientState, Schedule? Schedule) Load(ServerState s, CheckpointDirectory checkpoints, CheckpointLocation at, bool rewardOnly)
     {
-        var statePath = Path.Combine(dir, StateFile);
-        if (!File.Exists(statePath)) throw new CheckpointAccessException(StatusCode.NotFound, $"no checkpoint at '{dir}' ({StateFile} missing)");
+        var opened = checkpoints.Open(at);
+        var statePath = opened.PathOf(StateFile);
         CheckpointState cs;
         try
         {
@@ -148,10 +102,8 @@ internal static partial class CheckpointStore
         s.AdvanceVersions(rewardOnly ? 0 : c.Versions[0], c.Versions[1]);
         var schedule = cs.Metadata.TryGetValue("schedule", out var js) ? JsonParser.Default.Parse<Schedule>(js) : null;
         s.LastSchedule = schedule;
-        var clientPath = Path.Combine(dir, ClientFile);
-        var client = File.Exists(clientPath) ? ByteString.CopyFrom(File.ReadAllBytes(clientPath)) : ByteString.Empty;
-        var bytes = Directory.EnumerateFiles(dir, "*", SearchOption.AllDirectories).Sum(x => new FileInfo(x).Length);
-        return (bytes, client, schedule);
+        var client = opened.TryPathOf(ClientFile) is { } clientPath ? ByteString.CopyFrom(File.ReadAllBytes(clientPath)) : ByteString.Empty;
+        return (opened.Bytes, client, schedule);
     }
 
     /// <summary>Counter names of the noise streams (6 words each, CheckpointState.WriteRng); the Update one is named as in R2M.Alignment's R2MRewardModel checkpoints.</summary>

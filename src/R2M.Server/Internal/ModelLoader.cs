@@ -1,17 +1,19 @@
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
+using R2M.Server.Internal.Checkpoints;
 using R2M.Server.Internal.Hosting;
 
 namespace R2M.Server.Internal;
 
 /// <summary>
-/// Loads the policy and the reward model (and R2M:ResumeFrom) once Kestrel has bound its ports, so
+/// Removes what unfinished checkpoint saves left under the checkpoint root, then loads the policy
+/// and the reward model (and R2M:ResumeFrom) once Kestrel has bound its ports, so
 /// the port is open and health answers NOT_SERVING while large models load; then publishes the
 /// state and flips health to SERVING. A load failure is printed as <c>r2m-server: ...</c> on stderr
 /// and stops the host with exit code 1 (R2MServer.RunAsync).
 /// </summary>
 internal sealed class ModelLoader(
-    ModelHost host, ServingStatusBoard health, R2MServerOptions options, ServerMetrics metrics,
+    ModelHost host, ServingStatusBoard health, R2MServerOptions options, ServerMetrics metrics, CheckpointDirectory checkpoints,
     ILogger<ModelLoader> logger, TimeProvider time, IHostApplicationLifetime lifetime, LoadGate? gate = null) : BackgroundService
 {
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
@@ -55,6 +57,8 @@ internal sealed class ModelLoader(
 
     private ServerState Load()
     {
+        // Before anything can save or load: the admin service answers UNAVAILABLE until the state is published.
+        checkpoints.CleanUp();
         var state = new ServerState(options, metrics, logger, time);
         try
         {
@@ -72,14 +76,16 @@ internal sealed class ModelLoader(
     {
         if (options.ResumeFrom is { Length: > 0 } resume)
         {
-            var dir = Directory.Exists(resume) ? Path.GetFullPath(resume) : CheckpointStore.Resolve(options, resume, "");
-            if (!File.Exists(Path.Combine(dir, "state.safetensors")))
+            try
             {
-                throw new InvalidOperationException($"R2M:ResumeFrom '{resume}': no checkpoint at '{dir}'");
+                var at = checkpoints.ResolveResume(resume);
+                var (bytes, _, _) = CheckpointStore.Load(state, checkpoints, at, rewardOnly: false);
+                ServerLog.Checkpoint(logger, "resumed", at.Directory, state.PolicyVersion, state.RmVersion, bytes);
             }
-
-            CheckpointStore.Load(state, dir, rewardOnly: false);
-            ServerLog.Checkpoint(logger, "resumed", dir, state.PolicyVersion, state.RmVersion, 0);
+            catch (Exception e) when (e is CheckpointAccessException or InvalidInputException or PreconditionException)
+            {
+                throw new InvalidOperationException($"R2M:ResumeFrom '{resume}': {e.Message}", e);
+            }
         }
     }
 }

@@ -1,4 +1,5 @@
 using System.Numerics.Tensors;
+using System.Runtime.Intrinsics;
 using R2M.Tensors.Kernels;
 
 namespace R2M.Tensors.Internal;
@@ -25,15 +26,37 @@ internal static unsafe class ManagedGemm
     [ThreadStatic]
     private static float[]? t_packA;
 
+    /// <summary>Scratch of <see cref="Job.PackBTransposed"/>: up to NR rows of KC widened weights.</summary>
+    [ThreadStatic]
+    private static float[]? t_widen;
+
     public static void Run(bool transA, bool transB, int m, int n, int k, float alpha,
         ReadOnlySpan<float> a, int lda, ReadOnlySpan<float> b, int ldb, float beta, Span<float> c, int ldc, int threads)
+    {
+        fixed (float* pb = b)
+        {
+            Run(transA, transB, m, n, k, alpha, a, lda, (byte*)pb, WeightPrecision.F32, ldb, beta, c, ldc, threads);
+        }
+    }
+
+    /// <summary>
+    /// c(m,n) = alpha * a(m,k) @ w^T + beta * c with w an (n,k) <see cref="WeightMatrix"/> of any precision.
+    /// </summary>
+    public static void Run(int m, float alpha, ReadOnlySpan<float> a, int lda, WeightMatrix w, float beta, Span<float> c, int ldc, int threads) =>
+        Run(false, true, m, w.Rows, w.Cols, alpha, a, lda, w.Pointer, w.Precision, w.Cols, beta, c, ldc, threads);
+
+    /// <summary>True when <see cref="Run"/> sends an (m, n, k) x W^T product to <see cref="FewRowsKernel"/>.</summary>
+    public static bool UsesFewRows(int m, bool transA, bool transB) =>
+        m <= FewRowsKernel.MaxRows && !transA && transB && Vector512.IsHardwareAccelerated;
+
+    private static void Run(bool transA, bool transB, int m, int n, int k, float alpha, ReadOnlySpan<float> a, int lda,
+        byte* b, WeightPrecision bFormat, int ldb, float beta, Span<float> c, int ldc, int threads)
     {
         if (m == 0 || n == 0)
         {
             return;
         }
         fixed (float* pa = a)
-        fixed (float* pb = b)
         fixed (float* pc = c)
         {
             ScaleC(m, n, beta, pc, ldc);
@@ -41,16 +64,14 @@ internal static unsafe class ManagedGemm
             {
                 return;
             }
-            var job = new Job(transA, transB, m, n, k, alpha, (nint)pa, lda, (nint)pb, ldb, (nint)pc, ldc,
+            if (UsesFewRows(m, transA, transB))
+            {
+                FewRowsGemm.Run(bFormat, m, n, k, alpha, pa, lda, b, ldb, pc, ldc, threads);
+                return;
+            }
+            var job = new Job(transA, transB, m, n, k, alpha, (nint)pa, lda, (nint)b, bFormat, ldb, (nint)pc, ldc,
                 (long)m * n * k < 48L * 48 * 48 ? 1 : threads);
-            if (m <= 16 && !transA && transB)
-            {
-                job.RunRowDots();
-            }
-            else
-            {
-                job.RunBlocked();
-            }
+            job.RunBlocked();
         }
     }
 
@@ -75,34 +96,11 @@ internal static unsafe class ManagedGemm
     }
 
     private sealed class Job(bool transA, bool transB, int m, int n, int k, float alpha,
-        nint a, int lda, nint b, int ldb, nint c, int ldc, int threads)
+        nint a, int lda, nint b, WeightPrecision bFormat, int ldb, nint c, int ldc, int threads)
     {
-        private readonly ParallelOptions _options = new() { MaxDegreeOfParallelism = threads };
         private float* A => (float*)a;
         private float* B => (float*)b;
         private float* C => (float*)c;
-
-        /// <summary>
-        /// Few rows and B stored (n,k): C[i,j] += alpha * dot(A row i, B row j). Each B row is read once
-        /// and reused from L1 for all i, which is the memory-bound optimum for decode-sized products.
-        /// </summary>
-        public void RunRowDots()
-        {
-            int chunk = Math.Max(16, (n + threads * 4 - 1) / (threads * 4));
-            int chunks = (n + chunk - 1) / chunk;
-            For(chunks, t =>
-            {
-                int j1 = Math.Min(n, (t + 1) * chunk);
-                for (int j = t * chunk; j < j1; j++)
-                {
-                    var bj = new ReadOnlySpan<float>(B + (long)j * ldb, k);
-                    for (int i = 0; i < m; i++)
-                    {
-                        C[(long)i * ldc + j] += alpha * TensorPrimitives.Dot(new ReadOnlySpan<float>(A + (long)i * lda, k), bj);
-                    }
-                }
-            });
-        }
 
         public void RunBlocked()
         {
@@ -234,7 +232,16 @@ internal static unsafe class ManagedGemm
                 }
                 return;
             }
-            // stored (n, k): same gather order as PackA's (m, k) case.
+            // stored (n, k): same gather order as PackA's (m, k) case; 16-bit weights are widened here.
+            switch (bFormat)
+            {
+                case WeightPrecision.BF16:
+                    PackBTransposed<Bf16Load>(dst, p0, kc, j0, cols);
+                    return;
+                case WeightPrecision.F16:
+                    PackBTransposed<F16Load>(dst, p0, kc, j0, cols);
+                    return;
+            }
             float* src = B + (long)j0 * ldb + p0;
             for (int p = 0; p < kc; p++)
             {
@@ -242,6 +249,42 @@ internal static unsafe class ManagedGemm
                 for (int j = 0; j < cols; j++)
                 {
                     d[j] = src[(long)j * ldb + p];
+                }
+            }
+        }
+
+        /// <summary>
+        /// Packs 16-bit (n, k) weights: each of the panel's rows is first widened to f32 with the
+        /// kernel's vector loads into a row-major scratch (in L1), then gathered like the f32 case.
+        /// </summary>
+        private void PackBTransposed<TL>(float* dst, int p0, int kc, int j0, int cols)
+            where TL : IWeightLoad
+        {
+            int nr = GemmMicroKernel.NR;
+            t_widen ??= GC.AllocateUninitializedArray<float>(KC * 64, pinned: true);
+            fixed (float* rows = t_widen)
+            {
+                for (int j = 0; j < cols; j++)
+                {
+                    byte* src = (byte*)b + ((long)(j0 + j) * ldb + p0) * TL.Size;
+                    float* row = rows + j * kc;
+                    int p = 0;
+                    for (; p + 16 <= kc; p += 16)
+                    {
+                        TL.Load16(src + (long)p * TL.Size).Store(row + p);
+                    }
+                    for (; p < kc; p++)
+                    {
+                        row[p] = TL.Load1(src, p);
+                    }
+                }
+                for (int p = 0; p < kc; p++)
+                {
+                    float* d = dst + p * nr;
+                    for (int j = 0; j < cols; j++)
+                    {
+                        d[j] = rows[j * kc + p];
+                    }
                 }
             }
         }
@@ -256,7 +299,7 @@ internal static unsafe class ManagedGemm
                 }
                 return;
             }
-            Parallel.For(0, count, _options, body);
+            WorkerPool.Run(count, threads, body);
         }
     }
 }

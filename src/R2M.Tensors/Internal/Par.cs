@@ -24,7 +24,6 @@ internal static class Par
         }
         int chunk = (count + tasks - 1) / tasks;
         tasks = (count + chunk - 1) / chunk;
-        Parallel.For(0, tasks, new ParallelOptions { MaxDegreeOfParallelism = threads },
-            t => body(t * chunk, Math.Min(count, (t + 1) * chunk)));
+        WorkerPool.Run(tasks, threads, t => body(t * chunk, Math.Min(count, (t + 1) * chunk)));
     }
 }

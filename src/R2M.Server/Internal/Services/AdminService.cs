@@ -1,11 +1,12 @@
 using Grpc.Core;
 using R2M.Alignment;
 using R2M.Api.V1;
+using R2M.Server.Internal.Checkpoints;
 
 namespace R2M.Server.Internal.Services;
 
 /// <summary>Admin service (admin.proto): Info, checkpoints, Reset, on the generated base.</summary>
-internal sealed class AdminService(ModelHost host) : Admin.AdminBase
+internal sealed class AdminService(ModelHost host, CheckpointDirectory checkpoints) : Admin.AdminBase
 {
     private ServerState State => host.State;
 
@@ -44,13 +45,13 @@ internal sealed class AdminService(ModelHost host) : Admin.AdminBase
 
     public override async Task<CheckpointReply> SaveCheckpoint(SaveCheckpointRequest request, ServerCallContext context)
     {
-        var dir = CheckpointStore.Resolve(State.Options, request.Name, request.Path);
+        var at = checkpoints.Resolve(request.Name, request.Path);
         await State.AdminGate.WaitAsync(context.CancellationToken).ConfigureAwait(false);
         try
         {
-            var bytes = CheckpointStore.Save(State, dir, request.ClientState);
-            ServerLog.Checkpoint(State.Logger, "saved", dir, State.PolicyVersion, State.RmVersion, bytes);
-            var reply = new CheckpointReply { Path = dir, PolicyVersion = State.PolicyVersion, RmVersion = State.RmVersion, Bytes = (ulong)bytes };
+            var saved = CheckpointStore.Save(State, checkpoints, at, request.ClientState);
+            ServerLog.Checkpoint(State.Logger, "saved", saved.VersionDirectory, State.PolicyVersion, State.RmVersion, saved.Bytes);
+            var reply = new CheckpointReply { Path = at.Directory, PolicyVersion = State.PolicyVersion, RmVersion = State.RmVersion, Bytes = (ulong)saved.Bytes };
             if (State.LastSchedule is { } s) reply.LastSchedule = s;
             return reply;
         }
@@ -62,13 +63,13 @@ internal sealed class AdminService(ModelHost host) : Admin.AdminBase
 
     public override async Task<CheckpointReply> LoadCheckpoint(LoadCheckpointRequest request, ServerCallContext context)
     {
-        var dir = CheckpointStore.Resolve(State.Options, request.Name, request.Path);
+        var at = checkpoints.Resolve(request.Name, request.Path);
         await State.AdminGate.WaitAsync(context.CancellationToken).ConfigureAwait(false);
         try
         {
-            var (bytes, client, schedule) = CheckpointStore.Load(State, dir, request.RewardModelOnly);
-            ServerLog.Checkpoint(State.Logger, "loaded", dir, State.PolicyVersion, State.RmVersion, bytes);
-            var reply = new CheckpointReply { Path = dir, PolicyVersion = State.PolicyVersion, RmVersion = State.RmVersion, Bytes = (ulong)bytes, ClientState = client };
+            var (bytes, client, schedule) = CheckpointStore.Load(State, checkpoints, at, request.RewardModelOnly);
+            ServerLog.Checkpoint(State.Logger, "loaded", at.Directory, State.PolicyVersion, State.RmVersion, bytes);
+            var reply = new CheckpointReply { Path = at.Directory, PolicyVersion = State.PolicyVersion, RmVersion = State.RmVersion, Bytes = (ulong)bytes, ClientState = client };
             if (schedule is not null) reply.LastSchedule = schedule;
             return reply;
         }

@@ -144,6 +144,9 @@ public static class R2MServer
             return 1;
         }
 
+        // Taken before running: RunAsync disposes the container when the host stops (SIGTERM), and a
+        // lookup afterwards would end the process with ObjectDisposedException instead of its exit code.
+        var models = app.Services.GetRequiredService<ModelHost>();
         try
         {
             await app.RunAsync().ConfigureAwait(false);
@@ -155,7 +158,7 @@ public static class R2MServer
             return 1;
         }
 
-        return app.Services.GetRequiredService<ModelHost>().Loaded.IsCompletedSuccessfully ? 0 : 1;
+        return models.Loaded.IsCompletedSuccessfully ? 0 : 1;
     }
 
     /// <summary>

@@ -73,7 +73,7 @@ public sealed class CheckedArithmeticTests
     }
 
     [Fact]
-    public async Task Generate_Uint32ValuesAboveInt32_RefusedNamingTheFieldAndLimit()
+    public async Task Generate_Uint32ValuesAboveInt32_RefusedOrCappedNeverNegative()
     {
         await using var server = await TestServer.StartAsync();
         var prompt = new Prompt { Text = "sort 1 2 =" };
@@ -81,10 +81,14 @@ public sealed class CheckedArithmeticTests
         Assert.Equal(StatusCode.InvalidArgument, k.StatusCode);
         Assert.Contains("R2M:MaxSamplesPerPrompt", k.Status.Detail, StringComparison.Ordinal);
 
-        var chunk = await Assert.ThrowsAsync<RpcException>(() => server.GenerateAsync(new GenerateRequest { Prompts = { prompt }, ReturnHiddenStates = true, HiddenStatesChunkBytes = uint.MaxValue }));
-        Assert.Equal(StatusCode.InvalidArgument, chunk.StatusCode);
-        Assert.Contains("hidden_states_chunk_bytes", chunk.Status.Detail, StringComparison.Ordinal);
-        Assert.Contains("R2M:MaxSendMessageBytes", chunk.Status.Detail, StringComparison.Ordinal);
+        // 2^32 - 1 bytes per chunk is capped at half the send limit, not cast to -1 (one row per message).
+        var rollouts = await server.GenerateAsync(new GenerateRequest
+        {
+            Prompts = { prompt }, SamplesPerPrompt = 2, ReturnHiddenStates = true, HiddenStatesChunkBytes = uint.MaxValue,
+            Sampling = new SamplingParams { MaxNewTokens = 6, Seed = 3 },
+        });
+        Assert.Equal(2, rollouts.Count);
+        Assert.All(rollouts, r => Assert.Equal(r.HiddenStatesShape[0], r.HiddenStates.Shape[0]));
     }
 
     [Fact]

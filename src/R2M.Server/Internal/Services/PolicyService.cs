@@ -67,19 +67,15 @@ internal sealed class PolicyService(ModelHost host) : Policy.PolicyBase
     }
 
     /// <summary>
-    /// Bytes of hidden states per streamed chunk: the request's value (uint32 on the wire), which must
-    /// leave room in one message under R2M:MaxSendMessageBytes (half of it, for the rollout's tokens,
-    /// log-probs and texts), or by default 1 MiB capped the same way.
+    /// Bytes of hidden states per streamed chunk: the request's value (uint32 on the wire, compared
+    /// before any cast) or by default 1 MiB, capped at half of R2M:MaxSendMessageBytes so a chunk
+    /// always fits one message beside the rollout's tokens, log-probs and texts.
     /// </summary>
     private int ChunkBytes(GenerateRequest request)
     {
         var room = State.Options.MaxSendMessageBytes / 2;
-        if (request.HiddenStatesChunkBytes > (uint)room)
-        {
-            throw new InvalidInputException($"hidden_states_chunk_bytes {request.HiddenStatesChunkBytes} is above {room}, half the server's send limit (R2M:MaxSendMessageBytes {State.Options.MaxSendMessageBytes})");
-        }
-
-        return request.HiddenStatesChunkBytes == 0 ? Math.Min(DefaultChunkBytes, room) : (int)request.HiddenStatesChunkBytes;
+        var asked = request.HiddenStatesChunkBytes == 0 ? DefaultChunkBytes : request.HiddenStatesChunkBytes;
+        return (int)Math.Min(asked, (uint)room);
     }
 
     private int[][] Prompts(GenerateRequest request)

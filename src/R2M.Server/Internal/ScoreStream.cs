@@ -60,12 +60,12 @@ internal sealed class ScoreStream
         }
         catch
         {
-            stream.Abandon();
+            stream.Close();
             _ = writer.ContinueWith(static t => t.Exception, TaskContinuationOptions.OnlyOnFaulted); // the call's own error is the one reported
             throw;
         }
 
-        stream.Abandon();
+        stream.Close();
         await writer.ConfigureAwait(false);
     }
 
@@ -318,7 +318,7 @@ internal sealed class ScoreStream
     }
 
     /// <summary>End of the call: a half-received item gives its bytes back; later replies give theirs back as they finish.</summary>
-    private void Abandon()
+    private void Close()
     {
         if (_open is { } open)
         {

@@ -2,13 +2,20 @@
 # non-root user, gRPC health check. Models are not baked in: mount HuggingFace-format directories.
 #
 #   docker build -t r2m-server .
+#   export R2M__ApiKey="$(cat ~/.config/r2m/api-key)"      # the key lives in your environment only
 #   docker run --rm -p 50051:50051 -v /path/to/models:/models:ro -v r2m-data:/data \
-#     -e R2M__ApiKey r2m-server --policy /models/policy --reward-model /models/rm   # key from your environment
+#     -e R2M__ApiKey r2m-server --policy /models/policy --reward-model /models/rm
+#
+# or, with a Docker (Compose/Swarm) secret mounted at /run/secrets/r2m_api_key:
+#   environment: R2M__ApiKeyFile=/run/secrets/r2m_api_key       (docs/server.md, "Docker")
 #
 # Inside a container loopback is unreachable from outside, so the image listens on 0.0.0.0
-# (R2M__Host); set an API key whenever the port is published: R2M__ApiKey, or a mounted secret
-# file with --api-key-file (r2m-server refuses a key on its command line). TLS: mount a
-# certificate and set R2M__CertificatePath (and R2M__CertificateKeyPath for a PEM key).
+# (R2M__Host), and r2m-server refuses to start on a non-loopback address without a key. The key
+# comes from the environment (R2M__ApiKey; `-e NAME` passes its value without putting it in any
+# argument list) or a secret file (R2M__ApiKeyFile); r2m-server refuses a key on its command line.
+# Serving without a key on a trusted network needs R2M__AllowUnauthenticatedNetwork=true, said
+# explicitly. TLS: mount a certificate and set R2M__CertificatePath (and R2M__CertificateKeyPath
+# for a PEM key).
 
 FROM mcr.microsoft.com/dotnet/sdk:10.0 AS build
 WORKDIR /src

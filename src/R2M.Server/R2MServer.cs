@@ -41,6 +41,11 @@ public static class R2MServer
         ["--certificate-key"] = "R2M:CertificateKeyPath",
         ["--learning-rate-rm"] = "R2M:RewardLearningRate",
         ["--learning-rate-policy"] = "R2M:PolicyLearningRate",
+        ["--max-text-bytes"] = "R2M:MaxTextBytes",
+        ["--max-hidden-bytes-per-item"] = "R2M:MaxHiddenStateBytesPerItem",
+        ["--max-inflight-bytes-per-stream"] = "R2M:MaxInFlightBytesPerStream",
+        ["--max-inflight-bytes"] = "R2M:MaxInFlightBytes",
+        ["--allow-unauthenticated-network"] = "R2M:AllowUnauthenticatedNetwork",
     };
 
     /// <summary>
@@ -137,6 +142,9 @@ public static class R2MServer
             return 1;
         }
 
+        // Taken before running: RunAsync disposes the container when the host stops (SIGTERM), and a
+        // lookup afterwards would end the process with ObjectDisposedException instead of its exit code.
+        var models = app.Services.GetRequiredService<ModelHost>();
         try
         {
             await app.RunAsync().ConfigureAwait(false);
@@ -148,7 +156,7 @@ public static class R2MServer
             return 1;
         }
 
-        return app.Services.GetRequiredService<ModelHost>().Ready.IsCompletedSuccessfully ? 0 : 1;
+        return models.Ready.IsCompletedSuccessfully ? 0 : 1;
     }
 
     /// <summary>

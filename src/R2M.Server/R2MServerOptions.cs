@@ -102,5 +102,32 @@ public sealed class R2MServerOptions
     /// <summary>Include exception messages of unexpected failures in statuses (development only).</summary>
     public bool DetailedErrors { get; set; }
 
+    /// <summary>
+    /// Most hidden-state bytes one Score item or Update member may hold once decoded (4 bytes per
+    /// element whatever the wire dtype), summed over its chunks. An item above it gets RESOURCE_EXHAUSTED
+    /// (in-band for Score); its further chunks are read and dropped.
+    /// </summary>
+    public long MaxHiddenStateBytesPerItem { get; set; } = 64L << 20;
+
+    /// <summary>
+    /// Most bytes one call may hold: a Score stream's unanswered items (decoded hidden states, tokens,
+    /// the item itself) and the request messages of a client-streamed call (Update, Optimize). A Score
+    /// stream at the cap stops reading (backpressure) until its own replies are sent; a client stream
+    /// above it gets RESOURCE_EXHAUSTED.
+    /// </summary>
+    public long MaxInFlightBytesPerStream { get; set; } = 256L << 20;
+
+    /// <summary>Most bytes all calls together may hold (the same accounting); beyond it RESOURCE_EXHAUSTED (Score: in-band).</summary>
+    public long MaxInFlightBytes { get; set; } = 1L << 30;
+
+    /// <summary>Most UTF-8 bytes of one text field that the server tokenizes (prompt and response texts), checked before tokenizing.</summary>
+    public int MaxTextBytes { get; set; } = 1 << 20;
+
+    /// <summary>
+    /// Serve on a non-loopback address without an API key. Off by default: r2m-server refuses to start
+    /// on such an address without a key unless the operator sets this, saying so explicitly.
+    /// </summary>
+    public bool AllowUnauthenticatedNetwork { get; set; }
+
     internal IPAddress ListenAddress() => Host == "localhost" ? IPAddress.Loopback : IPAddress.Parse(Host);
 }

@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using Grpc.Core;
 using Grpc.Health.V1;
 using Grpc.Reflection.V1;
@@ -63,6 +64,61 @@ public sealed class HostTests
             gate.Open();
             await app.StopAsync().WaitAsync(TestServer.Timeout);
             await app.DisposeAsync();
+        }
+    }
+
+    [Fact]
+    public async Task Run_Sigterm_ExitsZeroWithoutAnUnhandledException()
+    {
+        var root = Path.Combine(Path.GetTempPath(), $"r2m-ckpt-{Guid.NewGuid():N}");
+        var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        foreach (var a in new[] { Path.Combine(AppContext.BaseDirectory, "r2m-server.dll"), "--policy", TestModels.PolicyDir, "--reward-model", TestModels.RewardDir,
+                     "--port", "0", "--attention-dim", "8", "--checkpoint-root", root })
+        {
+            psi.ArgumentList.Add(a);
+        }
+
+        using var server = Process.Start(psi)!;
+        try
+        {
+            string? line;
+            do
+            {
+                line = await server.StandardOutput.ReadLineAsync().WaitAsync(TestServer.Timeout);
+            }
+            while (line is not null && !line.StartsWith("r2m-server listening on ", StringComparison.Ordinal));
+
+            Assert.NotNull(line);
+            var stdout = server.StandardOutput.ReadToEndAsync(); // the console log keeps writing
+            using var channel = Grpc.Net.Client.GrpcChannel.ForAddress(line!["r2m-server listening on ".Length..]);
+            var admin = new Admin.AdminClient(channel);
+            Assert.True(await Probe.UntilAsync(async () =>
+            {
+                try
+                {
+                    return (await admin.InfoAsync(new InfoRequest())).PolicyVersion >= 1;
+                }
+                catch (RpcException e) when (e.StatusCode == StatusCode.Unavailable)
+                {
+                    return false; // still loading its models
+                }
+            }), "the models never loaded");
+            var stderr = server.StandardError.ReadToEndAsync();
+            using (var kill = Process.Start("kill", ["-TERM", server.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)]))
+            {
+                await kill.WaitForExitAsync();
+            }
+
+            await server.WaitForExitAsync().WaitAsync(TestServer.Timeout);
+            var errors = await stderr;
+            await stdout;
+            Assert.True(server.ExitCode == 0, $"exit code {server.ExitCode}: {errors}");
+            Assert.DoesNotContain("Unhandled exception", errors, StringComparison.Ordinal);
+        }
+        finally
+        {
+            if (!server.HasExited) server.Kill(entireProcessTree: true);
+            if (Directory.Exists(root)) Directory.Delete(root, recursive: true);
         }
     }
 }

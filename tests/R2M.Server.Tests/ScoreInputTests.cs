@@ -101,7 +101,13 @@ public sealed class ScoreInputTests
         Assert.True(rollout.Count > 1, "hidden states should have been chunked");
         var first = rollout[0];
         var hidden = new List<float>();
-        var rows = rollout.Sum(m => TensorCodec.DecodeRows(m.HiddenStates, TestModels.PolicyWidth, "h", hidden));
+        var rows = 0;
+        foreach (var m in rollout)
+        {
+            hidden.AddRange(TensorCodec.DecodeRows(m.HiddenStates, TestModels.PolicyWidth, 1L << 30, "a test cap", "h", out var n));
+            rows += n;
+        }
+
         Assert.Equal(first.HiddenStatesShape[0], rows);
         Assert.Equal(first.PromptTokenIds.Count + first.ResponseTokenIds.Count - 1, rows);
 
@@ -155,13 +161,12 @@ public sealed class ScoreInputTests
         var e = await Assert.ThrowsAsync<RpcException>(() => server.ScoreAsync([big]));
         Assert.Equal(StatusCode.ResourceExhausted, e.StatusCode);
 
-        var values = new List<float>();
-        TensorCodec.DecodeRows(big.HiddenStates, TestModels.PolicyWidth, "h", values);
+        var values = TensorCodec.DecodeRows(big.HiddenStates, TestModels.PolicyWidth, 1L << 30, "a test cap", "h", out _);
         var parts = new List<ScoreRequest>();
         for (int c = 0, row = 0; row < rows; c++, row += 100)
         {
             var msg = c == 0 ? Inline("big", null) : new ScoreRequest { ItemId = "big", ChunkIndex = (uint)c };
-            msg.HiddenStates = TensorCodec.Encode(values.ToArray().AsSpan(row * 16, 100 * 16), 16, DType.F32);
+            msg.HiddenStates = TensorCodec.Encode(values.AsSpan(row * 16, 100 * 16), 16, DType.F32);
             msg.MoreChunks = row + 100 < rows;
             parts.Add(msg);
         }

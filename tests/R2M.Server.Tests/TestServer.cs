@@ -1,6 +1,7 @@
 using Grpc.Core;
 using Grpc.Net.Client;
 using Microsoft.AspNetCore.Builder;
+using Microsoft.Extensions.DependencyInjection;
 using R2M.Api.V1;
 
 namespace R2M.Server.Tests;
@@ -42,8 +43,8 @@ internal sealed class TestServer : IAsyncDisposable
     /// <summary>Key sent by the helpers (null: none).</summary>
     public string? Key { get; set; }
 
-    public static async Task<TestServer> StartAsync(Action<R2MServerOptions>? configure = null, string[]? args = null,
-        Action<Microsoft.Extensions.DependencyInjection.IServiceCollection>? services = null)
+    /// <summary>Starts a server; <paramref name="services"/> adds test services (a log capture) to its container.</summary>
+    public static async Task<TestServer> StartAsync(Action<R2MServerOptions>? configure = null, string[]? args = null, Action<IServiceCollection>? services = null)
     {
         R2MServerOptions? seen = null;
         var defaultRoot = Path.Combine(Path.GetTempPath(), $"r2m-ckpt-{Guid.NewGuid():N}");

@@ -1,16 +1,17 @@
 using Grpc.Core;
 using Grpc.Core.Interceptors;
-using Microsoft.Extensions.Logging;
 
 namespace R2M.Server.Internal;
 
 /// <summary>
-/// The outermost interceptor of every call: turns domain exceptions into statuses through
-/// <see cref="ErrorMap"/> (the one place), logs rejected and failed calls, and records request
-/// counts and latencies. The API key check runs inside it (Hosting.AccessInterceptor), so rejected
-/// calls are logged and counted here too.
+/// The outermost interceptor of every call: turns exceptions into statuses and logs them through
+/// <see cref="ErrorReporter"/> (<see cref="ErrorMap"/> is the one place statuses are chosen), and
+/// records request counts and latencies by status code: a client that went away counts as
+/// Cancelled, never as a server error. The API key check and the request checks run inside it
+/// (Hosting.AccessInterceptor, Hosting.RequestInterceptor), so their rejections are logged and
+/// counted here too.
 /// </summary>
-internal sealed class CallInterceptor(R2MServerOptions options, ServerMetrics metrics, ILogger<CallInterceptor> logger, TimeProvider time) : Interceptor
+internal sealed class CallInterceptor(ErrorReporter errors, ServerMetrics metrics, TimeProvider time) : Interceptor
 {
     public override Task<TResponse> UnaryServerHandler<TRequest, TResponse>(
         TRequest request, ServerCallContext context, UnaryServerMethod<TRequest, TResponse> continuation) =>
@@ -49,18 +50,9 @@ internal sealed class CallInterceptor(R2MServerOptions options, ServerMetrics me
         }
         catch (Exception e)
         {
-            var status = ErrorMap.ToStatus(e, context.CancellationToken.IsCancellationRequested, options.DetailedErrors);
+            var status = errors.ForCall(context.Method, e, context.CancellationToken.IsCancellationRequested);
             code = status.StatusCode;
-            if (code == StatusCode.Internal && e is not RpcException)
-            {
-                ServerLog.CallFailed(logger, context.Method, e);
-            }
-            else
-            {
-                ServerLog.CallRejected(logger, context.Method, code, status.Detail);
-            }
-
-            throw e as RpcException ?? new RpcException(status);
+            throw e is RpcException r && r.Status.Detail == status.Detail ? r : new RpcException(status, (e as RpcException)?.Trailers ?? new Metadata());
         }
         finally
         {

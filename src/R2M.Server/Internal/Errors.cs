@@ -26,15 +26,13 @@ internal sealed class CheckpointAccessException(StatusCode code, string message)
 }
 
 /// <summary>
-/// The one place where domain errors become gRPC statuses (used by <see cref="CallInterceptor"/> for
-/// whole calls and by Score for its in-band per-item errors). Status meanings: docs/specs.md section 1
+/// The one place where domain errors become gRPC statuses (used by <see cref="ErrorReporter"/> for
+/// whole calls and Score's in-band per-item errors). Status meanings: docs/specs.md section 1
 /// (grpc's doc/statuscodes.md): a request message that does not parse is INTERNAL ("error parsing
 /// request proto"), a client that went away CANCELLED.
 /// </summary>
 internal static class ErrorMap
 {
-    public static Status ToStatus(Exception e, bool detailed) => ToStatus(e, callCancelled: false, detailed);
-
     public static Status ToStatus(Exception e, bool callCancelled, bool detailed) => e switch
     {
         RpcException r => r.Status,
@@ -49,12 +47,36 @@ internal static class ErrorMap
         CheckpointException => new Status(StatusCode.FailedPrecondition, e.Message),
         // Argument checks inside the numerics (R2M.Alignment, R2M.Models) name the offending value.
         ArgumentException => new Status(StatusCode.InvalidArgument, e.Message),
-        OperationCanceledException => new Status(StatusCode.Cancelled, "The call was cancelled."),
-        // Raised by Grpc.AspNetCore while reading a streamed request: a message that does not parse,
-        // a bad message prefix (flag, length over 2 GiB), or a client that reset the stream.
+        _ when IsClientGone(e, callCancelled) => new Status(StatusCode.Cancelled, "The call was cancelled."),
+        // Google.Protobuf (3.30 and later) refuses a string that is not UTF-8; the binding
+        // (Hosting.StrictUtf8MethodProvider) names the field first, this is the fallback.
+        InvalidProtocolBufferException { InnerException: System.Text.DecoderFallbackException } =>
+            new Status(StatusCode.InvalidArgument, "A request message has a string field that is not valid UTF-8."),
+        // Raised by Grpc.AspNetCore while reading a streamed request: a message that does not parse or
+        // a bad message prefix (flag, length over 2 GiB).
         InvalidProtocolBufferException => new Status(StatusCode.Internal, "A request message could not be parsed as protobuf."),
-        InvalidDataException or IOException when !callCancelled => new Status(StatusCode.Internal, $"The request stream could not be read: {e.Message}"),
-        IOException => new Status(StatusCode.Cancelled, "The call was cancelled."),
-        _ => new Status(StatusCode.Internal, detailed ? $"{e.GetType().Name}: {e.Message}" : "Internal server error; see the server log."),
+        InvalidDataException or IOException => new Status(StatusCode.Internal, $"The request stream could not be read: {e.Message}"),
+        _ => new Status(StatusCode.Internal, detailed ? $"{e.GetType().Name}: {e.Message}" : "Internal server error; the server log has the details under this error id"),
     };
+
+    /// <summary>
+    /// True when <paramref name="e"/> says the client went away: a cancelled call, or a failed read
+    /// or write caused by a cancellation. Kestrel fails the read of a reset or dropped stream with an
+    /// <see cref="IOException"/> wrapping a ConnectionAbortedException (an OperationCanceledException)
+    /// before the call's token is cancelled, so the cause is looked for in the chain as well.
+    /// </summary>
+    public static bool IsClientGone(Exception e, bool callCancelled)
+    {
+        if (e is OperationCanceledException || (callCancelled && e is IOException)) return true;
+        for (var inner = e.InnerException; e is IOException && inner is not null; inner = inner.InnerException)
+        {
+            if (inner is OperationCanceledException) return true;
+        }
+
+        return false;
+    }
+
+    /// <summary>Whether a status is a server-side failure whose cause only the server log shows (not the client's input).</summary>
+    public static bool IsServerFault(Exception e, Status status) =>
+        status.StatusCode == StatusCode.Internal && e is not (RpcException or InvalidProtocolBufferException or InvalidDataException or IOException);
 }

@@ -42,13 +42,24 @@ internal static class ItemResolver
             throw new InvalidInputException($"{field}.schedule.omega_floor {floor} must be in [0, 1]");
         }
 
-        // common.proto Schedule: t > T counts as T (OmegaSchedule clamps).
-        return OmegaSchedule.Omega((long)Math.Min(schedule.Step, schedule.TotalSteps), (long)Math.Min(schedule.TotalSteps, long.MaxValue), floor);
+        // common.proto Schedule: t > T counts as T. Both are uint64 on the wire; beyond 2^63 - 1 they
+        // are clamped before the signed cast (omega only depends on t / T).
+        var total = Math.Min(schedule.TotalSteps, long.MaxValue);
+        return OmegaSchedule.Omega((long)Math.Min(schedule.Step, total), (long)total, floor);
     }
 
-    /// <summary>Reward-model token ids of an inline item (text tokenized by the RM's own tokenizer).</summary>
-    public static int[] RmTokens(HostedModel rm, InlineItem item, string field)
+    /// <summary>
+    /// Reward-model token ids of an inline item (text tokenized by the RM's own tokenizer). Texts are
+    /// measured against <paramref name="maxTextBytes"/> (R2M:MaxTextBytes) and id lists against the
+    /// context before anything is tokenized or copied.
+    /// </summary>
+    public static int[] RmTokens(HostedModel rm, InlineItem item, int maxTextBytes, string field)
     {
+        if (item.PromptCase == InlineItem.PromptOneofCase.PromptText) RequestLimits.CheckText($"{field}.prompt_text", item.PromptText, maxTextBytes);
+        if (item.ResponseCase == InlineItem.ResponseOneofCase.ResponseText) RequestLimits.CheckText($"{field}.response_text", item.ResponseText, maxTextBytes);
+        var ids = checked((item.PromptCase == InlineItem.PromptOneofCase.PromptTokenIds ? item.PromptTokenIds.Ids.Count : 0)
+            + (item.ResponseCase == InlineItem.ResponseOneofCase.ResponseTokenIds ? item.ResponseTokenIds.Ids.Count : 0));
+        rm.CheckLength(ids, $"{field} (prompt + response token ids)");
         int[] prompt = item.PromptCase switch
         {
             InlineItem.PromptOneofCase.PromptText => rm.Tokenizer.Encode(item.PromptText, addSpecialTokens: true),

@@ -20,6 +20,7 @@ internal static class ModelServices
         s.AddSingleton<PolicyHost>();
         s.AddSingleton<RewardHost>();
         s.AddSingleton<ScoreBatcher>();
+        s.AddSingleton<ScoreServices>();
         s.AddSingleton<WriteReplies>();
         s.AddSingleton<WriteGate>();
         s.AddSingleton<CheckpointContent>();

@@ -52,13 +52,16 @@ internal sealed partial class PolicyTrainer(PolicyHost policy, RolloutStore stor
             ApiAggregation.Unspecified or ApiAggregation.SequenceMean => Alignment.LossAggregation.Grpo,
             _ => throw new InvalidInputException($"config.aggregation {(int)c.Aggregation} is not a known LossAggregation"),
         };
+        Require(Enum.IsDefined(c.Algorithm), $"config.algorithm {(int)c.Algorithm} is not a known Algorithm");
+        Require(Enum.IsDefined(c.RewardScaling), $"config.reward_scaling {(int)c.RewardScaling} is not a known RewardScaling");
         var lr = c.HasLearningRate ? c.LearningRate : policy.LearningRate;
         var clip = c.HasMaxGradNorm ? c.MaxGradNorm : 1f;
+        // epochs and minibatch_size are uint32 on the wire: compared before the signed casts.
+        Require(c.Epochs <= 100, $"config.epochs {c.Epochs} is above 100");
+        Require(c.MinibatchSize <= 1_000_000, $"config.minibatch_size {c.MinibatchSize} is above 1000000");
         var epochs = c.Epochs == 0 ? 2 : (int)c.Epochs;
         Require(float.IsFinite(lr) && lr >= 0, $"config.learning_rate {lr} must be finite and >= 0");
         Require(float.IsFinite(clip) && clip >= 0, $"config.max_grad_norm {clip} must be finite and >= 0");
-        Require(epochs <= 100, $"config.epochs {epochs} is above 100");
-        Require(c.MinibatchSize <= 1_000_000, $"config.minibatch_size {c.MinibatchSize} is too large");
         var loss = new PolicyLossOptions(eps, high, beta, agg);
         try
         {
@@ -79,6 +82,12 @@ internal sealed partial class PolicyTrainer(PolicyHost policy, RolloutStore stor
 
     private List<OptItem> Resolve(List<PolicyItem> raw)
     {
+        for (var n = 0; n < raw.Count; n++)
+        {
+            RequestLimits.CheckId($"items[{n}].rollout_id", raw[n].RolloutId);
+            RequestLimits.CheckId($"items[{n}].group_id", raw[n].GroupId);
+        }
+
         var ids = raw.Where(i => i.SourceCase == PolicyItem.SourceOneofCase.RolloutId).Select(i => i.RolloutId).ToList();
         var found = store.GetAll(ids, "Optimize items[].rollout_id").ToDictionary(r => r.Id, StringComparer.Ordinal);
         var withAdv = raw.Count(i => i.SignalCase == PolicyItem.SignalOneofCase.Advantage);

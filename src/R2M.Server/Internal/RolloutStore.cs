@@ -1,3 +1,4 @@
+using System.Security.Cryptography;
 using R2M.Api.V1;
 
 namespace R2M.Server.Internal;
@@ -52,13 +53,17 @@ internal sealed class RolloutStore(long capacityBytes, ServerMetrics metrics)
     private readonly LinkedList<(StoredRollout Rollout, long Bytes)> _order = new();
     private readonly HashSet<string> _evictedIds = new(StringComparer.Ordinal);
     private readonly Queue<string> _evictedOrder = new();
-    private readonly string _nonce = Convert.ToHexString(BitConverter.GetBytes(Random.Shared.NextInt64()))[..8].ToLowerInvariant();
-    private long _bytes, _evicted, _hits, _misses, _counter;
+    private long _bytes, _evicted, _hits, _misses;
 
     public long CapacityBytes => capacityBytes;
 
-    /// <summary>A rollout id unique for the server's lifetime and across restarts (per-process prefix).</summary>
-    public string NextId() => $"ro-{_nonce}-{Interlocked.Increment(ref _counter):x}";
+    /// <summary>
+    /// A new rollout id: "ro-" and 128 random bits (32 hex digits) from the system CSPRNG. A rollout id
+    /// is the only thing that lets a client score, train on or refresh a rollout, so ids must not be
+    /// guessable from one another (sequential ids let any client touch every other client's rollouts);
+    /// 128 bits also keeps them unique across restarts without a per-process prefix.
+    /// </summary>
+    public static string NewId() => "ro-" + RandomNumberGenerator.GetHexString(32, lowercase: true);
 
     /// <summary>Adds a rollout; returns how many old ones were evicted to make room.</summary>
     public int Add(StoredRollout rollout)

@@ -12,8 +12,8 @@ internal static partial class ServerLog
     [LoggerMessage(2, LogLevel.Information, "Loaded {Role} from {Path}: {Architecture}, hidden {Hidden}, layers {Layers}, vocab {Vocab}, {Parameters} parameters")]
     public static partial void ModelLoaded(ILogger logger, string role, string path, string architecture, int hidden, int layers, int vocab, long parameters);
 
-    [LoggerMessage(3, LogLevel.Error, "Call {Method} failed")]
-    public static partial void CallFailed(ILogger logger, string method, Exception exception);
+    [LoggerMessage(3, LogLevel.Error, "Call {Method} failed (error id {ErrorId})")]
+    public static partial void CallFailed(ILogger logger, string method, string errorId, Exception exception);
 
     [LoggerMessage(4, LogLevel.Information, "Call {Method} rejected: {Code} {Detail}")]
     public static partial void CallRejected(ILogger logger, string method, StatusCode code, string detail);
@@ -44,4 +44,13 @@ internal static partial class ServerLog
 
     [LoggerMessage(13, LogLevel.Critical, "Loading the models failed; stopping")]
     public static partial void LoadFailed(ILogger logger, Exception exception);
+
+    [LoggerMessage(14, LogLevel.Debug, "Call {Method} ended by the client: {Reason}")]
+    public static partial void CallCancelled(ILogger logger, string method, string reason);
+
+    [LoggerMessage(15, LogLevel.Error, "Score item '{ItemId}' of {Method} failed (error id {ErrorId})")]
+    public static partial void ItemFailed(ILogger logger, string method, string itemId, string errorId, Exception exception);
+
+    [LoggerMessage(16, LogLevel.Debug, "Score stream paused reading: its unanswered items hold {HeldBytes} bytes (R2M:MaxInFlightBytesPerStream {CapacityBytes})")]
+    public static partial void ScoreStreamPaused(ILogger logger, long heldBytes, long capacityBytes);
 }

@@ -18,6 +18,7 @@ internal sealed class ServerMetrics
     private readonly Counter _scoredItems;
     private readonly Gauge _rmVersion, _policyVersion, _btLoss, _greLoss, _policyLoss, _kl, _storeRollouts, _storeBytes;
     private readonly Gauge _evicted;
+    private readonly Gauge _inFlight;
 
     public ServerMetrics()
     {
@@ -38,6 +39,7 @@ internal sealed class ServerMetrics
         _storeBytes = f.CreateGauge("r2m_rollout_store_bytes", "Bytes held by the rollout store.");
         // A gauge named like a counter: the store reports its running total, which only grows.
         _evicted = f.CreateGauge("r2m_rollout_store_evicted_total", "Rollouts evicted to stay under the cap (running total).");
+        _inFlight = f.CreateGauge("r2m_inflight_bytes", "Bytes held by running calls (unanswered Score items, request messages), under R2M:MaxInFlightBytes.");
     }
 
     /// <summary>This server's registry (the /metrics endpoint serves it).</summary>
@@ -77,4 +79,6 @@ internal sealed class ServerMetrics
         _storeBytes.Set(bytes);
         _evicted.Set(evicted);
     }
+
+    public void SetInFlightBytes(long bytes) => _inFlight.Set(bytes);
 }

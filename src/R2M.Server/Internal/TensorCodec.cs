@@ -20,13 +20,21 @@ internal static class TensorCodec
         _ => throw new InvalidInputException($"{field}.dtype {dtype} is not a tensor element type (F32, F16 or BF16)"),
     };
 
-    /// <summary>Decodes a [rows, width] tensor and appends its rows to <paramref name="into"/>; returns the rows added.</summary>
-    public static int DecodeRows(Tensor t, int width, string field, List<float> into)
+    /// <summary>
+    /// Checks dtype, shape [rows, width] and data length of a hidden-state tensor and returns rows.
+    /// Shape entries are int64 on the wire, so no product is formed before it is known to fit: rows
+    /// is compared with <paramref name="maxElements"/> / width first (width equals the small, positive
+    /// D_p by then). Above <paramref name="maxElements"/>, the elements the caller can still take,
+    /// RESOURCE_EXHAUSTED naming <paramref name="limit"/>; <paramref name="maxElements"/> never exceeds
+    /// <see cref="int.MaxValue"/>, so rows x width fits one float array.
+    /// </summary>
+    public static int CheckedRows(Tensor t, int width, long maxElements, string limit, string field)
     {
         var size = ElementSize(t.Dtype, field);
         if (t.Shape.Count != 2)
         {
-            throw new InvalidInputException($"{field}.shape has {t.Shape.Count} dimensions [{string.Join(", ", t.Shape)}]; hidden states are [rows, D_p]");
+            var shown = t.Shape.Count <= 8 ? $" [{string.Join(", ", t.Shape)}]" : "";
+            throw new InvalidInputException($"{field}.shape has {t.Shape.Count} dimensions{shown}; hidden states are [rows, D_p]");
         }
 
         long rows = t.Shape[0], w = t.Shape[1];
@@ -40,22 +48,38 @@ internal static class TensorCodec
             throw new InvalidInputException($"{field} has width {w}, but the policy hidden size D_p is {width} (wrong hidden-state width)");
         }
 
+        if (rows > Math.Min(maxElements, int.MaxValue) / w)
+        {
+            throw new LimitExceededException($"{field}.shape [{rows}, {w}] is {(Int128)rows * w * 4} bytes decoded (4 per element), above {limit}");
+        }
+
         var count = rows * w;
         if (t.Data.Length != count * size)
         {
             throw new InvalidInputException($"{field}.data has {t.Data.Length} bytes; shape [{rows}, {w}] of {t.Dtype} needs {count * size}");
         }
 
-        var values = new float[count];
-        Decode(t.Dtype, t.Data.Span, values);
-        var bad = IndexOfNonFinite(values);
+        return (int)rows;
+    }
+
+    /// <summary>Decodes a tensor checked by <see cref="CheckedRows"/> into <paramref name="dst"/> (rows x width floats); NaN and Inf are rejected naming the element.</summary>
+    public static void DecodeInto(Tensor t, int width, Span<float> dst, string field)
+    {
+        Decode(t.Dtype, t.Data.Span, dst);
+        var bad = IndexOfNonFinite(dst);
         if (bad >= 0)
         {
-            throw new InvalidInputException($"{field} contains {values[bad]} at element {bad} (row {bad / w}, column {bad % w}); NaN and Inf are rejected");
+            throw new InvalidInputException($"{field} contains {dst[bad]} at element {bad} (row {bad / width}, column {bad % width}); NaN and Inf are rejected");
         }
+    }
 
-        into.AddRange(values);
-        return (int)rows;
+    /// <summary>One [rows, width] tensor of at most <paramref name="maxBytes"/> decoded bytes as a new (rows, width) array.</summary>
+    public static float[] DecodeRows(Tensor t, int width, long maxBytes, string limit, string field, out int rows)
+    {
+        rows = CheckedRows(t, width, maxBytes / 4, limit, field);
+        var values = new float[rows * width];
+        DecodeInto(t, width, values, field);
+        return values;
     }
 
     public static void Decode(DType dtype, ReadOnlySpan<byte> data, Span<float> dst)

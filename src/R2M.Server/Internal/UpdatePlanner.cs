@@ -7,7 +7,7 @@ namespace R2M.Server.Internal;
 /// <summary>Validates an Update call (reward_model.proto, Update errors) into an <see cref="UpdatePlan"/>; nothing is trained on failure.</summary>
 internal static class UpdatePlanner
 {
-    public static UpdatePlan Plan(RewardHost reward, RolloutStore store, HostedModels models, UpdateConfig c, List<PreferenceGroup> groups)
+    public static UpdatePlan Plan(RewardHost reward, RolloutStore store, HostedModels models, R2MServerOptions options, UpdateConfig c, List<PreferenceGroup> groups)
     {
         var variant = ItemResolver.ToAlignment(c.Variant, "config.variant");
         var settings = VariantSettings.For(variant);
@@ -34,7 +34,7 @@ internal static class UpdatePlanner
         };
         var omega = ItemResolver.Omega(c.Variant, settings, c.Schedule, hasFeedback: true, "config");
         CheckShapes(groups, c.AllowRaggedGroups);
-        var resolved = Resolve(store, models, groups);
+        var resolved = Resolve(store, models, options, groups);
         return new UpdatePlan(settings, resolved, omega, new GrebtOptions(alpha, eps, selection), lr, clip, steps, c.Schedule);
     }
 
@@ -43,6 +43,7 @@ internal static class UpdatePlanner
         for (var i = 0; i < groups.Count; i++)
         {
             var g = groups[i];
+            RequestLimits.CheckId($"group {i} group_id", g.GroupId);
             var name = Name(g, i);
             Require(g.Members.Count >= 2, $"{name} has {g.Members.Count} member(s); GREBT needs groups of at least 2 (empty group)");
             var annotated = g.Members.Count(m => m.HasAnnotationReward);
@@ -64,9 +65,10 @@ internal static class UpdatePlanner
         }
     }
 
-    private static List<List<UpdateMember>> Resolve(RolloutStore store, HostedModels models, List<PreferenceGroup> groups)
+    private static List<List<UpdateMember>> Resolve(RolloutStore store, HostedModels models, R2MServerOptions options, List<PreferenceGroup> groups)
     {
         var ids = groups.SelectMany(g => g.Members).Where(m => m.SourceCase == GroupMember.SourceOneofCase.RolloutId).Select(m => m.RolloutId).ToList();
+        foreach (var id in ids) RequestLimits.CheckId("members[].rollout_id", id);
         var found = store.GetAll(ids, "Update members[].rollout_id").ToDictionary(r => r.Id, StringComparer.Ordinal);
         var result = new List<List<UpdateMember>>(groups.Count);
         for (var i = 0; i < groups.Count; i++)
@@ -74,7 +76,7 @@ internal static class UpdatePlanner
             var list = new List<UpdateMember>();
             for (var j = 0; j < groups[i].Members.Count; j++)
             {
-                list.Add(Member(models, groups[i].Members[j], $"{Name(groups[i], i)}.members[{j}]", found));
+                list.Add(Member(models, options, groups[i].Members[j], $"{Name(groups[i], i)}.members[{j}]", found));
             }
 
             result.Add(list);
@@ -83,7 +85,7 @@ internal static class UpdatePlanner
         return result;
     }
 
-    private static UpdateMember Member(HostedModels models, GroupMember m, string field, Dictionary<string, StoredRollout> found)
+    private static UpdateMember Member(HostedModels models, R2MServerOptions options, GroupMember m, string field, Dictionary<string, StoredRollout> found)
     {
         float? annotation = m.HasAnnotationReward ? m.AnnotationReward : null;
         if (m.SourceCase == GroupMember.SourceOneofCase.RolloutId)
@@ -96,10 +98,11 @@ internal static class UpdatePlanner
         }
 
         if (m.SourceCase != GroupMember.SourceOneofCase.Inline) throw new InvalidInputException($"{field} has neither rollout_id nor inline");
-        var tokens = ItemResolver.RmTokens(models.Reward, m.Inline, $"{field}.inline");
-        var hidden = new List<float>();
-        var rows = m.HiddenStates is null ? 0 : TensorCodec.DecodeRows(m.HiddenStates, models.Policy.Width, $"{field}.hidden_states", hidden);
-        return new UpdateMember(tokens, [.. hidden], rows, annotation, null);
+        var tokens = ItemResolver.RmTokens(models.Reward, m.Inline, options.MaxTextBytes, $"{field}.inline");
+        var max = options.MaxHiddenStateBytesPerItem;
+        var rows = 0;
+        var hidden = m.HiddenStates is null ? [] : TensorCodec.DecodeRows(m.HiddenStates, models.Policy.Width, max, $"R2M:MaxHiddenStateBytesPerItem ({max} bytes per member)", $"{field}.hidden_states", out rows);
+        return new UpdateMember(tokens, hidden, rows, annotation, null);
     }
 
     private static string Name(PreferenceGroup g, int index) => g.GroupId.Length > 0 ? $"group '{g.GroupId}'" : $"group {index}";

@@ -19,7 +19,7 @@ internal sealed record UpdatePlan(
 /// scratch head and publishes it as the next rm_version, as one <see cref="WriteGate"/> transaction. H_last
 /// comes from the RTE cache or one batched backbone pass (the backbone is frozen).
 /// </summary>
-internal sealed class UpdateTrainer(RewardHost reward, RolloutStore store, HostedModels models, WriteGate writes, ServerMetrics metrics, ILogger<UpdateTrainer> logger)
+internal sealed class UpdateTrainer(RewardHost reward, RolloutStore store, HostedModels models, R2MServerOptions serverOptions, WriteGate writes, ServerMetrics metrics, ILogger<UpdateTrainer> logger)
 {
     private const string Kind = "Update";
 
@@ -44,7 +44,7 @@ internal sealed class UpdateTrainer(RewardHost reward, RolloutStore store, Hoste
 
     private UpdateReply Train(UpdateConfig config, List<PreferenceGroup> groups, WriteScope scope)
     {
-        var plan = UpdatePlanner.Plan(reward, store, models, config, groups);
+        var plan = UpdatePlanner.Plan(reward, store, models, serverOptions, config, groups);
         var members = plan.Groups.SelectMany(g => g).ToList();
         var rtes = reward.Rtes([.. members.Select(m => m.RmTokens)], [.. members.Select(m => m.Entry?.Id)], scope.Cancellation);
         var feedback = plan.Settings.UsesFeedback;

@@ -12,20 +12,13 @@ namespace R2M.Server.Internal;
 internal sealed class WriteReplies
 {
     public const int Capacity = 256;
-    public const int MaxIdLength = 128;
 
     private readonly Dictionary<string, IMessage> _replies = new(StringComparer.Ordinal);
     private readonly Queue<string> _order = new();
     private readonly Lock _lock = new();
 
-    /// <summary>INVALID_ARGUMENT (via <see cref="InvalidInputException"/>) for an id over <see cref="MaxIdLength"/> characters.</summary>
-    public static void Validate(string field, string requestId)
-    {
-        if (requestId.Length > MaxIdLength)
-        {
-            throw new InvalidInputException($"{field} has {requestId.Length} characters; at most {MaxIdLength}");
-        }
-    }
+    /// <summary>INVALID_ARGUMENT (via <see cref="InvalidInputException"/>) for an id over <see cref="RequestLimits.MaxIdLength"/> characters.</summary>
+    public static void Validate(string field, string requestId) => RequestLimits.CheckId(field, requestId);
 
     /// <summary>A copy of the remembered reply of call <paramref name="requestId"/> of this kind; false for an empty or unknown id.</summary>
     public bool TryGet<T>(string kind, string requestId, out T reply)

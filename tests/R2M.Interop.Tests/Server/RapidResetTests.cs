@@ -3,11 +3,19 @@ using Grpc.Net.Client;
 
 namespace R2M.Interop.Tests.Server;
 
+/// <summary>The barrage's memory bound reads the process-wide GC heap: nothing else of the suite may run meanwhile.</summary>
+[CollectionDefinition(Name, DisableParallelization = true)]
+public sealed class ProcessMemoryCollection
+{
+    public const string Name = "process memory measured";
+}
+
 /// <summary>
 /// Hostile connections against r2m-server's host: rapid reset (streams opened and reset at once,
 /// CVE-2023-44487) and a barrage of the hostile inputs, after which the server still answers and
 /// the process's managed memory stayed bounded.
 /// </summary>
+[Collection(ProcessMemoryCollection.Name)]
 public sealed class RapidResetTests(Xunit.Abstractions.ITestOutputHelper output)
 {
     private static readonly string ServerStream = $"/{InteropTest.Descriptor.FullName}/{InteropTest.Descriptor.FindMethodByName(nameof(InteropTest.InteropTestClient.ServerStream)).Name}";

@@ -35,8 +35,12 @@ internal static class GrpcHost
         s.AddSingleton<ServerMetrics>();
         s.AddSingleton<ApiKeyCheck>();
         s.AddSingleton<MethodAccessTableHolder>();
+        s.AddSingleton<ErrorReporter>();
+        s.AddSingleton<InFlightBudget>();
+        s.AddSingleton<Utf8Findings>();
         s.AddSingleton<CallInterceptor>();
         s.AddSingleton<AccessInterceptor>();
+        s.AddSingleton<RequestInterceptor>();
         s.AddSingleton<HealthServiceImpl>();
         s.AddSingleton<ServingStatusBoard>();
         s.AddGrpc(o =>
@@ -45,10 +49,13 @@ internal static class GrpcHost
             o.MaxReceiveMessageSize = options.MaxReceiveMessageBytes;
             o.MaxSendMessageSize = options.MaxSendMessageBytes;
             o.EnableDetailedErrors = options.DetailedErrors;
-            // Outermost first: errors are mapped, logged and counted around the key check.
+            // Outermost first: errors are mapped, logged and counted around the key check, and
+            // requests are checked (UTF-8, in-flight bytes) only once the key has been.
             o.Interceptors.Add<CallInterceptor>();
             o.Interceptors.Add<AccessInterceptor>();
+            o.Interceptors.Add<RequestInterceptor>();
         });
+        StrictUtf8Binding.Use(s);
         s.AddGrpcReflection();
         builder.WebHost.ConfigureKestrel(k => ConfigureKestrel(k, options));
     }
@@ -60,6 +67,7 @@ internal static class GrpcHost
     /// </summary>
     public static void Map(WebApplication app, bool servingWhenStarted)
     {
+        StrictUtf8Binding.Verify(app.Services);
         app.MapGrpcService<HealthServiceImpl>();
         app.MapGrpcReflectionService();
         var table = MethodAccessTable.FromEndpoints(new CompositeEndpointDataSource(((IEndpointRouteBuilder)app).DataSources));

@@ -41,9 +41,40 @@ internal sealed class R2MServerOptionsValidator(bool requireModels) : IValidateO
             Require(false, o.ApiKeyFile is null ? nameof(o.ApiKey) : nameof(o.ApiKeyFile), bad);
         }
 
+        RequireBudgets(o, Require);
+        RequireKeyOffLoopback(o, Require);
         Require(o.CertificatePath is null || File.Exists(o.CertificatePath), nameof(o.CertificatePath), $"'{o.CertificatePath}' does not exist");
         Require(o.CertificateKeyPath is null || (o.CertificatePath is not null && File.Exists(o.CertificateKeyPath)), nameof(o.CertificateKeyPath),
             $"'{o.CertificateKeyPath}' does not exist or R2M:CertificatePath is unset");
         return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);
+    }
+
+    /// <summary>
+    /// The memory caps nest: one item fits a stream, one stream (and one request message) fits the
+    /// server, so a lone call can always make progress and backpressure never waits for room that
+    /// cannot exist. A decoded item is one float array, hence at most <see cref="Array.MaxLength"/> floats.
+    /// </summary>
+    private static void RequireBudgets(R2MServerOptions o, Action<bool, string, string> require)
+    {
+        require(o.MaxTextBytes > 0, nameof(o.MaxTextBytes), "must be positive");
+        require(o.MaxHiddenStateBytesPerItem > 0 && o.MaxHiddenStateBytesPerItem <= 4L * Array.MaxLength, nameof(o.MaxHiddenStateBytesPerItem),
+            $"({o.MaxHiddenStateBytesPerItem}) must be in [1, {4L * Array.MaxLength}] (one float array)");
+        require(o.MaxInFlightBytesPerStream >= o.MaxHiddenStateBytesPerItem && o.MaxInFlightBytesPerStream >= o.MaxReceiveMessageBytes,
+            nameof(o.MaxInFlightBytesPerStream), $"({o.MaxInFlightBytesPerStream}) must be at least R2M:MaxHiddenStateBytesPerItem ({o.MaxHiddenStateBytesPerItem}) and R2M:MaxReceiveMessageBytes ({o.MaxReceiveMessageBytes})");
+        require(o.MaxInFlightBytes >= o.MaxInFlightBytesPerStream, nameof(o.MaxInFlightBytes),
+            $"({o.MaxInFlightBytes}) must be at least R2M:MaxInFlightBytesPerStream ({o.MaxInFlightBytesPerStream})");
+    }
+
+    /// <summary>
+    /// Exposure: on an address other hosts can reach, a server without a key lets anyone train, load
+    /// checkpoints and reset. Refused unless the operator says so with R2M:AllowUnauthenticatedNetwork.
+    /// </summary>
+    private static void RequireKeyOffLoopback(R2MServerOptions o, Action<bool, string, string> require)
+    {
+        if (o.AllowUnauthenticatedNetwork || o.ApiKey is not null || o.ApiKeyFile is not null) return;
+        if (o.Host == "localhost" || !IPAddress.TryParse(o.Host, out var ip) || IPAddress.IsLoopback(ip)) return;
+        require(false, nameof(o.Host), $"'{o.Host}' is not a loopback address and no API key is set: anyone who can reach the port could " +
+            "call every method. Set a key (environment R2M__ApiKey, or R2M:ApiKeyFile / --api-key-file), or set " +
+            "R2M:AllowUnauthenticatedNetwork=true (--allow-unauthenticated-network true) to serve without one");
     }
 }

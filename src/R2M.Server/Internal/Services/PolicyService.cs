@@ -15,20 +15,12 @@ internal sealed class PolicyService(
     {
         host.EnsureReady();
         var ct = context.CancellationToken;
+        var k = Samples(request);
         var prompts = Prompts(request);
-        var k = request.SamplesPerPrompt == 0 ? 1 : (int)request.SamplesPerPrompt;
         var settings = Settings(request, prompts);
         var dtype = request.HiddenStatesDtype == DType.Unspecified ? DType.F32 : request.HiddenStatesDtype;
         TensorCodec.ElementSize(dtype, "hidden_states_dtype");
-        if (k > options.MaxSamplesPerPrompt)
-        {
-            throw new InvalidInputException($"samples_per_prompt {k} is above the server limit {options.MaxSamplesPerPrompt} (R2M:MaxSamplesPerPrompt)");
-        }
-
-        if ((long)k * prompts.Length > options.MaxRolloutsPerGenerate)
-        {
-            throw new LimitExceededException($"{prompts.Length} prompts x {k} samples = {(long)k * prompts.Length} rollouts, above the per-call limit {options.MaxRolloutsPerGenerate} (R2M:MaxRolloutsPerGenerate)");
-        }
+        var chunkBytes = ChunkBytes(request);
 
         // The served weights and their version, read together under the policy gate (Optimize publishes both under it).
         var (samples, version) = await Task.Run(() => policy.ReadAsync((model, v) => (PolicyEngine.Generate(policy.Meta, model, prompts, k, settings, ct), v), ct), ct).ConfigureAwait(false);
@@ -38,11 +30,43 @@ internal sealed class PolicyService(
         foreach (var sample in samples)
         {
             var stored = Store(sample.Prompt, sample, temperature, version);
-            await WriteAsync(responses, stored, sample, sample.PromptIndex, sample.SampleIndex, request, dtype, ct).ConfigureAwait(false);
+            await WriteAsync(responses, stored, sample, request.ReturnHiddenStates, dtype, chunkBytes, ct).ConfigureAwait(false);
             total++;
         }
 
         ServerLog.Generated(logger, total, version);
+    }
+
+    /// <summary>
+    /// K, checked as the uint32 it is on the wire and, with the prompt count, against the per-call
+    /// limits before any prompt is tokenized.
+    /// </summary>
+    private int Samples(GenerateRequest request)
+    {
+        var k = request.SamplesPerPrompt == 0 ? 1u : request.SamplesPerPrompt;
+        if (k > (uint)options.MaxSamplesPerPrompt)
+        {
+            throw new InvalidInputException($"samples_per_prompt {k} is above the server limit {options.MaxSamplesPerPrompt} (R2M:MaxSamplesPerPrompt)");
+        }
+
+        if ((long)k * request.Prompts.Count > options.MaxRolloutsPerGenerate)
+        {
+            throw new LimitExceededException($"{request.Prompts.Count} prompts x {k} samples = {(long)k * request.Prompts.Count} rollouts, above the per-call limit {options.MaxRolloutsPerGenerate} (R2M:MaxRolloutsPerGenerate)");
+        }
+
+        return (int)k;
+    }
+
+    /// <summary>
+    /// Bytes of hidden states per streamed chunk: the request's value (uint32 on the wire, compared
+    /// before any cast) or by default 1 MiB, capped at half of R2M:MaxSendMessageBytes so a chunk
+    /// always fits one message beside the rollout's tokens, log-probs and texts.
+    /// </summary>
+    private int ChunkBytes(GenerateRequest request)
+    {
+        var room = options.MaxSendMessageBytes / 2;
+        var asked = request.HiddenStatesChunkBytes == 0 ? DefaultChunkBytes : request.HiddenStatesChunkBytes;
+        return (int)Math.Min(asked, (uint)room);
     }
 
     private int[][] Prompts(GenerateRequest request)
@@ -51,6 +75,8 @@ internal sealed class PolicyService(
         var meta = models.Policy;
         return request.Prompts.Select((p, i) =>
         {
+            if (p.ContentCase == Prompt.ContentOneofCase.Text) RequestLimits.CheckText($"prompts[{i}].text", p.Text, options.MaxTextBytes);
+            if (p.ContentCase == Prompt.ContentOneofCase.TokenIds) meta.CheckLength(p.TokenIds.Ids.Count, $"prompts[{i}].token_ids");
             int[] ids = p.ContentCase switch
             {
                 Prompt.ContentOneofCase.Text => meta.Tokenizer.Encode(p.Text, addSpecialTokens: true),
@@ -89,9 +115,32 @@ internal sealed class PolicyService(
             maxNew[i] = s.MaxNewTokens != 0 ? (int)s.MaxNewTokens : Math.Min(options.DefaultMaxNewTokens, ctx - p);
         }
 
+        CheckStops(s);
         models.Policy.CheckTokens([.. s.StopTokenIds], "sampling.stop_token_ids");
         var seed = s.HasSeed ? s.Seed : policy.NextSeed();
         return new SamplingSettings(temperature, (int)Math.Min(s.TopK, (uint)models.Policy.VocabSize), topP, maxNew, seed, [.. s.Stop], [.. s.StopTokenIds]);
+    }
+
+    /// <summary>Stop strings and stop token ids are searched at every step of every response: their counts and lengths are bounded.</summary>
+    private static void CheckStops(SamplingParams s)
+    {
+        if (s.Stop.Count > RequestLimits.MaxStopStrings)
+        {
+            throw new InvalidInputException($"sampling.stop has {s.Stop.Count} strings; at most {RequestLimits.MaxStopStrings}");
+        }
+
+        for (var i = 0; i < s.Stop.Count; i++)
+        {
+            if (s.Stop[i].Length is 0 or > RequestLimits.MaxStopStringLength)
+            {
+                throw new InvalidInputException($"sampling.stop[{i}] has {s.Stop[i].Length} characters; give 1 to {RequestLimits.MaxStopStringLength}");
+            }
+        }
+
+        if (s.StopTokenIds.Count > RequestLimits.MaxStopTokenIds)
+        {
+            throw new InvalidInputException($"sampling.stop_token_ids has {s.StopTokenIds.Count} ids; at most {RequestLimits.MaxStopTokenIds}");
+        }
     }
 
     private StoredRollout Store(int[] prompt, SampledResponse sample, float temperature, ulong version)
@@ -109,7 +158,7 @@ internal sealed class PolicyService(
 
         var stored = new StoredRollout
         {
-            Id = store.NextId(), PromptTokens = prompt, ResponseTokens = sample.Response, Logprobs = sample.Logprobs,
+            Id = RolloutStore.NewId(), PromptTokens = prompt, ResponseTokens = sample.Response, Logprobs = sample.Logprobs,
             Temperature = temperature, PolicyVersion = version, RmTokens = rmTokens, RmTokensError = rmError,
             Feedback = new Feedback(sample.Hidden, sample.Rows),
         };
@@ -118,9 +167,10 @@ internal sealed class PolicyService(
         return stored;
     }
 
-    private async Task WriteAsync(IServerStreamWriter<Rollout> responses, StoredRollout r, SampledResponse s, int prompt, int sample,
-        GenerateRequest request, DType dtype, CancellationToken ct)
+    private async Task WriteAsync(IServerStreamWriter<Rollout> responses, StoredRollout r, SampledResponse s, bool returnHidden,
+        DType dtype, int chunkBytes, CancellationToken ct)
     {
+        var (prompt, sample) = (s.PromptIndex, s.SampleIndex);
         var tok = models.Policy.Tokenizer;
         var first = new Rollout
         {
@@ -130,7 +180,7 @@ internal sealed class PolicyService(
             Logprobs = { r.Logprobs }, FinishReason = s.Finish, PolicyVersion = r.PolicyVersion,
         };
         var (hidden, rows) = (s.Hidden, s.Rows);
-        if (!request.ReturnHiddenStates || rows == 0)
+        if (!returnHidden || rows == 0)
         {
             await responses.WriteAsync(first, ct).ConfigureAwait(false);
             return;
@@ -138,7 +188,6 @@ internal sealed class PolicyService(
 
         var width = models.Policy.Width;
         var rowBytes = width * (dtype == DType.F32 ? 4 : 2);
-        var chunkBytes = request.HiddenStatesChunkBytes == 0 ? DefaultChunkBytes : (int)request.HiddenStatesChunkBytes;
         var rowsPerChunk = Math.Max(1, chunkBytes / rowBytes);
         first.HiddenStatesShape.Add([rows, width]);
         for (int row = 0, chunk = 0; row < rows; row += rowsPerChunk, chunk++)

@@ -77,12 +77,25 @@ public static class SandboxTasks
     /// <summary>Every registry name.</summary>
     public static IReadOnlyList<string> Names { get; } = All.Select(t => t.Name).ToArray();
 
-    /// <summary>The task called <paramref name="name"/> (case-insensitive; '_' counts as '-'); the error lists the names.</summary>
+    /// <summary>Suffix of a task name that selects <see cref="SandboxTask.WithGoldLabels"/> (the study's oracle row).</summary>
+    public const string GoldPairsSuffix = "+gold-pairs";
+
+    /// <summary>
+    /// The task called <paramref name="name"/> (case-insensitive; '_' counts as '-'); "NAME+gold-pairs"
+    /// is that task with GREBT pairs chosen by the gold reward (a diagnostic). The error lists the names.
+    /// </summary>
     public static SandboxTask Get(string name)
     {
         ArgumentNullException.ThrowIfNull(name);
         string key = name.Trim().Replace('_', '-');
-        return All.FirstOrDefault(t => string.Equals(t.Name, key, StringComparison.OrdinalIgnoreCase))
-            ?? throw new ArgumentException($"unknown sandbox task '{name}'; the tasks are: {string.Join(", ", Names)}", nameof(name));
+        bool gold = key.EndsWith(GoldPairsSuffix, StringComparison.OrdinalIgnoreCase);
+        if (gold)
+        {
+            key = key[..^GoldPairsSuffix.Length];
+        }
+
+        SandboxTask task = All.FirstOrDefault(t => string.Equals(t.Name, key, StringComparison.OrdinalIgnoreCase))
+            ?? throw new ArgumentException($"unknown sandbox task '{name}'; the tasks are: {string.Join(", ", Names)} (each also as NAME{GoldPairsSuffix})", nameof(name));
+        return gold ? task.WithGoldLabels() : task;
     }
 }

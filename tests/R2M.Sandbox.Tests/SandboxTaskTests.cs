@@ -19,6 +19,19 @@ public sealed class SandboxTaskTests
     }
 
     [Fact]
+    public void Get_GoldPairsSuffix_SameTaskWithGoldLabels()
+    {
+        SandboxTask shiftGold = SandboxTasks.Get("Shift+Gold-Pairs");
+        Assert.Equal(PairLabelSource.Gold, shiftGold.Labels);
+        Assert.Equal(SandboxTaskRole.PositiveControl, shiftGold.Role);
+        Assert.Equal(SandboxTasks.Shift.Models, shiftGold.Models);
+        Assert.Equal(SandboxTasks.Shift.Schedule, shiftGold.Schedule);
+        Assert.Equal("shift+gold-pairs", shiftGold.Name);
+        Assert.Same(SandboxTasks.OracleLabels, SandboxTasks.Get("oracle-labels+gold-pairs")); // already gold
+        Assert.Contains("NAME+gold-pairs", Assert.Throws<ArgumentException>(() => SandboxTasks.Get("nope+gold-pairs")).Message);
+    }
+
+    [Fact]
     public void Registry_TasksDifferInTheOneFactorTheyTest()
     {
         SandboxTask spurious = SandboxTasks.Spurious, oracle = SandboxTasks.OracleLabels, shift = SandboxTasks.Shift, beyond = SandboxTasks.BeyondSemantics;

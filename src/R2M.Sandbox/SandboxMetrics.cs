@@ -43,15 +43,17 @@ public sealed record VariantStepMetrics
     public required string Variant { get; init; }
     public required ulong Seed { get; init; }
     public required int Step { get; init; }
-    /// <summary>Mean gold reward of this step's rollouts.</summary>
-    public required double GoldReward { get; init; }
+    /// <summary>Mean gold reward of this step's rollouts; null for a task without gold (user prompts).</summary>
+    public double? GoldReward { get; init; }
     /// <summary>Mean reward the RM gave this step's rollouts (what the policy optimizes).</summary>
     public required double ProxyReward { get; init; }
     /// <summary>Mean per-token KL to the reference (SFT) policy, nats (OptimizeReply.kl).</summary>
     public double? Kl { get; init; }
     /// <summary>Mean per-token entropy of the policy over response tokens, nats (OptimizeReply.entropy; null when the server does not send it).</summary>
     public double? Entropy { get; init; }
-    public required double BangRate { get; init; }
+    /// <summary>Share of responses with a '!' (the sandbox's spurious feature); null outside the sandbox.</summary>
+    public double? BangRate { get; init; }
+    /// <summary>Mean response length: sandbox symbols up to EOS; for text tasks response tokens without EOS.</summary>
     public required double MeanResponseLength { get; init; }
     public double? PolicyLoss { get; init; }
     public double? BtLoss { get; init; }
@@ -71,6 +73,14 @@ public sealed record VariantStepMetrics
     public double? GoldTiedGroupShare { get; init; }
     /// <summary>Var(fused part) / Var(reward) over the batch (<see cref="RolloutMetrics.FusedShare"/>).</summary>
     public double? FusedShare { get; init; }
+    /// <summary>The run this line belongs to (random id printed by r2m-client train and kept in its checkpoints); null for older files.</summary>
+    public string? RunId { get; init; }
+    /// <summary>Who picked the GREBT pairs when it was not the RM itself (<see cref="PairLabels.Describe"/>): marks a diagnostic run.</summary>
+    public string? PairLabels { get; init; }
+    /// <summary>Mean RM reward of one response (K = 1) per evaluation prompt, on the steps that evaluated.</summary>
+    public double? EvalReward { get; init; }
+    /// <summary>Mean gold reward of the same evaluation responses, when the task has gold.</summary>
+    public double? EvalGold { get; init; }
     public ulong? RmVersion { get; init; }
     public ulong? PolicyVersion { get; init; }
     public double? ElapsedSeconds { get; init; }
@@ -89,7 +99,9 @@ public sealed record VariantSummary
     public required double ProxyReward { get; init; }
     public required double ProxyRewardStd { get; init; }
     public double? Kl { get; init; }
-    public required double BangRate { get; init; }
+    /// <summary>Share of responses with a '!' (the sandbox's spurious feature); null outside the sandbox.</summary>
+    public double? BangRate { get; init; }
+    /// <summary>Mean response length: sandbox symbols up to EOS; for text tasks response tokens without EOS.</summary>
     public required double MeanResponseLength { get; init; }
     /// <summary>RM accuracy on held-out gold-labeled pairs, scored at t = T (paper Table 3).</summary>
     public double? RmHeldOutAccuracy { get; init; }
@@ -103,16 +115,20 @@ public sealed record VariantSummary
             throw new ArgumentException($"variant '{variant}' has no final steps to summarize", nameof(finalSteps));
         }
         double[] kls = finalSteps.Where(s => s.Kl.HasValue).Select(s => s.Kl!.Value).ToArray();
+        if (finalSteps.Any(s => s.GoldReward is null || s.BangRate is null))
+        {
+            throw new ArgumentException($"variant '{variant}': a final step has no gold reward or '!' rate (a task without gold has no table row)", nameof(finalSteps));
+        }
         return new VariantSummary
         {
             Variant = variant,
             Seeds = finalSteps.Count,
-            GoldReward = finalSteps.Average(s => s.GoldReward),
-            GoldRewardStd = Std(finalSteps.Select(s => s.GoldReward)),
+            GoldReward = finalSteps.Average(s => s.GoldReward!.Value),
+            GoldRewardStd = Std(finalSteps.Select(s => s.GoldReward!.Value)),
             ProxyReward = finalSteps.Average(s => s.ProxyReward),
             ProxyRewardStd = Std(finalSteps.Select(s => s.ProxyReward)),
             Kl = kls.Length > 0 ? kls.Average() : null,
-            BangRate = finalSteps.Average(s => s.BangRate),
+            BangRate = finalSteps.Average(s => s.BangRate!.Value),
             MeanResponseLength = finalSteps.Average(s => s.MeanResponseLength),
             RmHeldOutAccuracy = rmHeldOutAccuracy,
         };

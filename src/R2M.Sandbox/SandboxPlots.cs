@@ -107,18 +107,18 @@ public static class SandboxPlots
         bool any = false;
         foreach (string v in variants)
         {
-            var rows = steps.Where(s => s.Variant == v && s.Kl is { } kl && double.IsFinite(kl) && kl >= 0).ToArray();
+            var rows = steps.Where(s => s.Variant == v && s.Kl is { } kl && double.IsFinite(kl) && kl >= 0 && s.GoldReward is not null).ToArray();
             if (rows.Length == 0) continue;
             var byStep = rows.GroupBy(s => s.Step).OrderBy(g => g.Key).ToArray();
             double[] x = byStep.Select(g => g.Average(s => Math.Sqrt(s.Kl!.Value))).ToArray();
-            double[] y = byStep.Select(g => g.Average(s => s.GoldReward)).ToArray();
+            double[] y = byStep.Select(g => g.Average(s => s.GoldReward!.Value)).ToArray();
             VariantStyle style = styles[v];
             var line = p.Add.ScatterLine(x, y, style.Color);
             line.LinePattern = style.Pattern;
             line.LineWidth = 1.5f; // trajectories cross; thinner lines keep them apart
             line.LegendText = v;
             var finals = rows.GroupBy(s => s.Seed).Select(g => g.MaxBy(s => s.Step)!).ToArray();
-            var marks = p.Add.ScatterPoints(finals.Select(s => Math.Sqrt(s.Kl!.Value)).ToArray(), finals.Select(s => s.GoldReward).ToArray(), style.Color);
+            var marks = p.Add.ScatterPoints(finals.Select(s => Math.Sqrt(s.Kl!.Value)).ToArray(), finals.Select(s => s.GoldReward!.Value).ToArray(), style.Color);
             marks.MarkerShape = style.Marker;
             marks.MarkerSize = 9;
             any = true;

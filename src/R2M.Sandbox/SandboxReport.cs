@@ -38,7 +38,7 @@ public static class SandboxReport
 
     /// <summary>
     /// The per-variant results as a Markdown table: gold reward, proxy reward (mean ± std over
-    /// seeds), KL, '!' rate, response length, RM held-out accuracy; "-" where not measured.
+    /// seeds; the mean alone for one seed), KL, '!' rate, response length, RM held-out accuracy; "-" where not measured.
     /// </summary>
     public static string ToMarkdown(IEnumerable<VariantSummary> rows)
     {
@@ -48,8 +48,15 @@ public static class SandboxReport
         sb.AppendLine("|---|---|---|---|---|---|---|---|");
         foreach (VariantSummary r in rows)
         {
-            sb.Append(CultureInfo.InvariantCulture,
-                $"| {r.Variant} | {r.Seeds} | {r.GoldReward:F3} ± {r.GoldRewardStd:F3} | {r.ProxyReward:F3} ± {r.ProxyRewardStd:F3} | ");
+            // One seed has no spread: "± 0.000" would read as a measured zero std.
+            if (r.Seeds > 1)
+            {
+                sb.Append(CultureInfo.InvariantCulture, $"| {r.Variant} | {r.Seeds} | {r.GoldReward:F3} ± {r.GoldRewardStd:F3} | {r.ProxyReward:F3} ± {r.ProxyRewardStd:F3} | ");
+            }
+            else
+            {
+                sb.Append(CultureInfo.InvariantCulture, $"| {r.Variant} | {r.Seeds} | {r.GoldReward:F3} | {r.ProxyReward:F3} | ");
+            }
             sb.Append(r.Kl is { } kl ? kl.ToString("F4", CultureInfo.InvariantCulture) : "-").Append(" | ");
             sb.Append(CultureInfo.InvariantCulture, $"{r.BangRate:F2} | {r.MeanResponseLength:F2} | ");
             sb.Append(r.RmHeldOutAccuracy is { } acc ? acc.ToString("F3", CultureInfo.InvariantCulture) : "-").AppendLine(" |");

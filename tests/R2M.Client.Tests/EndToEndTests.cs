@@ -57,7 +57,7 @@ public sealed class EndToEndTests(KeyedServerFixture fixture) : IClassFixture<Ke
         Assert.All(steps, s =>
         {
             Assert.Equal("R2M", s.Variant);
-            Assert.InRange(s.GoldReward, 0, 1);
+            Assert.InRange(s.GoldReward!.Value, 0, 1);
             Assert.True(double.IsFinite(s.ProxyReward));
             Assert.NotNull(s.Kl);
             Assert.InRange(s.Entropy!.Value, 0, Math.Log(SandboxVocabulary.VocabSize)); // at most ln V nats
@@ -291,7 +291,7 @@ public sealed class RestartResumeTests
             Assert.True(rc == 0, $"uninterrupted run failed ({rc}): {error}\n{output}\nserver:\n{straight.OutputTail}");
         }
 
-        static string Line(VariantStepMetrics m) => System.Text.Json.JsonSerializer.Serialize(m with { ElapsedSeconds = null });
+        static string Line(VariantStepMetrics m) => System.Text.Json.JsonSerializer.Serialize(m with { ElapsedSeconds = null, RunId = null }); // the two runs have their own ids
         var uninterrupted = MetricsJsonlWriter.ReadAll<VariantStepMetrics>(Path.Combine(straightOut, "metrics.jsonl"));
         Assert.Equal(uninterrupted.Select(Line), steps.Select(Line));
         Directory.Delete(straightRoot, recursive: true);

@@ -111,4 +111,20 @@ public sealed class SandboxReportTests
         Assert.StartsWith("| vanilla | 2 | 0.500 ± 0.010 | 1.200 ± 0.100 | - |", lines[2]);
         Assert.EndsWith("| 0.0123 | 0.20 | 4.20 | 0.810 |", lines[3]);
     }
+
+    [Fact]
+    public void ToMarkdown_OneSeed_MeansWithoutPlusMinus()
+    {
+        var row = new VariantSummary { Variant = "r2m", Seeds = 1, GoldReward = 0.7, GoldRewardStd = 0, ProxyReward = 0.8, ProxyRewardStd = 0, BangRate = 0.2, MeanResponseLength = 4.2 };
+        string line = SandboxReport.ToMarkdown([row]).TrimEnd().Split('\n')[2];
+        Assert.StartsWith("| r2m | 1 | 0.700 | 0.800 | - |", line);
+        Assert.DoesNotContain("±", line);
+    }
+
+    [Fact]
+    public void FromFinalSteps_StepWithoutGold_ErrorNamesVariant()
+    {
+        var noGold = new VariantStepMetrics { Variant = "v", Seed = 1, Step = 3, ProxyReward = 1, MeanResponseLength = 4 };
+        Assert.Contains("'v'", Assert.Throws<ArgumentException>(() => VariantSummary.FromFinalSteps("v", [noGold])).Message);
+    }
 }

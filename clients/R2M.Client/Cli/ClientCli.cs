@@ -14,7 +14,8 @@ public static class ClientCli
     private static readonly string[] NotForDemo =
         [nameof(TrainSettings.Server), nameof(TrainSettings.Out), nameof(TrainSettings.Metrics), nameof(TrainSettings.Variant),
          nameof(TrainSettings.Seed), nameof(TrainSettings.Resume), nameof(TrainSettings.CheckpointEvery), nameof(TrainSettings.CheckpointName),
-         nameof(TrainSettings.Plots)];
+         nameof(TrainSettings.Plots), nameof(TrainSettings.Overwrite), nameof(TrainSettings.NoReset), nameof(TrainSettings.Task),
+         nameof(TrainSettings.PromptsFile), nameof(TrainSettings.EvalPrompts), nameof(TrainSettings.EvalEvery), nameof(TrainSettings.EvalPairs)];
 
     public static async Task<int> RunAsync(string[] args, TextWriter? output = null, TextWriter? error = null)
     {
@@ -44,7 +45,7 @@ public static class ClientCli
 
     private static Command TrainCommand(TextWriter stdout)
     {
-        var command = new Command("train", "run the RL loop (docs/method.md section 1) against a server on the sandbox task");
+        var command = new Command("train", "run the RL loop (docs/method.md section 1) against a server on a sandbox task or your own prompts (--prompts-file)");
         var config = new Option<string>("--config") { Description = "JSON config file (camelCase keys of the flags); flags override it" };
         command.Options.Add(config);
         var binder = new SettingsBinder<TrainSettings>(command, new TrainSettings());
@@ -59,7 +60,14 @@ public static class ClientCli
             {
                 OnPhase = (step, phase) => bar.Phase(step - 1, $"step {step}: {phase}"),
                 OnStep = m => bar.Step(m.Step, StepSummary(m)),
+                OnRunId = id => stdout.WriteLine(s.Resume ? $"run {id} (resumed)" : $"run {id}" + (s.NoReset ? " (server not reset: --no-reset)" : "")),
             };
+            stdout.WriteLine($"task {trainer.TaskName}, {s.RunName}, metrics {s.MetricsPath}");
+            if (trainer.IsGoldLabelDiagnostic)
+            {
+                stdout.WriteLine($"task {trainer.TaskName}: GREBT pairs are picked by the gold reward: a diagnostic positive control, not R2M");
+            }
+
             TrainResult result = await trainer.RunAsync(ct).ConfigureAwait(false);
             bar.Break();
             if (result.StartStep > 1)
@@ -68,7 +76,8 @@ public static class ClientCli
             }
 
             var last = result.Steps[^1];
-            stdout.WriteLine($"done: {result.Steps.Count} steps, gold {last.GoldReward:F3}, proxy {last.ProxyReward:F3}, kl {Fmt(last.Kl)}, '!' rate {last.BangRate:F2}"
+            stdout.WriteLine($"done: run {result.RunId}, {result.Steps.Count} steps, gold {Fmt(last.GoldReward, "F3")}, proxy {last.ProxyReward:F3}, kl {Fmt(last.Kl)}, '!' rate {Fmt(last.BangRate, "F2")}"
+                + (last.EvalReward is { } er ? $", eval reward {er:F3}" + (last.EvalGold is { } eg ? $" gold {eg:F3}" : "") : "")
                 + (result.HeldOutAccuracy is { } acc ? $", RM held-out accuracy {acc:F3}" : ""));
             stdout.WriteLine($"metrics: {Path.GetFullPath(s.MetricsPath)}");
             if (s.Plots)
@@ -189,10 +198,11 @@ public static class ClientCli
     internal static string StepSummary(Sandbox.VariantStepMetrics m)
     {
         string grebt = m.BtLoss is { } bt ? FormattableString.Invariant($" bt {bt:F3} gre {m.GreLoss ?? 0:F3}") : "";
-        return FormattableString.Invariant($"gold {m.GoldReward:F3} proxy {m.ProxyReward:F3} kl {Fmt(m.Kl)} '!' {m.BangRate:F2}{grebt} ({m.ElapsedSeconds ?? 0:F0} s)");
+        return FormattableString.Invariant($"gold {Fmt(m.GoldReward, "F3")} proxy {m.ProxyReward:F3} kl {Fmt(m.Kl)} '!' {Fmt(m.BangRate, "F2")}{grebt} ({m.ElapsedSeconds ?? 0:F0} s)");
     }
 
-    private static string Fmt(double? v) => v is { } x ? x.ToString("F4", CultureInfo.InvariantCulture) : "-";
+    /// <summary>A metric for the summary lines; "-" when the step did not produce it (no gold for user prompts).</summary>
+    private static string Fmt(double? v, string format = "F4") => v is { } x ? x.ToString(format, CultureInfo.InvariantCulture) : "-";
 
     private static string Describe(Api.V1.ModelInfo? m) => m is null ? "-"
         : $"{m.Name} ({m.Architecture}, hidden {m.HiddenSize}, {m.NumLayers} layers, vocab {m.VocabSize}, context {m.ContextLength}, {m.ParameterCount} parameters)";

@@ -28,7 +28,9 @@ internal sealed class SettingsBinder<T>
 
             string flag = "--" + KebabCase(p.Name);
             object? current = p.GetValue(defaults);
-            string description = setting.Description + (current is null ? "" : $" [default: {Format(current)}]");
+            // One default in the help: this command's value (the demo's differ from train's), else what null means.
+            string? shown = current is null ? setting.WhenNull : Format(current);
+            string description = setting.Description + (shown is null ? "" : $" [default: {shown}]");
             Option option = p.PropertyType == typeof(bool)
                 ? new Option<bool>(flag) { Description = description }
                 : new Option<string>(flag) { Description = description, HelpName = TypeName(p.PropertyType) };

@@ -107,6 +107,13 @@ public sealed class DemoRunner(DemoSettings demo, TrainSettings baseSettings, Te
         s.Resume = false;
         s.CheckpointEvery = 0;
         s.Plots = false;
+        // The demo owns its output folder (a re-run replaces its runs) and resets the server itself below.
+        s.Overwrite = true;
+        s.NoReset = true;
+        s.Task = null;
+        s.PromptsFile = null;
+        s.EvalPrompts = null;
+        s.EvalPairs = null;
         using var client = new R2MClient(s.ToClientOptions((call, attempt, e, delay) =>
             log.WriteLine($"  {call}: {e.Message}; retry {attempt} in {delay.TotalSeconds:F1} s")));
         await client.WaitForReadyAsync(TimeSpan.FromSeconds(30), ct).ConfigureAwait(false);
@@ -118,7 +125,13 @@ public sealed class DemoRunner(DemoSettings demo, TrainSettings baseSettings, Te
         }
 
         (Action<VariantStepMetrics>? onStep, Action<int, string>? onPhase) = Hooks?.Invoke(s) ?? (null, null);
-        var trainer = new R2MTrainer(client, s) { OnStep = onStep, OnPhase = onPhase, Sandbox = ModelOptions.Task };
+        // The spurious task on the demo's models (their digit window: the prompts RL starts from).
+        var task = new SandboxTrainingTask(SandboxTasks.Spurious with
+        {
+            Models = ModelOptions,
+            Schedule = DigitSchedule.Fixed(ModelOptions.Task.MinDigits, ModelOptions.Task.MaxDigits),
+        });
+        var trainer = new R2MTrainer(client, s, task) { OnStep = onStep, OnPhase = onPhase };
         return await trainer.RunAsync(ct).ConfigureAwait(false);
     }
 

@@ -8,17 +8,18 @@ namespace R2M.Client.Training;
 
 /// <summary>What a finished (or resumed and finished) run produced.</summary>
 /// <param name="Steps">Every step's metrics of this run, resumed steps included (read back from the JSONL).</param>
-/// <param name="HeldOutAccuracy">RM accuracy on held-out gold pairs at t = T; null when skipped.</param>
+/// <param name="HeldOutAccuracy">RM accuracy on held-out gold pairs at t = T; null when skipped (or the task is not the sandbox).</param>
 /// <param name="StartStep">First step this invocation ran (1, or the checkpoint's step + 1).</param>
-public sealed record TrainResult(IReadOnlyList<VariantStepMetrics> Steps, double? HeldOutAccuracy, int StartStep);
+/// <param name="RunId">The run's id (<see cref="RunFolder"/>), in every metrics line and checkpoint.</param>
+public sealed record TrainResult(IReadOnlyList<VariantStepMetrics> Steps, double? HeldOutAccuracy, int StartStep, string RunId);
 
 /// <summary>
-/// The RL loop of docs/method.md section 1 driven over the wire on the sandbox task: per step,
-/// Generate K responses for n prompts, Score them by rollout id with the schedule (t, T, Omega),
-/// compute GRPO/RLOO group advantages, Optimize, then Update the RM with one preference group per
-/// prompt unless the variant freezes it. One JSONL line per step; a server checkpoint every N
-/// steps with the step counter as client_state, so <see cref="TrainSettings.Resume"/> continues
-/// with no step lost and none repeated.
+/// The RL loop of docs/method.md section 1 driven over the wire on a training task (a sandbox task
+/// or the user's prompts, <see cref="ITrainingTask"/>): per step, Generate K responses for n prompts,
+/// Score them by rollout id with the schedule (t, T, Omega), compute GRPO/RLOO group advantages,
+/// Optimize, then Update the RM with one preference group per prompt unless the variant freezes it.
+/// One JSONL line per step; a server checkpoint every N steps with the step counter and run id as
+/// client_state, so <see cref="TrainSettings.Resume"/> continues with no step lost and none repeated.
 /// </summary>
 public sealed class R2MTrainer
 {
@@ -26,8 +27,16 @@ public sealed class R2MTrainer
     private readonly TrainSettings _s;
     private readonly VariantConfig _variant;
     private readonly Algorithm _algorithm; // parsed once (Validate checked it), not per group per step
+    private readonly ITrainingTask _task;
+    private readonly IReadOnlyList<string>? _evalPrompts;
 
     public R2MTrainer(R2MClient client, TrainSettings settings)
+        : this(client, settings, null)
+    {
+    }
+
+    /// <summary>A trainer on <paramref name="task"/> (null: the task the settings name, <see cref="TrainingTasks.From"/>).</summary>
+    internal R2MTrainer(R2MClient client, TrainSettings settings, ITrainingTask? task)
     {
         ArgumentNullException.ThrowIfNull(client);
         ArgumentNullException.ThrowIfNull(settings);
@@ -36,6 +45,8 @@ public sealed class R2MTrainer
         _s = settings;
         _variant = settings.VariantConfig;
         _algorithm = Choices.Algorithm(settings.Algorithm);
+        _task = task ?? TrainingTasks.From(settings);
+        _evalPrompts = settings.EvalPrompts is { } file ? JsonlFile.ReadPrompts(file).Select(p => p.Prompt).ToArray() : null;
     }
 
     /// <summary>Called after each finished step (progress display).</summary>
@@ -44,32 +55,47 @@ public sealed class R2MTrainer
     /// <summary>Called when a phase starts ("generate", "score", ...), for progress display.</summary>
     public Action<int, string>? OnPhase { get; init; }
 
-    /// <summary>Sandbox task options (prompt lengths); the defaults are the documented sandbox.</summary>
-    public SandboxOptions Sandbox { get; init; } = new();
+    /// <summary>Called once the run id is known (new, or the resumed run's), before the first step.</summary>
+    public Action<string>? OnRunId { get; init; }
+
+    /// <summary>The task's name as written into the metrics.</summary>
+    public string TaskName => _task.Name;
+
+    /// <summary>True when gold labels pick the GREBT pairs: the run is a diagnostic positive control, not R2M.</summary>
+    public bool IsGoldLabelDiagnostic => _task.Labels == PairLabelSource.Gold;
 
     public async Task<TrainResult> RunAsync(CancellationToken cancellationToken = default)
     {
         int start = 1;
+        string runId;
         if (_s.Resume)
         {
-            start = await ResumeAsync(cancellationToken).ConfigureAwait(false);
+            (start, runId) = await ResumeAsync(cancellationToken).ConfigureAwait(false);
         }
-        else if (File.Exists(_s.MetricsPath))
+        else
         {
-            File.Delete(_s.MetricsPath); // a fresh run starts a fresh file
+            RunFolder.PrepareFresh(_s.MetricsPath, _s.Overwrite);
+            runId = RunFolder.NewRunId();
+            if (!_s.NoReset)
+            {
+                // A fresh run starts from the startup weights with an empty store and the head
+                // re-initialized from the run seed, not from whatever the last run left.
+                await _client.ResetAsync(_s.Seed, cancellationToken).ConfigureAwait(false);
+            }
         }
 
+        OnRunId?.Invoke(runId);
         var clock = Stopwatch.StartNew();
         using (var writer = new MetricsJsonlWriter(_s.MetricsPath))
         {
             for (int step = start; step <= _s.Steps; step++)
             {
-                VariantStepMetrics m = await StepAsync(step, clock, cancellationToken).ConfigureAwait(false);
+                VariantStepMetrics m = await StepAsync(step, runId, clock, cancellationToken).ConfigureAwait(false);
                 writer.Write(m);
                 if (_s.CheckpointEvery > 0 && (step % _s.CheckpointEvery == 0 || step == _s.Steps))
                 {
                     OnPhase?.Invoke(step, "checkpoint");
-                    await _client.SaveCheckpointAsync(_s.CheckpointNameOrDefault, ClientState.Encode(new ClientState(step, _s.RunName)), cancellationToken).ConfigureAwait(false);
+                    await _client.SaveCheckpointAsync(_s.CheckpointNameOrDefault, ClientState.Encode(new ClientState(step, _s.RunName, runId)), cancellationToken).ConfigureAwait(false);
                 }
 
                 OnStep?.Invoke(m);
@@ -77,18 +103,18 @@ public sealed class R2MTrainer
         }
 
         double? accuracy = null;
-        if (_s.HeldOutPairs > 0)
+        if (_s.HeldOutPairs > 0 && _task.SandboxAt(_s.Steps, _s.Steps) is { } sandbox)
         {
             OnPhase?.Invoke(_s.Steps, "held-out");
-            accuracy = await HeldOutAccuracyAsync(cancellationToken).ConfigureAwait(false);
+            accuracy = await HeldOutAccuracyAsync(sandbox, cancellationToken).ConfigureAwait(false);
         }
 
         var steps = MetricsJsonlWriter.ReadAll<VariantStepMetrics>(_s.MetricsPath);
-        return new TrainResult(steps, accuracy, start);
+        return new TrainResult(steps, accuracy, start, runId);
     }
 
-    /// <summary>Loads the checkpoint, trims metrics past its step, returns the next step to run.</summary>
-    private async Task<int> ResumeAsync(CancellationToken ct)
+    /// <summary>Loads the checkpoint, checks its run against the metrics file, trims metrics past its step; returns the next step and the run id.</summary>
+    private async Task<(int Start, string RunId)> ResumeAsync(CancellationToken ct)
     {
         CheckpointReply cp;
         try
@@ -101,6 +127,7 @@ public sealed class R2MTrainer
         }
 
         ClientState state = ClientState.Decode(cp.ClientState.Span, _s.CheckpointNameOrDefault);
+        string runId = RunFolder.CheckResume(_s.MetricsPath, _s.CheckpointNameOrDefault, state);
         if (File.Exists(_s.MetricsPath))
         {
             var kept = MetricsJsonlWriter.ReadAll<VariantStepMetrics>(_s.MetricsPath).Where(m => m.Step <= state.Step).ToArray();
@@ -112,19 +139,19 @@ public sealed class R2MTrainer
             }
         }
 
-        return state.Step + 1;
+        return (state.Step + 1, runId);
     }
 
-    private async Task<VariantStepMetrics> StepAsync(int step, Stopwatch clock, CancellationToken ct)
+    private async Task<VariantStepMetrics> StepAsync(int step, string runId, Stopwatch clock, CancellationToken ct)
     {
         // Prompts and the sampler seed are pure functions of (seed, step): a resumed run sees
         // exactly the prompts the interrupted one would have.
         ulong stepSeed = StepSeed(_s.Seed, step);
-        IReadOnlyList<SortPrompt> prompts = new PromptGenerator(stepSeed, Sandbox).Take(_s.Prompts);
+        IReadOnlyList<string> prompts = _task.Prompts(_s.Seed, step, _s.Steps, _s.Prompts);
 
         OnPhase?.Invoke(step, "generate");
         var request = new GenerateRequest { SamplesPerPrompt = (uint)_s.K, Sampling = Sampling(stepSeed) };
-        request.Prompts.AddRange(prompts.Select(p => new Prompt { Text = p.Text }));
+        request.Prompts.AddRange(prompts.Select(p => new Prompt { Text = p }));
         IReadOnlyList<Rollout> rollouts = await _client.GenerateAsync(request, ct).ConfigureAwait(false);
         if (rollouts.Count != _s.Prompts * _s.K)
         {
@@ -136,46 +163,18 @@ public sealed class R2MTrainer
         var replies = await _client.ScoreRolloutsAsync(rollouts.Select(r => r.RolloutId).ToArray(),
             new ScoreOptions { Variant = _variant, Schedule = schedule }, ct).ConfigureAwait(false);
         double[] rewards = Rewards(replies, rollouts, step);
-
-        // One group per prompt (docs/method.md section 1: group G_i of K responses to x_i).
-        var groups = rollouts.Select((r, i) => (Rollout: r, Index: i)).GroupBy(x => x.Rollout.PromptIndex).OrderBy(g => g.Key).ToArray();
-        var items = new List<PolicyItem>(rollouts.Count);
-        var prefGroups = new List<PreferenceGroup>(groups.Length);
-        var seams = new List<double>();
-        foreach (var g in groups)
+        double?[] gold = rollouts.Select(r => _task.Gold(prompts[(int)r.PromptIndex], r.ResponseText)).ToArray();
+        bool hasGold = gold.All(g => g.HasValue);
+        if (_task.Labels == PairLabelSource.Gold && !hasGold)
         {
-            string groupId = string.Create(CultureInfo.InvariantCulture, $"s{step}p{g.Key}");
-            double[] r = g.Select(x => rewards[x.Index]).ToArray();
-            double[] adv = _s.ServerAdvantages ? r
-                : _algorithm == Algorithm.Rloo ? GroupAdvantages.Rloo(r) : GroupAdvantages.Grpo(r, _s.AdvantageEpsilon);
-            var pg = new PreferenceGroup { GroupId = groupId };
-            int j = 0;
-            foreach (var x in g)
-            {
-                var item = new PolicyItem { RolloutId = x.Rollout.RolloutId, GroupId = groupId };
-                if (_s.ServerAdvantages)
-                {
-                    item.Reward = (float)adv[j];
-                }
-                else
-                {
-                    item.Advantage = (float)adv[j];
-                }
-
-                items.Add(item);
-                pg.Members.Add(new GroupMember { RolloutId = x.Rollout.RolloutId, AnnotationReward = (float)r[j] });
-                j++;
-            }
-
-            prefGroups.Add(pg);
-            // SEAM (docs/method.md section 7): rank disagreement between the policy's
-            // length-normalized log-likelihood and the RM's reward within the group.
-            double[] likelihood = g.Select(x => x.Rollout.Logprobs.Count == 0 ? 0 : (double)x.Rollout.Logprobs.Average()).ToArray();
-            if (R2M.Alignment.Seam.Discrepancy(likelihood, r) is { } d)
-            {
-                seams.Add(d);
-            }
+            throw new InvalidDataException($"step {step}: task {_task.Name} picks pairs by gold, but a response has no gold reward");
         }
+
+        StepBatch batch = StepBatch.Build(step, rollouts, rewards, gold, _task.Labels, _s.ServerAdvantages, _algorithm, _s.AdvantageEpsilon);
+        var items = batch.Items;
+        var prefGroups = batch.Groups;
+        var seams = batch.Seams;
+        var grouped = batch.Grouped;
 
         OnPhase?.Invoke(step, "optimize");
         OptimizeReply opt = await _client.OptimizeAsync(OptimizeConfig(), items, ct).ConfigureAwait(false);
@@ -187,27 +186,63 @@ public sealed class R2MTrainer
             upd = await _client.UpdateAsync(UpdateConfig(schedule), prefGroups, ct).ConfigureAwait(false);
         }
 
-        ResponseStats stats = ResponseStats.Compute(rollouts.Select(r => (prompts[(int)r.PromptIndex], r.ResponseText)));
+        (double Reward, double? Gold)? eval = null;
+        if (_evalPrompts is not null && ((_s.EvalEvery > 0 && step % _s.EvalEvery == 0) || step == _s.Steps))
+        {
+            OnPhase?.Invoke(step, "eval");
+            eval = await EvaluateAsync(_evalPrompts, step, ct).ConfigureAwait(false);
+        }
+
+        ResponseStats? stats = _task.Stats(rollouts.Select(r => (prompts[(int)r.PromptIndex], r.ResponseText)).ToArray());
+        double[] groupedRewards = grouped.Select(x => x.Reward).ToArray();
+        RolloutSummary? summary = hasGold ? RolloutMetrics.Summarize(groupedRewards, grouped.Select(x => x.Gold).ToArray(), _s.K) : null;
         return new VariantStepMetrics
         {
             Variant = Variants.DisplayName(_variant),
             Seed = _s.Seed,
             Step = step,
-            GoldReward = stats.MeanGold,
+            Task = _task.Name,
+            RunId = runId,
+            PairLabels = _task.Labels == PairLabelSource.RewardModel ? null : PairLabels.Describe(_task.Labels),
+            GoldReward = stats?.MeanGold,
             ProxyReward = rewards.Average(),
             Kl = opt.Kl,
             Entropy = opt.HasEntropy ? opt.Entropy : null,
-            BangRate = stats.BangRate,
-            MeanResponseLength = stats.MeanLength,
+            BangRate = stats?.BangRate,
+            // Sandbox: symbols up to EOS; other tasks: response tokens without EOS.
+            MeanResponseLength = stats?.MeanLength ?? rollouts.Average(r => r.ResponseTokenIds.Count - (r.FinishReason == FinishReason.Eos ? 1.0 : 0.0)),
             PolicyLoss = opt.PolicyLoss,
             BtLoss = upd?.BtLoss,
             GreLoss = upd?.GreLoss,
             Seam = seams.Count > 0 ? seams.Average() : null,
             Omega = replies.Count > 0 ? replies[0].Omega : null,
+            OnPolicyAccuracy = summary?.OnPolicyAccuracy,
+            RewardGroupStd = RolloutMetrics.MeanGroupStd(groupedRewards, _s.K),
+            DegenerateGroupShare = RolloutMetrics.DegenerateShare(groupedRewards, _s.K),
+            GoldTiedGroupShare = summary?.GoldTiedGroupShare,
+            EvalReward = eval?.Reward,
+            EvalGold = eval?.Gold,
             RmVersion = upd?.RmVersion ?? replies.Max(x => x.RmVersion),
             PolicyVersion = opt.PolicyVersion,
             ElapsedSeconds = Math.Round(clock.Elapsed.TotalSeconds, 3),
         };
+    }
+
+    /// <summary>
+    /// One response per evaluation prompt (K = 1, the run's sampling with one fixed seed, so every
+    /// evaluation of a run sees the same sampler stream), scored at step t like the training
+    /// rollouts: mean RM reward, and mean gold when the task has gold for every prompt.
+    /// </summary>
+    private async Task<(double Reward, double? Gold)> EvaluateAsync(IReadOnlyList<string> prompts, int step, CancellationToken ct)
+    {
+        var request = new GenerateRequest { SamplesPerPrompt = 1, Sampling = Sampling(StepSeed(_s.Seed, 0)) };
+        request.Prompts.AddRange(prompts.Select(p => new Prompt { Text = p }));
+        IReadOnlyList<Rollout> rollouts = await _client.GenerateAsync(request, ct).ConfigureAwait(false);
+        var replies = await _client.ScoreRolloutsAsync(rollouts.Select(r => r.RolloutId).ToArray(),
+            new ScoreOptions { Variant = _variant, Schedule = Schedule(step) }, ct).ConfigureAwait(false);
+        double[] rewards = Rewards(replies, rollouts, step);
+        double?[] gold = rollouts.Select(r => _task.Gold(prompts[(int)r.PromptIndex], r.ResponseText)).ToArray();
+        return (rewards.Average(), gold.All(g => g.HasValue) ? gold.Average() : null);
     }
 
     /// <summary>
@@ -217,9 +252,9 @@ public sealed class R2MTrainer
     /// measures the head as trained, without feedback. Sandbox RMs get exact token ids
     /// (SandboxVocabulary, with BOS and EOS as in training); other RMs get text.
     /// </summary>
-    private async Task<double> HeldOutAccuracyAsync(CancellationToken ct)
+    private async Task<double> HeldOutAccuracyAsync(SandboxOptions sandbox, CancellationToken ct)
     {
-        IReadOnlyList<PreferencePair> pairs = SandboxData.HeldOut(_s.HeldOutPairs, _s.HeldOutSeed, Sandbox);
+        IReadOnlyList<PreferencePair> pairs = SandboxData.HeldOut(_s.HeldOutPairs, _s.HeldOutSeed, sandbox);
         InfoReply info = await _client.InfoAsync(ct).ConfigureAwait(false);
         bool sandboxVocab = info.RewardModel is { } rm && rm.VocabSize == SandboxVocabulary.VocabSize;
         var options = new ScoreOptions { Variant = _variant, Schedule = Schedule(_s.Steps) };
@@ -357,8 +392,11 @@ public sealed class R2MTrainer
     }
 }
 
-/// <summary>The trainer's opaque client_state in a checkpoint: the last finished step (JSON).</summary>
-public sealed record ClientState(int Step, string Run)
+/// <summary>
+/// The trainer's opaque client_state in a checkpoint (JSON): the last finished step, the run's
+/// name and its id (<see cref="RunFolder"/>; null in checkpoints saved before run ids).
+/// </summary>
+public sealed record ClientState(int Step, string Run, string? RunId = null)
 {
     public static byte[] Encode(ClientState state) => JsonSerializer.SerializeToUtf8Bytes(state);
 

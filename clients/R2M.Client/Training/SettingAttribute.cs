@@ -9,4 +9,10 @@ namespace R2M.Client.Training;
 public sealed class SettingAttribute(string description) : Attribute
 {
     public string Description { get; } = description;
+
+    /// <summary>
+    /// What a null value means, shown in help as "[default: ...]" (e.g. "the server's"); a
+    /// non-null default is shown as its value instead, so help never states two defaults.
+    /// </summary>
+    public string? WhenNull { get; init; }
 }

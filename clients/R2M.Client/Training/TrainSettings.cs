@@ -17,6 +17,7 @@ public sealed class TrainSettings
         PropertyNamingPolicy = JsonNamingPolicy.CamelCase,
         DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
         UnmappedMemberHandling = JsonUnmappedMemberHandling.Disallow,
+        PropertyNameCaseInsensitive = true,
         ReadCommentHandling = JsonCommentHandling.Skip,
         AllowTrailingCommas = true,
         WriteIndented = true,
@@ -26,7 +27,7 @@ public sealed class TrainSettings
     [Setting("server address, host:port or http://host:port")]
     public string Server { get; set; } = "127.0.0.1:50051";
 
-    [Setting("file holding the API key, sent as 'authorization: Bearer KEY' (default: the key in $R2M_API_KEY; never on the command line)")]
+    [Setting("file holding the API key, sent as 'authorization: Bearer KEY' (never on the command line)", WhenNull = "the key in $R2M_API_KEY")]
     public string? ApiKeyFile { get; set; }
 
     /// <summary>The API key: the content of <see cref="ApiKeyFile"/> (trailing line break removed), else $R2M_API_KEY.</summary>
@@ -47,6 +48,22 @@ public sealed class TrainSettings
 
     [Setting("most calls in flight at once")]
     public int Concurrency { get; set; } = 4;
+
+    // ------------------------------------------------------------------ the task
+    [Setting("sandbox task: spurious, oracle-labels (diagnostic: gold picks the GREBT pairs), shift, beyond-semantics", WhenNull = "spurious")]
+    public string? Task { get; set; }
+
+    [Setting("JSONL file of your own prompts ({\"prompt\": \"...\"} per line) instead of a sandbox task; no gold reward")]
+    public string? PromptsFile { get; set; }
+
+    [Setting("JSONL prompts to evaluate on: one response each (K = 1), mean RM reward (and gold when the task has it) in the metrics")]
+    public string? EvalPrompts { get; set; }
+
+    [Setting("evaluate --eval-prompts every N steps (0 = after the last step only)")]
+    public int EvalEvery { get; set; }
+
+    [Setting("JSONL held-out preference pairs ({\"prompt\", \"chosen\", \"rejected\"} per line) for RM accuracy")]
+    public string? EvalPairs { get; set; }
 
     // ------------------------------------------------------------------ the loop
     [Setting("variant: vanilla, r2m, r2m-without-train, r2m-with-noise, iterative-rm-head, r2m-without-bt, r2m-without-gre, pretrained-rm")]
@@ -73,13 +90,13 @@ public sealed class TrainSettings
     [Setting("top-k sampling (0 = off)")]
     public int TopK { get; set; }
 
-    [Setting("nucleus sampling top-p in (0, 1] (default off)")]
+    [Setting("nucleus sampling top-p in (0, 1]", WhenNull = "off")]
     public double? TopP { get; set; }
 
     [Setting("most tokens per response, EOS included")]
     public int MaxNewTokens { get; set; } = 12;
 
-    [Setting("policy AdamW learning rate (default: the server's)")]
+    [Setting("policy AdamW learning rate", WhenNull = "the server's")]
     public double? PolicyLr { get; set; }
 
     [Setting("KL coefficient beta to the reference policy")]
@@ -91,7 +108,7 @@ public sealed class TrainSettings
     [Setting("PPO clip range epsilon")]
     public double ClipEpsilon { get; set; } = 0.2;
 
-    [Setting("upper clip range (default: = clip-epsilon)")]
+    [Setting("upper clip range", WhenNull = "= clip-epsilon")]
     public double? ClipEpsilonHigh { get; set; }
 
     [Setting("sequences per optimizer step (0 = whole batch)")]
@@ -100,7 +117,7 @@ public sealed class TrainSettings
     [Setting("epsilon added to the group std in GRPO advantages")]
     public double AdvantageEpsilon { get; set; } = 1e-4;
 
-    [Setting("policy gradient-norm clip (default: the server's, 1.0)")]
+    [Setting("policy gradient-norm clip", WhenNull = "the server's, 1.0")]
     public double? MaxGradNorm { get; set; }
 
     [Setting("loss aggregation: sequence-mean, token-mean, constant-norm, minibatch-token-mean")]
@@ -109,7 +126,7 @@ public sealed class TrainSettings
     [Setting("send rewards and let the server compute group advantages (default: the client computes them)")]
     public bool ServerAdvantages { get; set; }
 
-    [Setting("reward-model AdamW learning rate (default: the server's)")]
+    [Setting("reward-model AdamW learning rate", WhenNull = "the server's")]
     public double? RmLr { get; set; }
 
     [Setting("GREBT alpha: (1 - alpha) BT + alpha GRE (paper: 0.3)")]
@@ -125,10 +142,10 @@ public sealed class TrainSettings
     public string PairSelection { get; set; } = "annotation";
 
     // ------------------------------------------------------------------ outputs
-    [Setting("output folder (default runs/VARIANT-seedSEED)")]
+    [Setting("output folder; one run per folder (see --resume, --overwrite)", WhenNull = "runs/VARIANT-seedSEED")]
     public string? Out { get; set; }
 
-    [Setting("metrics JSONL file (default OUT/metrics.jsonl)")]
+    [Setting("metrics JSONL file", WhenNull = "OUT/metrics.jsonl")]
     public string? Metrics { get; set; }
 
     [Setting("write SVG plots into OUT/plots at the end")]
@@ -137,11 +154,17 @@ public sealed class TrainSettings
     [Setting("save a server checkpoint every N steps (0 = never); the last step is always saved when N > 0")]
     public int CheckpointEvery { get; set; }
 
-    [Setting("checkpoint name under the server's checkpoint root (default VARIANT-seedSEED)")]
+    [Setting("checkpoint name under the server's checkpoint root", WhenNull = "VARIANT-seedSEED")]
     public string? CheckpointName { get; set; }
 
-    [Setting("load the checkpoint and continue after its step (metrics past it are dropped)")]
+    [Setting("load the checkpoint and continue after its step (metrics past it are dropped); the checkpoint and the metrics file must belong to one run")]
     public bool Resume { get; set; }
+
+    [Setting("replace the run already in the output folder (its metrics file is deleted)")]
+    public bool Overwrite { get; set; }
+
+    [Setting("do not reset the server (Admin.Reset with the run seed) before a fresh run: train on from its current weights")]
+    public bool NoReset { get; set; }
 
     [Setting("held-out gold pairs scored at t = T after training for RM accuracy (0 = skip)")]
     public int HeldOutPairs { get; set; } = 200;
@@ -165,17 +188,23 @@ public sealed class TrainSettings
     [JsonIgnore]
     public string CheckpointNameOrDefault => CheckpointName ?? RunName;
 
-    /// <summary>Reads a JSON config file (camelCase keys); unknown keys are errors naming the file.</summary>
+    /// <summary>
+    /// Reads a JSON config file. Keys are the flags in camelCase, matched case-insensitively
+    /// ("PolicyLr" = "policyLr"); an unknown key is an error naming it, the file and the nearest
+    /// known key; a value of the wrong type names its key.
+    /// </summary>
     public static TrainSettings Load(string path)
     {
+        string text = File.ReadAllText(path);
+        ConfigKeys.Check<TrainSettings>(text, path);
         try
         {
-            return JsonSerializer.Deserialize<TrainSettings>(File.ReadAllText(path), JsonOptions)
+            return JsonSerializer.Deserialize<TrainSettings>(text, JsonOptions)
                 ?? throw new InvalidDataException($"config file {path} holds JSON null");
         }
         catch (JsonException e)
         {
-            throw new InvalidDataException($"config file {path}: {e.Message}", e);
+            throw ConfigKeys.ValueError<TrainSettings>(path, e);
         }
     }
 
@@ -187,8 +216,7 @@ public sealed class TrainSettings
     {
         ArgumentNullException.ThrowIfNull(target);
         TrainSettings file = Load(path);
-        using var doc = JsonDocument.Parse(File.ReadAllText(path), new JsonDocumentOptions { CommentHandling = JsonCommentHandling.Skip, AllowTrailingCommas = true });
-        var keys = doc.RootElement.EnumerateObject().Select(p => p.Name).ToHashSet(StringComparer.Ordinal);
+        var keys = ConfigKeys.Present(File.ReadAllText(path));
         foreach (var p in typeof(TrainSettings).GetProperties().Where(p => p.CanWrite && keys.Contains(JsonNamingPolicy.CamelCase.ConvertName(p.Name))))
         {
             p.SetValue(target, p.GetValue(file));
@@ -231,6 +259,21 @@ public sealed class TrainSettings
         Require(CheckpointEvery >= 0, "checkpoint-every", CheckpointEvery, ">= 0");
         Require(HeldOutPairs >= 0, "held-out-pairs", HeldOutPairs, ">= 0");
         Require(!Resume || CheckpointEvery > 0 || CheckpointName is not null, "resume", Resume, "used with --checkpoint-every or --checkpoint-name");
+        Require(!(Resume && Overwrite), "overwrite", Overwrite, "left out with --resume (continue the run, or replace it, not both)");
+        Require(PromptsFile is null || Task is null, "prompts-file", PromptsFile!, "left out with --task (a run trains on a sandbox task or on your prompts)");
+        Require(PromptsFile is null || File.Exists(PromptsFile), "prompts-file", PromptsFile!, "an existing file");
+        Require(EvalPrompts is null || File.Exists(EvalPrompts), "eval-prompts", EvalPrompts!, "an existing file");
+        Require(EvalPairs is null || File.Exists(EvalPairs), "eval-pairs", EvalPairs!, "an existing file");
+        Require(EvalEvery >= 0, "eval-every", EvalEvery, ">= 0");
+        if (Task is not null)
+        {
+            Sandbox.SandboxTask? task = Sandbox.SandboxTasks.All.FirstOrDefault(t => string.Equals(t.Name, Task.Trim().Replace('_', '-'), StringComparison.OrdinalIgnoreCase));
+            Require(task is not null, "task", Task, "one of: " + string.Join(", ", Sandbox.SandboxTasks.Names));
+            // Gold labels reach the server only as annotation rewards (PairLabels.SelectionRewards).
+            Require(task!.Labels != Sandbox.PairLabelSource.Gold || Choices.PairSelection(PairSelection) == Api.V1.PairSelection.Annotation,
+                "pair-selection", PairSelection, $"annotation with --task {task.Name} (its pairs are picked by gold annotation rewards)");
+        }
+
         _ = VariantConfig;
         _ = Choices.Algorithm(Algorithm);
         _ = Choices.Aggregation(Aggregation);

@@ -26,6 +26,7 @@ public static class ClientCli
         root.Subcommands.Add(DemoCommand(stdout));
         root.Subcommands.Add(StatusCommand(stdout));
         root.Subcommands.Add(ScoreCommands.Create(stdout));
+        root.Subcommands.Add(StudyCommands.Create(stdout));
         ParseResult parsed = root.Parse(args);
         try
         {

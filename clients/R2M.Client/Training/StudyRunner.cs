@@ -223,7 +223,9 @@ public sealed class StudyRunner(StudySettings study, TrainSettings baseSettings,
         s.Overwrite = true; // a run without result.json did not finish: it starts again
         s.CheckpointEvery = 0;
         s.Plots = false;
-        s.HeldOutPairs = 0;
+        // Held-out accuracy is the trainer's, scored without policy feedback: the teacher-forced call
+        // that would give it feedback (docs/study.md "What it runs on") has not landed.
+        s.HeldOutPairs = study.HeldOutPairs;
         var clock = Stopwatch.StartNew();
         using var client = new R2MClient(s.ToClientOptions((call, attempt, e, delay) =>
             log.WriteLine($"  {call}: {e.Message}; retry {attempt} in {delay.TotalSeconds:F1} s")));
@@ -233,27 +235,13 @@ public sealed class StudyRunner(StudySettings study, TrainSettings baseSettings,
         var trainer = new R2MTrainer(client, s) { OnStep = onStep, OnPhase = onPhase };
         TrainResult result = await trainer.RunAsync(ct).ConfigureAwait(false);
         var run = new StudyRun(task.Name, row, seed, result.Steps);
-        (double? withFeedback, double? without) = await HeldOutAsync(client, task, s, ct).ConfigureAwait(false);
+        (double? withFeedback, double? without) = (null, result.HeldOutAccuracy);
         var record = new StudyRunRecord(task.Name, row, seed, Variants.FreezesRewardModel(s.VariantConfig) ? null : rmLr,
             StudyAnalysis.FinalGold(run, study.Window), withFeedback, without, Math.Round(clock.Elapsed.TotalSeconds, 1));
         WriteAtomic(resultPath, JsonSerializer.Serialize(record, Indented));
         _done++;
         log.WriteLine(FormattableString.Invariant($"{phase} {task.Name} {row} seed {seed}: G {record.G:F3} ({record.WallSeconds:F0} s)"));
         return record;
-    }
-
-    /// <summary>Held-out RM accuracy at t = T on the final digit window, with and without policy feedback.</summary>
-    private async Task<(double?, double?)> HeldOutAsync(R2MClient client, SandboxTask task, TrainSettings s, CancellationToken ct)
-    {
-        if (study.HeldOutPairs == 0)
-        {
-            return (null, null);
-        }
-
-        IReadOnlyList<PreferencePair> pairs = task.HeldOut(study.HeldOutPairs, s.HeldOutSeed, s.Steps, s.Steps);
-        var options = new ScoreOptions { Variant = s.VariantConfig, Schedule = new Schedule { Step = (ulong)s.Steps, TotalSteps = (ulong)s.Steps, OmegaFloor = (float)s.OmegaFloor } };
-        HeldOutAccuracy acc = await HeldOutEvaluator.EvaluateAsync(client, HeldOutEvaluator.FromSandbox(pairs), options, ct).ConfigureAwait(false);
-        return (acc.WithFeedback, acc.WithoutFeedback);
     }
 
     private string TaskSection(SandboxTask task, IReadOnlyList<StudyRun> runs, double rmLr, IReadOnlyList<string> dropped)

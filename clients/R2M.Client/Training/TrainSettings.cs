@@ -267,8 +267,17 @@ public sealed class TrainSettings
         Require(EvalEvery >= 0, "eval-every", EvalEvery, ">= 0");
         if (Task is not null)
         {
-            Sandbox.SandboxTask? task = Sandbox.SandboxTasks.All.FirstOrDefault(t => string.Equals(t.Name, Task.Trim().Replace('_', '-'), StringComparison.OrdinalIgnoreCase));
-            Require(task is not null, "task", Task, "one of: " + string.Join(", ", Sandbox.SandboxTasks.Names));
+            Sandbox.SandboxTask? task;
+            try
+            {
+                task = Sandbox.SandboxTasks.Get(Task); // one lookup: names, case, '_' and the +gold-pairs suffix
+            }
+            catch (ArgumentException)
+            {
+                task = null;
+            }
+
+            Require(task is not null, "task", Task, "one of: " + string.Join(", ", Sandbox.SandboxTasks.Names) + " (each also as NAME" + Sandbox.SandboxTasks.GoldPairsSuffix + ")");
             // Gold labels reach the server only as annotation rewards (PairLabels.SelectionRewards).
             Require(task!.Labels != Sandbox.PairLabelSource.Gold || Choices.PairSelection(PairSelection) == Api.V1.PairSelection.Annotation,
                 "pair-selection", PairSelection, $"annotation with --task {task.Name} (its pairs are picked by gold annotation rewards)");

@@ -39,7 +39,8 @@ public sealed class RetryTests
         int rc = await ClientCli.RunAsync(["train", "--server", $"127.0.0.1:{ClosedPort()}", "--retries", "2", "--backoff-ms", "10",
             "--out", Path.Combine(Path.GetTempPath(), "r2m-down-" + Guid.NewGuid().ToString("N"))], output, error).WaitAsync(Limit);
         Assert.Equal(1, rc);
-        Assert.Contains("r2m-client: Policy.Generate failed after 2 attempts", error.ToString());
+        // A fresh train resets the server first (--no-reset opts out), so Reset is the first call to fail.
+        Assert.Contains("r2m-client: Admin.Reset failed after 2 attempts", error.ToString());
         Assert.Contains("retry 1", output.ToString());
     }
 

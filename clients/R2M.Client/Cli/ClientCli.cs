@@ -27,6 +27,8 @@ public static class ClientCli
         root.Subcommands.Add(StatusCommand(stdout));
         root.Subcommands.Add(ScoreCommands.Create(stdout));
         root.Subcommands.Add(StudyCommands.Create(stdout));
+        root.Subcommands.Add(AdminCommands.Reset(stdout));
+        root.Subcommands.Add(AdminCommands.Generate(stdout));
         ParseResult parsed = root.Parse(args);
         try
         {

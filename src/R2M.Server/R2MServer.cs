@@ -128,7 +128,18 @@ public static class R2MServer
     {
         if (args.Length > 0 && args[0] == "health")
         {
+            if (ServerCommandLine.HealthHelp(args[1..]) is { } help)
+            {
+                await Console.Out.WriteAsync(help).ConfigureAwait(false);
+                return 0;
+            }
+
             return await HealthProbe.RunAsync(args[1..]).ConfigureAwait(false);
+        }
+
+        if (ServerCommandLine.Handle(args, SwitchMappings, Console.Out, Console.Error) is { } exitCode)
+        {
+            return exitCode;
         }
 
         WebApplication app;

@@ -50,13 +50,8 @@ internal static class ConfigKeys
         return new InvalidDataException($"config file {path}: key '{key}' must be {expected}{(Nullable.GetUnderlyingType(property.PropertyType) is null ? "" : " or null")}", e);
     }
 
-    /// <summary>The known key closest to <paramref name="key"/> by edit distance (case-insensitive), if it is plausibly a typo.</summary>
-    internal static string? Nearest(string key, IReadOnlyList<string> known)
-    {
-        string k = key.ToLowerInvariant();
-        (string Name, int Distance) best = known.Select(n => (n, Distance(k, n.ToLowerInvariant()))).MinBy(x => x.Item2);
-        return best.Distance <= Math.Max(2, key.Length / 3) ? best.Name : null;
-    }
+    /// <summary>The known key closest to <paramref name="key"/>, if it is plausibly a typo (<see cref="Api.NameSuggestions"/>).</summary>
+    internal static string? Nearest(string key, IReadOnlyList<string> known) => Api.NameSuggestions.Nearest(key, known);
 
     private static IEnumerable<string> Keys(string json, string path)
     {
@@ -79,29 +74,5 @@ internal static class ConfigKeys
 
             return doc.RootElement.EnumerateObject().Select(p => p.Name).ToArray();
         }
-    }
-
-    /// <summary>Levenshtein distance (insert, delete, substitute: cost 1).</summary>
-    private static int Distance(string a, string b)
-    {
-        var row = new int[b.Length + 1];
-        for (int j = 0; j <= b.Length; j++)
-        {
-            row[j] = j;
-        }
-
-        for (int i = 1; i <= a.Length; i++)
-        {
-            int diagonal = row[0];
-            row[0] = i;
-            for (int j = 1; j <= b.Length; j++)
-            {
-                int above = row[j];
-                row[j] = Math.Min(Math.Min(row[j] + 1, row[j - 1] + 1), diagonal + (a[i - 1] == b[j - 1] ? 0 : 1));
-                diagonal = above;
-            }
-        }
-
-        return row[b.Length];
     }
 }

@@ -6,17 +6,11 @@ namespace R2M.Client.Cli;
 /// <summary><c>r2m-client study</c>: the pre-registered study of docs/study.md.</summary>
 internal static class StudyCommands
 {
-    /// <summary>Training settings the study sets per run: not flags of <c>study</c>.</summary>
-    private static readonly string[] SetPerRun =
-        [nameof(TrainSettings.Server), nameof(TrainSettings.Out), nameof(TrainSettings.Metrics), nameof(TrainSettings.Variant),
-         nameof(TrainSettings.Seed), nameof(TrainSettings.RmLr), nameof(TrainSettings.Resume), nameof(TrainSettings.CheckpointEvery),
-         nameof(TrainSettings.CheckpointName), nameof(TrainSettings.Plots), nameof(TrainSettings.HeldOutPairs)];
-
     public static Command Create(TextWriter stdout)
     {
         var command = new Command("study", "the pre-registered study (docs/study.md): every task x nine rows x seeds, RM lr chosen on validation seeds, intervals, figures");
         var studyBinder = new SettingsBinder<StudySettings>(command, new StudySettings());
-        var trainBinder = new SettingsBinder<TrainSettings>(command, StudyRunner.Defaults(), p => !SetPerRun.Contains(p.Name));
+        var trainBinder = new SettingsBinder<TrainSettings>(command, StudyRunner.Defaults(), p => !StudyRunner.SetPerRun.Contains(p.Name));
         command.SetAction(async (parse, ct) =>
         {
             var study = new StudySettings();

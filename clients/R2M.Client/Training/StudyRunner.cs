@@ -29,12 +29,17 @@ public sealed class StudyRunner(StudySettings study, TrainSettings baseSettings,
 
     private static readonly JsonSerializerOptions Indented = new() { WriteIndented = true };
 
-    /// <summary>Settings the runner sets per run or that do not change results: left out of plan.json.</summary>
+    /// <summary>Training settings the runner sets for each run: not flags of <c>study</c>.</summary>
+    internal static readonly string[] SetPerRun =
+        [nameof(TrainSettings.Server), nameof(TrainSettings.Out), nameof(TrainSettings.Metrics), nameof(TrainSettings.Variant),
+         nameof(TrainSettings.Seed), nameof(TrainSettings.RmLr), nameof(TrainSettings.Resume), nameof(TrainSettings.CheckpointEvery),
+         nameof(TrainSettings.CheckpointName), nameof(TrainSettings.Plots), nameof(TrainSettings.HeldOutPairs),
+         nameof(TrainSettings.Task), nameof(TrainSettings.Overwrite)];
+
+    /// <summary>Left out of plan.json: the per-run settings and those that do not change results (connection, retries).</summary>
     private static readonly string[] PerRunSettings =
-        [nameof(TrainSettings.Server), nameof(TrainSettings.ApiKeyFile), nameof(TrainSettings.Timeout), nameof(TrainSettings.Retries),
-         nameof(TrainSettings.BackoffMs), nameof(TrainSettings.MaxBackoffMs), nameof(TrainSettings.Concurrency), nameof(TrainSettings.Variant),
-         nameof(TrainSettings.Seed), nameof(TrainSettings.RmLr), nameof(TrainSettings.Out), nameof(TrainSettings.Metrics), nameof(TrainSettings.Plots),
-         nameof(TrainSettings.CheckpointEvery), nameof(TrainSettings.CheckpointName), nameof(TrainSettings.Resume), nameof(TrainSettings.HeldOutPairs)];
+        [.. SetPerRun, nameof(TrainSettings.ApiKeyFile), nameof(TrainSettings.Timeout), nameof(TrainSettings.Retries),
+         nameof(TrainSettings.BackoffMs), nameof(TrainSettings.MaxBackoffMs), nameof(TrainSettings.Concurrency)];
 
     private ServerProcess? _server;
     private (string Policy, string Rm)? _serverModels;

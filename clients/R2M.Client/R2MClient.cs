@@ -23,6 +23,7 @@ public sealed class R2MClient : IDisposable
 {
     private static readonly string InfoCall = Label(nameof(Admin), nameof(Admin.AdminClient.Info));
     private static readonly string GenerateCall = Label(nameof(Policy), nameof(Policy.PolicyClient.Generate));
+    private static readonly string TeacherForceCall = Label(nameof(Policy), nameof(Policy.PolicyClient.TeacherForce));
     private static readonly string ScoreCall = Label(nameof(RewardModel), nameof(RewardModel.RewardModelClient.Score));
     private static readonly string OptimizeCall = Label(nameof(Policy), nameof(Policy.PolicyClient.Optimize));
     private static readonly string UpdateCall = Label(nameof(RewardModel), nameof(RewardModel.RewardModelClient.Update));
@@ -74,17 +75,31 @@ public sealed class R2MClient : IDisposable
     public Task<IReadOnlyList<Rollout>> GenerateAsync(GenerateRequest request, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(request);
-        return _runner.RunRetriedByChannelAsync<IReadOnlyList<Rollout>>(GenerateCall, async o =>
+        return _runner.RunRetriedByChannelAsync<IReadOnlyList<Rollout>>(GenerateCall, o => ReadRolloutsAsync(_policy.Generate(request, o), o.CancellationToken), cancellationToken);
+    }
+
+    /// <summary>
+    /// Policy.TeacherForce: one stored rollout per (prompt, response) item, chunked hidden states
+    /// reassembled, in the items' order (prompt_index is the item's index).
+    /// </summary>
+    public Task<IReadOnlyList<Rollout>> TeacherForceAsync(TeacherForceRequest request, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        return _runner.RunRetriedByChannelAsync<IReadOnlyList<Rollout>>(TeacherForceCall, o => ReadRolloutsAsync(_policy.TeacherForce(request, o), o.CancellationToken), cancellationToken);
+    }
+
+    private static async Task<IReadOnlyList<Rollout>> ReadRolloutsAsync(AsyncServerStreamingCall<Rollout> call, CancellationToken ct)
+    {
+        using (call)
         {
-            using var call = _policy.Generate(request, o);
             var assembler = new RolloutAssembler();
-            while (await call.ResponseStream.MoveNext(o.CancellationToken).ConfigureAwait(false))
+            while (await call.ResponseStream.MoveNext(ct).ConfigureAwait(false))
             {
                 assembler.Add(call.ResponseStream.Current);
             }
 
             return assembler.Complete();
-        }, cancellationToken);
+        }
     }
 
     /// <summary>

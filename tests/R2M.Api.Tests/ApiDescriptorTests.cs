@@ -69,6 +69,7 @@ public sealed class ApiDescriptorTests
 
     [Theory]
     [InlineData("Policy", "Generate", false, true)]
+    [InlineData("Policy", "TeacherForce", false, true)]
     [InlineData("Policy", "Optimize", true, false)]
     [InlineData("RewardModel", "Score", true, true)]
     [InlineData("RewardModel", "Update", true, false)]
@@ -92,7 +93,7 @@ public sealed class ApiDescriptorTests
             .ToDictionary(s => s.FullName, s => s.Methods.Select(m => m.Name).Order().ToArray());
 
         Assert.Equal(["r2m.v1.Admin", "r2m.v1.Policy", "r2m.v1.RewardModel"], services.Keys.Order());
-        Assert.Equal(["Generate", "Optimize"], services["r2m.v1.Policy"]);
+        Assert.Equal(["Generate", "Optimize", "TeacherForce"], services["r2m.v1.Policy"]);
         Assert.Equal(["Score", "Update"], services["r2m.v1.RewardModel"]);
         Assert.Equal(["Info", "LoadCheckpoint", "Reset", "SaveCheckpoint"], services["r2m.v1.Admin"]);
     }

@@ -6,7 +6,7 @@ using R2M.Client.Training;
 namespace R2M.Client.Cli;
 
 /// <summary>
-/// <c>r2m-client</c>: train, score, status, demo. Errors print one line "r2m-client: ..." and
+/// <c>r2m-client</c>: train, score, eval-rm, status, demo. Errors print one line "r2m-client: ..." and
 /// exit with code 1 (2 for bad usage); no stack traces for expected failures.
 /// </summary>
 public static class ClientCli
@@ -29,6 +29,7 @@ public static class ClientCli
         root.Subcommands.Add(StudyCommands.Create(stdout));
         root.Subcommands.Add(AdminCommands.Reset(stdout));
         root.Subcommands.Add(AdminCommands.Generate(stdout));
+        root.Subcommands.Add(EvalCommands.EvalRm(stdout));
         ParseResult parsed = root.Parse(args);
         try
         {
@@ -81,7 +82,12 @@ public static class ClientCli
             var last = result.Steps[^1];
             stdout.WriteLine($"done: run {result.RunId}, {result.Steps.Count} steps, gold {Fmt(last.GoldReward, "F3")}, proxy {last.ProxyReward:F3}, kl {Fmt(last.Kl)}, '!' rate {Fmt(last.BangRate, "F2")}"
                 + (last.EvalReward is { } er ? $", eval reward {er:F3}" + (last.EvalGold is { } eg ? $" gold {eg:F3}" : "") : "")
-                + (result.HeldOutAccuracy is { } acc ? $", RM held-out accuracy {acc:F3}" : ""));
+                + (result.HeldOut is { } h ? $", RM held-out accuracy {h.WithFeedback:F3} with feedback ({h.WithoutFeedback:F3} without)" : ""));
+            if (result.EvalPairs is { } ep)
+            {
+                stdout.WriteLine($"eval pairs: {ep.Pairs}, RM accuracy at t = T {ep.WithFeedback:F3} with policy feedback, {ep.WithoutFeedback:F3} without");
+            }
+
             stdout.WriteLine($"metrics: {Path.GetFullPath(s.MetricsPath)}");
             if (s.Plots)
             {

@@ -140,7 +140,8 @@ public sealed class DemoRunner(DemoSettings demo, TrainSettings baseSettings, Te
         var rows = runs.GroupBy(r => r.Variant).Select(g =>
         {
             var finals = g.Select(r => r.Result.Steps[^1]).ToArray();
-            double[] acc = g.Where(r => r.Result.HeldOutAccuracy.HasValue).Select(r => r.Result.HeldOutAccuracy!.Value).ToArray();
+            // The paper's held-out accuracy: pairs scored through the policy (with feedback) at t = T.
+            double[] acc = g.Where(r => r.Result.HeldOut is not null).Select(r => r.Result.HeldOut!.WithFeedback).ToArray();
             return VariantSummary.FromFinalSteps(Variants.DisplayName(g.Key), finals, acc.Length > 0 ? acc.Average() : null);
         }).ToArray();
         var allSteps = runs.SelectMany(r => r.Result.Steps).ToArray();

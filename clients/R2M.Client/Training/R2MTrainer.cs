@@ -8,10 +8,12 @@ namespace R2M.Client.Training;
 
 /// <summary>What a finished (or resumed and finished) run produced.</summary>
 /// <param name="Steps">Every step's metrics of this run, resumed steps included (read back from the JSONL).</param>
-/// <param name="HeldOutAccuracy">RM accuracy on held-out gold pairs at t = T; null when skipped (or the task is not the sandbox).</param>
+/// <param name="HeldOut">RM accuracy on the sandbox's held-out gold pairs at t = T, with and without policy feedback; null when
+/// skipped (HeldOutPairs 0) or the task is not a sandbox task.</param>
 /// <param name="StartStep">First step this invocation ran (1, or the checkpoint's step + 1).</param>
 /// <param name="RunId">The run's id (<see cref="RunFolder"/>), in every metrics line and checkpoint.</param>
-public sealed record TrainResult(IReadOnlyList<VariantStepMetrics> Steps, double? HeldOutAccuracy, int StartStep, string RunId);
+/// <param name="EvalPairs">RM accuracy on the --eval-pairs file at t = T, with and without feedback; null without the file.</param>
+public sealed record TrainResult(IReadOnlyList<VariantStepMetrics> Steps, HeldOutResult? HeldOut, int StartStep, string RunId, HeldOutResult? EvalPairs = null);
 
 /// <summary>
 /// The RL loop of docs/method.md section 1 driven over the wire on a training task (a sandbox task
@@ -29,6 +31,7 @@ public sealed class R2MTrainer
     private readonly Algorithm _algorithm; // parsed once (Validate checked it), not per group per step
     private readonly ITrainingTask _task;
     private readonly IReadOnlyList<string>? _evalPrompts;
+    private readonly IReadOnlyList<PairRecord>? _evalPairs;
 
     public R2MTrainer(R2MClient client, TrainSettings settings)
         : this(client, settings, null)
@@ -47,6 +50,7 @@ public sealed class R2MTrainer
         _algorithm = Choices.Algorithm(settings.Algorithm);
         _task = task ?? TrainingTasks.From(settings);
         _evalPrompts = settings.EvalPrompts is { } file ? JsonlFile.ReadPrompts(file).Select(p => p.Prompt).ToArray() : null;
+        _evalPairs = settings.EvalPairs is { } pairs ? JsonlFile.ReadPairs(pairs) : null; // a bad line fails here, before any step
     }
 
     /// <summary>Called after each finished step (progress display).</summary>
@@ -102,15 +106,24 @@ public sealed class R2MTrainer
             }
         }
 
-        double? accuracy = null;
+        // Held-out accuracy at t = T (the paper's evaluation point), with and without policy feedback.
+        var evaluator = new HeldOutEvaluator(_client);
+        var options = new ScoreOptions { Variant = _variant, Schedule = Schedule(_s.Steps) };
+        HeldOutResult? heldOut = null, evalPairs = null;
         if (_s.HeldOutPairs > 0 && _task.SandboxAt(_s.Steps, _s.Steps) is { } sandbox)
         {
             OnPhase?.Invoke(_s.Steps, "held-out");
-            accuracy = await HeldOutAccuracyAsync(sandbox, cancellationToken).ConfigureAwait(false);
+            heldOut = await evaluator.EvaluateAsync(HeldOutEvaluator.SandboxPairs(_s.HeldOutPairs, _s.HeldOutSeed, sandbox), options, cancellationToken).ConfigureAwait(false);
+        }
+
+        if (_evalPairs is not null)
+        {
+            OnPhase?.Invoke(_s.Steps, "eval-pairs");
+            evalPairs = await evaluator.EvaluateAsync(_evalPairs, options, cancellationToken).ConfigureAwait(false);
         }
 
         var steps = MetricsJsonlWriter.ReadAll<VariantStepMetrics>(_s.MetricsPath);
-        return new TrainResult(steps, accuracy, start, runId);
+        return new TrainResult(steps, heldOut, start, runId, evalPairs);
     }
 
     /// <summary>Loads the checkpoint, checks its run against the metrics file, trims metrics past its step; returns the next step and the run id.</summary>
@@ -243,55 +256,6 @@ public sealed class R2MTrainer
         double[] rewards = Rewards(replies, rollouts, step);
         double?[] gold = rollouts.Select(r => _task.Gold(prompts[(int)r.PromptIndex], r.ResponseText)).ToArray();
         return (rewards.Average(), gold.All(g => g.HasValue) ? gold.Average() : null);
-    }
-
-    /// <summary>
-    /// RM accuracy on held-out gold-labeled pairs (paper Table 3; scored at t = T). The pairs are
-    /// inline items without policy hidden states (the API has no teacher-forced hidden-state
-    /// call for arbitrary text), so the server scores them as phi(H_last): for R2M variants this
-    /// measures the head as trained, without feedback. Sandbox RMs get exact token ids
-    /// (SandboxVocabulary, with BOS and EOS as in training); other RMs get text.
-    /// </summary>
-    private async Task<double> HeldOutAccuracyAsync(SandboxOptions sandbox, CancellationToken ct)
-    {
-        IReadOnlyList<PreferencePair> pairs = SandboxData.HeldOut(_s.HeldOutPairs, _s.HeldOutSeed, sandbox);
-        InfoReply info = await _client.InfoAsync(ct).ConfigureAwait(false);
-        bool sandboxVocab = info.RewardModel is { } rm && rm.VocabSize == SandboxVocabulary.VocabSize;
-        var options = new ScoreOptions { Variant = _variant, Schedule = Schedule(_s.Steps) };
-        var messages = new List<ScoreRequest>(pairs.Count * 2);
-        for (int i = 0; i < pairs.Count; i++)
-        {
-            messages.Add(Inline($"c{i}", pairs[i].Prompt.Text, pairs[i].Chosen, sandboxVocab, options));
-            messages.Add(Inline($"r{i}", pairs[i].Prompt.Text, pairs[i].Rejected, sandboxVocab, options));
-        }
-
-        var replies = await _client.ScoreAsync(messages, ct).ConfigureAwait(false);
-        if (replies.FirstOrDefault(r => r.Error is not null) is { } bad)
-        {
-            throw new InvalidDataException($"held-out scoring: item {bad.ItemId}: {bad.Error.Code} {bad.Error.Message}");
-        }
-
-        double[] chosen = replies.Where((_, i) => i % 2 == 0).Select(r => (double)r.Reward).ToArray();
-        double[] rejected = replies.Where((_, i) => i % 2 == 1).Select(r => (double)r.Reward).ToArray();
-        return SandboxReport.PairAccuracy(chosen, rejected);
-    }
-
-    private static ScoreRequest Inline(string id, string prompt, string response, bool sandboxVocab, ScoreOptions options)
-    {
-        var item = new InlineItem();
-        if (sandboxVocab)
-        {
-            (int[] ids, int promptLength) = SandboxVocabulary.EncodeExample(prompt, response);
-            item.PromptTokenIds = new TokenIds { Ids = { ids[..promptLength] } };
-            item.ResponseTokenIds = new TokenIds { Ids = { ids[promptLength..] } };
-        }
-        else
-        {
-            item.PromptText = prompt;
-            item.ResponseText = response;
-        }
-
-        return new ScoreRequest { ItemId = id, Inline = item, Options = options };
     }
 
     private double[] Rewards(IReadOnlyList<ScoreReply> replies, IReadOnlyList<Rollout> rollouts, int step)

@@ -228,8 +228,6 @@ public sealed class StudyRunner(StudySettings study, TrainSettings baseSettings,
         s.Overwrite = true; // a run without result.json did not finish: it starts again
         s.CheckpointEvery = 0;
         s.Plots = false;
-        // Held-out accuracy is the trainer's, scored without policy feedback: the teacher-forced call
-        // that would give it feedback (docs/study.md "What it runs on") has not landed.
         s.HeldOutPairs = study.HeldOutPairs;
         var clock = Stopwatch.StartNew();
         using var client = new R2MClient(s.ToClientOptions((call, attempt, e, delay) =>
@@ -240,7 +238,7 @@ public sealed class StudyRunner(StudySettings study, TrainSettings baseSettings,
         var trainer = new R2MTrainer(client, s) { OnStep = onStep, OnPhase = onPhase };
         TrainResult result = await trainer.RunAsync(ct).ConfigureAwait(false);
         var run = new StudyRun(task.Name, row, seed, result.Steps);
-        (double? withFeedback, double? without) = (null, result.HeldOutAccuracy);
+        (double? withFeedback, double? without) = (result.HeldOut?.WithFeedback, result.HeldOut?.WithoutFeedback);
         var record = new StudyRunRecord(task.Name, row, seed, Variants.FreezesRewardModel(s.VariantConfig) ? null : rmLr,
             StudyAnalysis.FinalGold(run, study.Window), withFeedback, without, Math.Round(clock.Elapsed.TotalSeconds, 1));
         WriteAtomic(resultPath, JsonSerializer.Serialize(record, Indented));

@@ -1,3 +1,4 @@
+using R2M.Alignment;
 using R2M.Api.V1;
 using R2M.Models;
 using R2M.Models.Generation;
@@ -47,6 +48,33 @@ internal static class PolicyEngine
         }
 
         return [.. results.OrderBy(r => r.PromptIndex).ThenBy(r => r.SampleIndex)];
+    }
+
+    /// <summary>Items teacher-forced per forward pass: the logits of a pass are (B, S, V), so the batch is bounded.</summary>
+    private const int TeacherForceBatch = 8;
+
+    /// <summary>
+    /// Teacher-forced pass over given (prompt, response) pairs (policy.proto TeacherForce): the
+    /// response's log-probs at temperature 1 and the S - 1 final hidden states, the same tensors a
+    /// sampled rollout carries. The caller holds the policy gate.
+    /// </summary>
+    public static List<SampledResponse> TeacherForce(TransformerModel weights, IReadOnlyList<(int[] Prompt, int[] Response)> items, CancellationToken ct)
+    {
+        var forward = new TransformerPolicy(weights);
+        var results = new List<SampledResponse>(items.Count);
+        for (var start = 0; start < items.Count; start += TeacherForceBatch)
+        {
+            ct.ThrowIfCancellationRequested();
+            var batch = items.Skip(start).Take(TeacherForceBatch).ToList();
+            var pass = forward.Forward(batch, temperature: 1f, keepActivations: false);
+            for (var i = 0; i < batch.Count; i++)
+            {
+                results.Add(new SampledResponse(start + i, 0, batch[i].Prompt, batch[i].Response, pass.CompletionLogProbs[i],
+                    FinishReason.Unspecified, pass.Hidden[i], pass.HiddenRows[i]));
+            }
+        }
+
+        return results;
     }
 
     /// <summary>Applies stop strings (cut right after the first token whose decoded text contains one) and the finish reason.</summary>

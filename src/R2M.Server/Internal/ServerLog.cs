@@ -36,6 +36,9 @@ internal static partial class ServerLog
     [LoggerMessage(10, LogLevel.Information, "Generated {Count} rollouts with policy_version {Version}")]
     public static partial void Generated(ILogger logger, int count, ulong version);
 
+    [LoggerMessage(17, LogLevel.Information, "Teacher-forced {Count} rollouts with policy_version {Version}")]
+    public static partial void TeacherForced(ILogger logger, int count, ulong version);
+
     [LoggerMessage(11, LogLevel.Information, "Loading the models after binding; health reports NOT_SERVING until they are loaded")]
     public static partial void LoadingModels(ILogger logger);
 

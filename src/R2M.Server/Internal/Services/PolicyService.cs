@@ -4,7 +4,7 @@ using R2M.Api.V1;
 
 namespace R2M.Server.Internal.Services;
 
-/// <summary>Policy service (policy.proto): Generate and Optimize, on the generated base.</summary>
+/// <summary>Policy service (policy.proto): Generate, TeacherForce and Optimize, on the generated base.</summary>
 internal sealed class PolicyService(
     ModelHost host, PolicyHost policy, HostedModels models, RolloutStore store, PolicyTrainer trainer,
     R2MServerOptions options, ILogger<PolicyService> logger) : Policy.PolicyBase
@@ -20,21 +20,46 @@ internal sealed class PolicyService(
         var settings = Settings(request, prompts);
         var dtype = request.HiddenStatesDtype == DType.Unspecified ? DType.F32 : request.HiddenStatesDtype;
         TensorCodec.ElementSize(dtype, "hidden_states_dtype");
-        var chunkBytes = ChunkBytes(request);
+        var chunkBytes = ChunkBytes(request.HiddenStatesChunkBytes);
 
         // The served weights and their version, read together under the policy gate (Optimize publishes both under it).
         var (samples, version) = await Task.Run(() => policy.ReadAsync((model, v) => (PolicyEngine.Generate(policy.Meta, model, prompts, k, settings, ct), v), ct), ct).ConfigureAwait(false);
 
         var temperature = settings.Temperature > 0 ? settings.Temperature : 1f;
-        var total = 0;
+        var total = await StreamAsync(responses, samples, temperature, version, new WireHidden(request.ReturnHiddenStates, dtype, chunkBytes), ct).ConfigureAwait(false);
+        ServerLog.Generated(logger, total, version);
+    }
+
+    /// <summary>
+    /// Teacher-forced pass over given pairs (policy.proto TeacherForce): stored and streamed as rollouts,
+    /// so Score can score any text with policy feedback by id.
+    /// </summary>
+    public override async Task TeacherForce(TeacherForceRequest request, IServerStreamWriter<Rollout> responses, ServerCallContext context)
+    {
+        host.EnsureReady();
+        var ct = context.CancellationToken;
+        var items = PolicyInputs.TeacherForceItems(request, models.Policy, options);
+        var dtype = request.HiddenStatesDtype == DType.Unspecified ? DType.F32 : request.HiddenStatesDtype;
+        TensorCodec.ElementSize(dtype, "hidden_states_dtype");
+        var chunkBytes = ChunkBytes(request.HiddenStatesChunkBytes);
+        var (passes, version) = await Task.Run(() => policy.ReadAsync((model, v) => (PolicyEngine.TeacherForce(model, items, ct), v), ct), ct).ConfigureAwait(false);
+        var total = await StreamAsync(responses, passes, 1f, version, new WireHidden(request.ReturnHiddenStates, dtype, chunkBytes), ct).ConfigureAwait(false);
+        ServerLog.TeacherForced(logger, total, version);
+    }
+
+    /// <summary>How hidden states go on the wire: whether at all, their element type and the bytes per chunk.</summary>
+    private readonly record struct WireHidden(bool Return, DType Dtype, int ChunkBytes);
+
+    /// <summary>Keeps every response in the rollout store and streams it; returns the count.</summary>
+    private async Task<int> StreamAsync(IServerStreamWriter<Rollout> responses, List<SampledResponse> samples, float temperature, ulong version, WireHidden wire, CancellationToken ct)
+    {
         foreach (var sample in samples)
         {
             var stored = Store(sample.Prompt, sample, temperature, version);
-            await WriteAsync(responses, stored, sample, request.ReturnHiddenStates, dtype, chunkBytes, ct).ConfigureAwait(false);
-            total++;
+            await WriteAsync(responses, stored, sample, wire, ct).ConfigureAwait(false);
         }
 
-        ServerLog.Generated(logger, total, version);
+        return samples.Count;
     }
 
     /// <summary>
@@ -62,31 +87,17 @@ internal sealed class PolicyService(
     /// before any cast) or by default 1 MiB, capped at half of R2M:MaxSendMessageBytes so a chunk
     /// always fits one message beside the rollout's tokens, log-probs and texts.
     /// </summary>
-    private int ChunkBytes(GenerateRequest request)
+    private int ChunkBytes(uint requested)
     {
         var room = options.MaxSendMessageBytes / 2;
-        var asked = request.HiddenStatesChunkBytes == 0 ? DefaultChunkBytes : request.HiddenStatesChunkBytes;
+        var asked = requested == 0 ? DefaultChunkBytes : requested;
         return (int)Math.Min(asked, (uint)room);
     }
 
     private int[][] Prompts(GenerateRequest request)
     {
         if (request.Prompts.Count == 0) throw new InvalidInputException("prompts is empty; give at least one prompt");
-        var meta = models.Policy;
-        return request.Prompts.Select((p, i) =>
-        {
-            if (p.ContentCase == Prompt.ContentOneofCase.Text) RequestLimits.CheckText($"prompts[{i}].text", p.Text, options.MaxTextBytes);
-            if (p.ContentCase == Prompt.ContentOneofCase.TokenIds) meta.CheckLength(p.TokenIds.Ids.Count, $"prompts[{i}].token_ids");
-            int[] ids = p.ContentCase switch
-            {
-                Prompt.ContentOneofCase.Text => meta.Tokenizer.Encode(p.Text, addSpecialTokens: true),
-                Prompt.ContentOneofCase.TokenIds => [.. p.TokenIds.Ids],
-                _ => [],
-            };
-            if (ids.Length == 0) throw new InvalidInputException($"prompts[{i}] is empty (give text or token_ids)");
-            meta.CheckTokens(ids, $"prompts[{i}].token_ids.ids");
-            return ids;
-        }).ToArray();
+        return request.Prompts.Select((p, i) => PolicyInputs.Prompt(p, $"prompts[{i}]", models.Policy, options.MaxTextBytes)).ToArray();
     }
 
     private SamplingSettings Settings(GenerateRequest request, int[][] prompts)
@@ -167,8 +178,7 @@ internal sealed class PolicyService(
         return stored;
     }
 
-    private async Task WriteAsync(IServerStreamWriter<Rollout> responses, StoredRollout r, SampledResponse s, bool returnHidden,
-        DType dtype, int chunkBytes, CancellationToken ct)
+    private async Task WriteAsync(IServerStreamWriter<Rollout> responses, StoredRollout r, SampledResponse s, WireHidden wire, CancellationToken ct)
     {
         var (prompt, sample) = (s.PromptIndex, s.SampleIndex);
         var tok = models.Policy.Tokenizer;
@@ -180,21 +190,21 @@ internal sealed class PolicyService(
             Logprobs = { r.Logprobs }, FinishReason = s.Finish, PolicyVersion = r.PolicyVersion,
         };
         var (hidden, rows) = (s.Hidden, s.Rows);
-        if (!returnHidden || rows == 0)
+        if (!wire.Return || rows == 0)
         {
             await responses.WriteAsync(first, ct).ConfigureAwait(false);
             return;
         }
 
         var width = models.Policy.Width;
-        var rowBytes = width * (dtype == DType.F32 ? 4 : 2);
-        var rowsPerChunk = Math.Max(1, chunkBytes / rowBytes);
+        var rowBytes = width * (wire.Dtype == DType.F32 ? 4 : 2);
+        var rowsPerChunk = Math.Max(1, wire.ChunkBytes / rowBytes);
         first.HiddenStatesShape.Add([rows, width]);
         for (int row = 0, chunk = 0; row < rows; row += rowsPerChunk, chunk++)
         {
             var n = Math.Min(rowsPerChunk, rows - row);
             var msg = chunk == 0 ? first : new Rollout { RolloutId = r.Id, ChunkIndex = (uint)chunk };
-            msg.HiddenStates = TensorCodec.Encode(hidden.AsSpan(row * width, n * width), width, dtype);
+            msg.HiddenStates = TensorCodec.Encode(hidden.AsSpan(row * width, n * width), width, wire.Dtype);
             msg.MoreChunks = row + n < rows;
             await responses.WriteAsync(msg, ct).ConfigureAwait(false);
         }

@@ -86,7 +86,21 @@ public sealed class Tokenizer
         return EncodeCore(text, addSpecialTokens, null);
     }
 
-    /// <summary>Like <see cref="Encode"/>, with the input character range of each token.</summary>
+    /// <summary>
+    /// Like <see cref="Encode(string, bool)"/>, and counts the input characters that no vocabulary
+    /// token covers (bytes, for byte-level models): each became model.unk_token, or was dropped when
+    /// the model has none. Byte-fallback tokens count as covered. Callers warn with it: such text
+    /// reaches the model as something other than what was written.
+    /// </summary>
+    public int[] Encode(string text, bool addSpecialTokens, out int unknownCharacters)
+    {
+        ArgumentNullException.ThrowIfNull(text);
+        var ids = EncodeCore(text, addSpecialTokens, null);
+        unknownCharacters = EncodeScratch.ForCurrentThread.Unknown;
+        return ids;
+    }
+
+    /// <summary>Like <see cref="Encode(string, bool)"/>, with the input character range of each token.</summary>
     public TokenizerEncoding EncodeWithOffsets(string text, bool addSpecialTokens = true)
     {
         ArgumentNullException.ThrowIfNull(text);
@@ -113,6 +127,7 @@ public sealed class Tokenizer
         var scratch = EncodeScratch.ForCurrentThread;
         var ids = scratch.Ids;
         ids.Clear();
+        scratch.Unknown = 0;
         if (addSpecialTokens) AddTemplate(_parts.PostProcessor.Prefix, ids, offsets);
         text = ReplaceLoneSurrogates(text);
         var segments = scratch.Segments;

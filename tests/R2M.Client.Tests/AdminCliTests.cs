@@ -49,6 +49,20 @@ public sealed class AdminCliTests(KeyedServerFixture fixture) : IClassFixture<Ke
     }
 
     [Fact]
+    public async Task ScoreCli_TextOutsideRmVocabulary_WarnsWithTheCount()
+    {
+        var (rc, output, error) = await RunAsync("score", "--prompt", "sort 3 x 1 =", "--response", " 1 3", "--response", " 1 3");
+        Assert.True(rc == 0, error + output);
+        string[] warnings = [.. output.Split('\n').Where(l => l.Contains("warning:", StringComparison.Ordinal))];
+        Assert.Equal(2, warnings.Length);
+        Assert.All(warnings, w => Assert.Contains("1 character(s) of the prompt and response are outside the reward model's vocabulary", w));
+
+        (rc, output, error) = await RunAsync("score", "--prompt", "sort 3 1 =", "--response", " 1 3");
+        Assert.True(rc == 0, error + output);
+        Assert.DoesNotContain("warning", output);
+    }
+
+    [Fact]
     public async Task GenerateCli_NoPrompt_UsageError()
     {
         var (rc, _, error) = await RunAsync("generate", "--k", "2");

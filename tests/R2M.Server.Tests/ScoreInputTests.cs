@@ -153,6 +153,26 @@ public sealed class ScoreInputTests
     }
 
     [Fact]
+    public async Task Score_InlineTextOutsideRmVocabulary_CountsUnknownCharacters()
+    {
+        await using var server = await TestServer.StartAsync();
+        var options = new ScoreOptions { Schedule = TestServer.Schedule() };
+        var requests = new[]
+        {
+            // 'x' is one byte outside the byte-level vocabulary, 'é' two (UTF-8 C3 A9).
+            new ScoreRequest { ItemId = "oov", Inline = new InlineItem { PromptText = "sort 3 x 1 =", ResponseText = " 1 3 é" }, Options = options },
+            new ScoreRequest { ItemId = "clean", Inline = new InlineItem { PromptText = "sort 3 1 =", ResponseText = " 1 3" }, Options = options },
+            new ScoreRequest { ItemId = "ids", Inline = new InlineItem { PromptTokenIds = new TokenIds { Ids = { 1, 4 } }, ResponseText = " 1" }, Options = options },
+        };
+        var replies = (await server.ScoreAsync(requests)).ToDictionary(r => r.ItemId);
+        Assert.All(replies.Values, r => Assert.Null(r.Error));
+        Assert.Equal(3u, replies["oov"].UnknownTokens);
+        Assert.True(float.IsFinite(replies["oov"].Reward)); // still scored: the count is a warning, not an error
+        Assert.Equal(0u, replies["clean"].UnknownTokens);
+        Assert.Equal(0u, replies["ids"].UnknownTokens);
+    }
+
+    [Fact]
     public async Task Score_MessageAboveLimit_ResourceExhaustedButChunksPass()
     {
         await using var server = await TestServer.StartAsync(o => o.MaxReceiveMessageBytes = 16 * 1024);

@@ -75,6 +75,11 @@ internal static class ScoreCommands
                 {
                     stdout.WriteLine(string.Create(CultureInfo.InvariantCulture,
                         $"{labels[i]}: reward {r.Reward:F4} (vanilla {r.VanillaReward:F4}, omega {r.Omega:F3}, rm_version {r.RmVersion})"));
+                    if (r.UnknownTokens > 0)
+                    {
+                        stdout.WriteLine($"{labels[i]}: warning: {r.UnknownTokens} character(s) of the prompt and response are outside the reward model's vocabulary "
+                            + "(mapped to its unknown token, or dropped): this reward is for different text than was sent");
+                    }
                 }
             }
 

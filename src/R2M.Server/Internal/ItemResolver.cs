@@ -51,10 +51,12 @@ internal static class ItemResolver
     /// <summary>
     /// Reward-model token ids of an inline item (text tokenized by the RM's own tokenizer). Texts are
     /// measured against <paramref name="maxTextBytes"/> (R2M:MaxTextBytes) and id lists against the
-    /// context before anything is tokenized or copied.
+    /// context before anything is tokenized or copied. <paramref name="unknownCharacters"/> counts the
+    /// characters of the texts that the RM's vocabulary does not cover (ScoreReply.unknown_tokens).
     /// </summary>
-    public static int[] RmTokens(HostedModel rm, InlineItem item, int maxTextBytes, string field)
+    public static int[] RmTokens(HostedModel rm, InlineItem item, int maxTextBytes, string field, out int unknownCharacters)
     {
+        int unknownPrompt = 0, unknownResponse = 0;
         if (item.PromptCase == InlineItem.PromptOneofCase.PromptText) RequestLimits.CheckText($"{field}.prompt_text", item.PromptText, maxTextBytes);
         if (item.ResponseCase == InlineItem.ResponseOneofCase.ResponseText) RequestLimits.CheckText($"{field}.response_text", item.ResponseText, maxTextBytes);
         var ids = checked((item.PromptCase == InlineItem.PromptOneofCase.PromptTokenIds ? item.PromptTokenIds.Ids.Count : 0)
@@ -62,18 +64,19 @@ internal static class ItemResolver
         rm.CheckLength(ids, $"{field} (prompt + response token ids)");
         int[] prompt = item.PromptCase switch
         {
-            InlineItem.PromptOneofCase.PromptText => rm.Tokenizer.Encode(item.PromptText, addSpecialTokens: true),
+            InlineItem.PromptOneofCase.PromptText => rm.Tokenizer.Encode(item.PromptText, addSpecialTokens: true, out unknownPrompt),
             InlineItem.PromptOneofCase.PromptTokenIds => [.. item.PromptTokenIds.Ids],
             _ => [],
         };
         int[] response = item.ResponseCase switch
         {
-            InlineItem.ResponseOneofCase.ResponseText => rm.Tokenizer.Encode(item.ResponseText, addSpecialTokens: false),
+            InlineItem.ResponseOneofCase.ResponseText => rm.Tokenizer.Encode(item.ResponseText, addSpecialTokens: false, out unknownResponse),
             InlineItem.ResponseOneofCase.ResponseTokenIds => [.. item.ResponseTokenIds.Ids],
             _ => [],
         };
         if (item.PromptCase == InlineItem.PromptOneofCase.PromptTokenIds) rm.CheckTokens(prompt, $"{field}.prompt_token_ids.ids");
         if (item.ResponseCase == InlineItem.ResponseOneofCase.ResponseTokenIds) rm.CheckTokens(response, $"{field}.response_token_ids.ids");
+        unknownCharacters = unknownPrompt + unknownResponse;
         var all = prompt.Concat(response).ToArray();
         if (all.Length == 0)
         {

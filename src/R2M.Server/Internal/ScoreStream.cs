@@ -236,7 +236,8 @@ internal sealed class ScoreStream
                 NoteSchedule(first);
                 return new ScoreWork { RmTokens = r.RmTokens, Hidden = f.Hidden, Rows = f.Rows, Omega = omega, Entry = r, Feedback = settings.Feedback };
             case ScoreRequest.SourceOneofCase.Inline:
-                var tokens = ItemResolver.RmTokens(_s.Models.Reward, first.Inline, _s.Options.MaxTextBytes, $"{field} inline");
+                var tokens = ItemResolver.RmTokens(_s.Models.Reward, first.Inline, _s.Options.MaxTextBytes, $"{field} inline", out int unknown);
+                item.UnknownTokens = unknown;
                 var o = ItemResolver.Omega(variant, settings, first.Options?.Schedule, item.Rows > 0, $"{field} options");
                 NoteSchedule(first);
                 return new ScoreWork { RmTokens = tokens, Hidden = item.TakeHidden(), Rows = item.Rows, Omega = o, Feedback = settings.Feedback };
@@ -257,6 +258,7 @@ internal sealed class ScoreStream
         {
             var o = t.Result;
             (reply.Reward, reply.VanillaReward, reply.Omega, reply.RmVersion) = (o.Reward, o.VanillaReward, o.Omega, o.RmVersion);
+            reply.UnknownTokens = (uint)item.UnknownTokens;
         }
         else
         {
@@ -340,6 +342,9 @@ internal sealed class ScoreStream
         public int Rows { get; set; }
         public long NextChunk { get; set; }
         public Exception? Error { get; set; }
+
+        /// <summary>Characters of the item's inline texts outside the RM's vocabulary (ScoreReply.unknown_tokens).</summary>
+        public int UnknownTokens { get; set; }
 
         /// <summary>Bytes taken from the call's budget for this item.</summary>
         public long Bytes { get; set; }

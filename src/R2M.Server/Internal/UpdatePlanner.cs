@@ -98,7 +98,7 @@ internal static class UpdatePlanner
         }
 
         if (m.SourceCase != GroupMember.SourceOneofCase.Inline) throw new InvalidInputException($"{field} has neither rollout_id nor inline");
-        var tokens = ItemResolver.RmTokens(models.Reward, m.Inline, options.MaxTextBytes, $"{field}.inline");
+        var tokens = ItemResolver.RmTokens(models.Reward, m.Inline, options.MaxTextBytes, $"{field}.inline", out _);
         var max = options.MaxHiddenStateBytesPerItem;
         var rows = 0;
         var hidden = m.HiddenStates is null ? [] : TensorCodec.DecodeRows(m.HiddenStates, models.Policy.Width, max, $"R2M:MaxHiddenStateBytesPerItem ({max} bytes per member)", $"{field}.hidden_states", out rows);

@@ -154,11 +154,14 @@ internal sealed class BpeModel
             output.AddRange(cached);
             return;
         }
+        var unknownBefore = scratch.Unknown;
         var n = byteLevel ? InitialBytes(word, scratch) : InitialChars(word, scratch);
         n = _merger.Merge(scratch.Symbols, n, scratch.Merge);
         var before = output.Count;
         for (var i = 0; i < n; i++) output.Add(scratch.Symbols[i]);
-        _cache.TryAdd(word, output, before);
+        // Only words without unknown characters are cached, so a cache hit adds no unknowns and the
+        // per-encode count (Tokenizer.Encode's unknownCharacters) stays exact.
+        if (scratch.Unknown == unknownBefore) _cache.TryAdd(word, output, before);
     }
 
     private bool TryWholePiece(ReadOnlySpan<char> piece, bool byteLevel, out int id) =>
@@ -169,7 +172,7 @@ internal sealed class BpeModel
         var bytes = scratch.Bytes(Encoding.UTF8.GetMaxByteCount(piece.Length));
         var count = Encoding.UTF8.GetBytes(piece, bytes);
         var sym = scratch.SymbolBuffer(count * 4);
-        var builder = new InitialSymbols(this, sym);
+        var builder = new InitialSymbols(this, sym, scratch);
         for (var i = 0; i < count; i++)
         {
             var id = _byteToId[bytes[i]];
@@ -188,7 +191,7 @@ internal sealed class BpeModel
     private int InitialChars(ReadOnlySpan<char> piece, EncodeScratch scratch)
     {
         var sym = scratch.SymbolBuffer(piece.Length * 4);
-        var builder = new InitialSymbols(this, sym);
+        var builder = new InitialSymbols(this, sym, scratch);
         var plain = _options.ContinuingSubwordPrefix is null && _options.EndOfWordSuffix is null;
         for (var i = 0; i < piece.Length;)
         {
@@ -211,7 +214,7 @@ internal sealed class BpeModel
     }
 
     /// <summary>Appends initial symbols, resolving unknown chars as merge_word does.</summary>
-    private ref struct InitialSymbols(BpeModel model, int[] sym)
+    private ref struct InitialSymbols(BpeModel model, int[] sym, EncodeScratch scratch)
     {
         private int _n;
         private bool _unkPending;
@@ -225,6 +228,7 @@ internal sealed class BpeModel
         public void Unknown(int cp)
         {
             if (model._options.ByteFallback && TryBytes(cp)) return;   // a pending unk stays pending, as upstream
+            scratch.Unknown++;
             if (model._unkId < 0) return;
             if (_unkPending && !model._options.FuseUnk) sym[_n++] = model._unkId;
             _unkPending = true;

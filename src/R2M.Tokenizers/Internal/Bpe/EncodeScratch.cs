@@ -19,6 +19,9 @@ internal sealed class EncodeScratch
     public List<Segment> Segments { get; } = new();
     public List<int> Ids { get; } = new();
 
+    /// <summary>Characters (bytes, for byte-level models) of the current encode that no vocabulary token covers: mapped to unk_token or dropped.</summary>
+    public int Unknown { get; set; }
+
     public byte[] Bytes(int n)
     {
         if (_bytes.Length < n) _bytes = new byte[n * 2];

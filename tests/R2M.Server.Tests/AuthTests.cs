@@ -20,7 +20,7 @@ public sealed class AuthTests
     public void Descriptors_EveryR2MMethod_DeclaresReadOrWrite()
     {
         var methods = Services.SelectMany(s => s.Methods).ToList();
-        Assert.Equal(8, methods.Count);
+        Assert.Equal(9, methods.Count);
         Assert.All(methods, m => Assert.True(MethodAccessTable.DeclaredAccess(m) is Access.Read or Access.Write, $"{m.FullName} declares no (r2m.v1.access)"));
         // Writes are exactly the calls that change the models or the server's state.
         var writes = methods.Where(m => MethodAccessTable.DeclaredAccess(m) == Access.Write).Select(m => m.Name).Order(StringComparer.Ordinal);

@@ -29,7 +29,7 @@ public static class ClientCli
         root.Subcommands.Add(StudyCommands.Create(stdout));
         root.Subcommands.Add(AdminCommands.Reset(stdout));
         root.Subcommands.Add(AdminCommands.Generate(stdout));
-        root.Subcommands.Add(EvalCommands.EvalRm(stdout));
+        root.Subcommands.Add(ScoreCommands.EvalRm(stdout));
         ParseResult parsed = root.Parse(args);
         try
         {

@@ -15,6 +15,7 @@ public static class SandboxPlots
 {
     private const int PanelWidth = 900, PanelHeight = 500, SmallWidth = 420, SmallHeight = 320;
     private const string StepAxis = "RL step";
+    private const int SmoothFromSteps = 50, SmoothingWindow = 9;
 
     /// <summary>Builds every figure that has data, without writing anything.</summary>
     public static IReadOnlyList<SandboxFigure> Build(IReadOnlyList<VariantStepMetrics> steps)
@@ -23,21 +24,25 @@ public static class SandboxPlots
         string[] variants = steps.Select(s => s.Variant).Distinct().ToArray();
         var styles = PlotStyles.ForVariants(variants);
         int seeds = steps.Select(s => (s.Variant, s.Seed)).Distinct().GroupBy(x => x.Variant).Select(g => g.Count()).DefaultIfEmpty(0).Max();
-        string band = seeds > 1 ? $"line: mean of {seeds} seeds, band: min-max over seeds" : "one seed";
+        // Runs of 50 steps or more (the study's) have per-step metrics from only n x K rollouts, so
+        // each seed's curve is smoothed before the seed band is drawn; the title says so.
+        int window = steps.Count == 0 ? 1 : steps.Max(s => s.Step) >= SmoothFromSteps ? SmoothingWindow : 1;
+        string smoothed = window > 1 ? $", each seed smoothed over {window} steps" : string.Empty;
+        string band = (seeds > 1 ? $"line: mean of {seeds} seeds, band: min-max over seeds" : "one seed") + smoothed;
         var figures = new List<SandboxFigure?>
         {
-            Single("gold", $"Gold reward\n{band}", "gold reward (LCS score, 0-1)", steps, variants, styles, s => s.GoldReward),
+            Single("gold", $"Gold reward\n{band}", "gold reward (LCS score, 0-1)", steps, variants, styles, s => s.GoldReward, window),
             Frontier(steps, variants, styles),
-            ProxyPanels(steps, variants, styles, band),
-            Single("kl", $"KL to the SFT policy\n{band}", "KL (nats per token, k3 estimator)", steps, variants, styles, s => s.Kl),
-            Single("bang", $"Responses with '!'\n{band}", "share of responses with '!' (0-1)", steps, variants, styles, s => s.BangRate),
-            Single("rm_accuracy", $"On-policy RM accuracy against gold\n{band}", "share of gold-distinct pairs ordered as gold (0-1)", steps, variants, styles, s => s.OnPolicyAccuracy),
-            Single("fused_share", $"Fused path's share of reward variance\n{band}", "Var(fused part) / Var(reward) (ratio)", steps, variants, styles, s => s.FusedShare),
+            ProxyPanels(steps, variants, styles, band, window),
+            Single("kl", $"KL to the SFT policy\n{band}", "KL (nats per token, k3 estimator)", steps, variants, styles, s => s.Kl, window),
+            Single("bang", $"Responses with '!'\n{band}", "share of responses with '!' (0-1)", steps, variants, styles, s => s.BangRate, window),
+            Single("rm_accuracy", $"On-policy RM accuracy against gold\n{band}", "share of gold-distinct pairs ordered as gold (0-1)", steps, variants, styles, s => s.OnPolicyAccuracy, window),
+            Single("fused_share", $"Fused path's share of reward variance\n{band}", "Var(fused part) / Var(reward) (ratio)", steps, variants, styles, s => s.FusedShare, window),
             Pair("groups", $"Degenerate groups (RM reward std < 1e-6)\n{band}", "share of groups (0-1)", s => s.DegenerateGroupShare,
-                $"Groups whose gold rewards are all equal\n{band}", "share of groups (0-1)", s => s.GoldTiedGroupShare, steps, variants, styles),
+                $"Groups whose gold rewards are all equal\n{band}", "share of groups (0-1)", s => s.GoldTiedGroupShare, steps, variants, styles, window),
             Pair("grebt", $"GREBT: Bradley-Terry loss\n{band}", "BT loss (nats)", s => s.BtLoss,
-                $"GREBT: group reward entropy\n{band}", "GRE loss (nats)", s => s.GreLoss, steps, variants, styles),
-            Single("seam", $"SEAM discrepancy, policy likelihood vs reward\n{band}", "1 - Spearman (0 same order, 2 reversed)", steps, variants, styles, s => s.Seam),
+                $"GREBT: group reward entropy\n{band}", "GRE loss (nats)", s => s.GreLoss, steps, variants, styles, window),
+            Single("seam", $"SEAM discrepancy, policy likelihood vs reward\n{band}", "1 - Spearman (0 same order, 2 reversed)", steps, variants, styles, s => s.Seam, window),
         };
         return figures.OfType<SandboxFigure>().ToArray();
     }
@@ -62,30 +67,30 @@ public static class SandboxPlots
     }
 
     private static SandboxFigure? Single(string name, string title, string yLabel, IReadOnlyList<VariantStepMetrics> steps, string[] variants,
-        IReadOnlyDictionary<string, VariantStyle> styles, Func<VariantStepMetrics, double?> metric)
+        IReadOnlyDictionary<string, VariantStyle> styles, Func<VariantStepMetrics, double?> metric, int window)
     {
-        Plot? plot = LinesPanel(title, yLabel, steps, variants, styles, metric, legend: true);
+        Plot? plot = LinesPanel(title, yLabel, steps, variants, styles, metric, legend: true, window);
         return plot is null ? null : new SandboxFigure(name, [plot], 1, PanelWidth, PanelHeight);
     }
 
     /// <summary>Two panels side by side over the same variants (legend on the right one).</summary>
     private static SandboxFigure? Pair(string name, string leftTitle, string leftY, Func<VariantStepMetrics, double?> left,
         string rightTitle, string rightY, Func<VariantStepMetrics, double?> right,
-        IReadOnlyList<VariantStepMetrics> steps, string[] variants, IReadOnlyDictionary<string, VariantStyle> styles)
+        IReadOnlyList<VariantStepMetrics> steps, string[] variants, IReadOnlyDictionary<string, VariantStyle> styles, int window)
     {
-        Plot? a = LinesPanel(leftTitle, leftY, steps, variants, styles, left, legend: false);
-        Plot? b = LinesPanel(rightTitle, rightY, steps, variants, styles, right, legend: true);
+        Plot? a = LinesPanel(leftTitle, leftY, steps, variants, styles, left, legend: false, window);
+        Plot? b = LinesPanel(rightTitle, rightY, steps, variants, styles, right, legend: true, window);
         Plot[] panels = new[] { a, b }.OfType<Plot>().ToArray();
         return panels.Length == 0 ? null : new SandboxFigure(name, panels, panels.Length, panels.Length == 1 ? PanelWidth : 720, PanelHeight);
     }
 
     /// <summary>One small panel per variant: its RM reward on its own axis (the scales differ: frozen, fused, retrained).</summary>
-    private static SandboxFigure? ProxyPanels(IReadOnlyList<VariantStepMetrics> steps, string[] variants, IReadOnlyDictionary<string, VariantStyle> styles, string band)
+    private static SandboxFigure? ProxyPanels(IReadOnlyList<VariantStepMetrics> steps, string[] variants, IReadOnlyDictionary<string, VariantStyle> styles, string band, int window)
     {
         var panels = new List<Plot>();
         foreach (string v in variants)
         {
-            SeedSeries s = SeedSeries.Of(steps, v, m => m.ProxyReward);
+            SeedSeries s = SeedSeries.Of(steps, v, m => m.ProxyReward, window);
             if (s.IsEmpty) continue;
             Plot p = NewPlot(v, $"{StepAxis} ({band})", "RM reward (logits, own scale)");
             AddLine(p, s, styles[v], label: null);
@@ -129,13 +134,13 @@ public static class SandboxPlots
     }
 
     private static Plot? LinesPanel(string title, string yLabel, IReadOnlyList<VariantStepMetrics> steps, string[] variants,
-        IReadOnlyDictionary<string, VariantStyle> styles, Func<VariantStepMetrics, double?> metric, bool legend)
+        IReadOnlyDictionary<string, VariantStyle> styles, Func<VariantStepMetrics, double?> metric, bool legend, int window)
     {
         Plot p = NewPlot(title, StepAxis, yLabel);
         bool any = false;
         foreach (string v in variants)
         {
-            SeedSeries s = SeedSeries.Of(steps, v, metric);
+            SeedSeries s = SeedSeries.Of(steps, v, metric, window);
             if (s.IsEmpty) continue;
             AddLine(p, s, styles[v], v);
             any = true;

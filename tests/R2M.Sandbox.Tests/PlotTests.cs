@@ -43,6 +43,33 @@ public sealed class PlotTests
     private static bool LegendOutsideRight(Plot p) => p.Axes.GetPanels().Any(x => x.GetType().Name == "LegendPanel" && x.Edge == Edge.Right);
 
     [Fact]
+    public void SeedSeries_Window3_CentredMovingAveragePerSeedBeforeTheSeedBand()
+    {
+        // Seed 1: 0, 3, 6, 3 (steps 1-4); seed 2: 1 at every step. Centred 3-step averages, shorter at the ends:
+        // seed 1 -> 1.5, 3, 4, 4.5; seed 2 -> 1 everywhere.
+        double[] one = [0, 3, 6, 3];
+        var rows = Enumerable.Range(1, 4).SelectMany(t => new[]
+        {
+            new VariantStepMetrics { Variant = "R2M", Seed = 1, Step = t, Seam = one[t - 1], ProxyReward = 0, MeanResponseLength = 4 },
+            new VariantStepMetrics { Variant = "R2M", Seed = 2, Step = t, Seam = 1, ProxyReward = 0, MeanResponseLength = 4 },
+        }).ToList();
+        SeedSeries s = SeedSeries.Of(rows, "R2M", m => m.Seam, window: 3);
+        Assert.Equal([1.5, 3, 4, 4.5], s.Max);
+        Assert.Equal([1, 1, 1, 1], s.Min);
+        Assert.Equal([1.25, 2, 2.5, 2.75], s.Mean);
+        Assert.Equal([1, 3, 6, 3], SeedSeries.Of(rows, "R2M", m => m.Seam).Max); // window 1: max of the raw values
+    }
+
+    [Fact]
+    public void Build_FiftyStepsOrMore_TitlesSayEachSeedIsSmoothed()
+    {
+        var figures = SandboxPlots.Build(Steps(seeds: 2, steps: 50));
+        Plot gold = Assert.Single(Figure(figures, "gold").Panels);
+        Assert.Contains("each seed smoothed over 9 steps", gold.Axes.Title.Label.Text);
+        Assert.DoesNotContain("smoothed", Assert.Single(Figure(SandboxPlots.Build(Steps()), "gold").Panels).Axes.Title.Label.Text);
+    }
+
+    [Fact]
     public void Build_StepFigures_OneLineAndOneSeedBandPerVariantWithUnitsAndLegend()
     {
         var figures = SandboxPlots.Build(Steps());

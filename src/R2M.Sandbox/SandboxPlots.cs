@@ -92,7 +92,10 @@ public static class SandboxPlots
         {
             SeedSeries s = SeedSeries.Of(steps, v, m => m.ProxyReward, window);
             if (s.IsEmpty) continue;
-            Plot p = NewPlot(v, $"{StepAxis} ({band})", "RM reward (logits, own scale)");
+            // Small panels: the band's description goes under the variant's name, in a smaller font,
+            // since it does not fit beside the x-axis label.
+            Plot p = NewPlot($"{v}\n{band}", StepAxis, "RM reward (logits, own scale)");
+            p.Axes.Title.Label.FontSize = 11;
             AddLine(p, s, styles[v], label: null);
             panels.Add(p);
         }

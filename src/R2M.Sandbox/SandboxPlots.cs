@@ -29,11 +29,13 @@ public static class SandboxPlots
         int window = steps.Count == 0 ? 1 : steps.Max(s => s.Step) >= SmoothFromSteps ? SmoothingWindow : 1;
         string smoothed = window > 1 ? $", each seed smoothed over {window} steps" : string.Empty;
         string band = (seeds > 1 ? $"line: mean of {seeds} seeds, band: min-max over seeds" : "one seed") + smoothed;
+        // The same, short enough for the small proxy panels.
+        string compact = (seeds > 1 ? $"mean of {seeds} seeds, min-max band" : "one seed") + (window > 1 ? $", {window}-step smoothing" : string.Empty);
         var figures = new List<SandboxFigure?>
         {
             Single("gold", $"Gold reward\n{band}", "gold reward (LCS score, 0-1)", steps, variants, styles, s => s.GoldReward, window),
             Frontier(steps, variants, styles),
-            ProxyPanels(steps, variants, styles, band, window),
+            ProxyPanels(steps, variants, styles, compact, window),
             Single("kl", $"KL to the SFT policy\n{band}", "KL (nats per token, k3 estimator)", steps, variants, styles, s => s.Kl, window),
             Single("bang", $"Responses with '!'\n{band}", "share of responses with '!' (0-1)", steps, variants, styles, s => s.BangRate, window),
             Single("rm_accuracy", $"On-policy RM accuracy against gold\n{band}", "share of gold-distinct pairs ordered as gold (0-1)", steps, variants, styles, s => s.OnPolicyAccuracy, window),
@@ -95,7 +97,7 @@ public static class SandboxPlots
             // Small panels: the band's description goes under the variant's name, in a smaller font,
             // since it does not fit beside the x-axis label.
             Plot p = NewPlot($"{v}\n{band}", StepAxis, "RM reward (logits, own scale)");
-            p.Axes.Title.Label.FontSize = 11;
+            p.Axes.Title.Label.FontSize = 12;
             AddLine(p, s, styles[v], label: null);
             panels.Add(p);
         }

@@ -89,7 +89,7 @@ public sealed class PlotTests
     public void Build_Proxy_OnePanelPerVariantBecauseTheScalesDiffer()
     {
         SandboxFigure proxy = Figure(SandboxPlots.Build(Steps()), "proxy");
-        Assert.Equal(Variants.Select(v => v + "\n" + "line: mean of 2 seeds, band: min-max over seeds"), proxy.Panels.Select(p => p.Axes.Title.Label.Text));
+        Assert.Equal(Variants.Select(v => v + "\n" + "mean of 2 seeds, min-max band"), proxy.Panels.Select(p => p.Axes.Title.Label.Text));
         Assert.All(proxy.Panels, p =>
         {
             Assert.Single(p.GetPlottables().OfType<ScottPlot.Plottables.Scatter>());

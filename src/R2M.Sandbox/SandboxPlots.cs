@@ -29,7 +29,7 @@ public static class SandboxPlots
         int window = steps.Count == 0 ? 1 : steps.Max(s => s.Step) >= SmoothFromSteps ? SmoothingWindow : 1;
         string smoothed = window > 1 ? $", each seed smoothed over {window} steps" : string.Empty;
         string band = (seeds > 1 ? $"line: mean of {seeds} seeds, band: min-max over seeds" : "one seed") + smoothed;
-        // The same, short enough for the small proxy panels.
+        // The same, short enough for the small proxy panels and the side-by-side pairs.
         string compact = (seeds > 1 ? $"mean of {seeds} seeds, min-max band" : "one seed") + (window > 1 ? $", {window}-step smoothing" : string.Empty);
         var figures = new List<SandboxFigure?>
         {
@@ -40,10 +40,10 @@ public static class SandboxPlots
             Single("bang", $"Responses with '!'\n{band}", "share of responses with '!' (0-1)", steps, variants, styles, s => s.BangRate, window),
             Single("rm_accuracy", $"On-policy RM accuracy against gold\n{band}", "share of gold-distinct pairs ordered as gold (0-1)", steps, variants, styles, s => s.OnPolicyAccuracy, window),
             Single("fused_share", $"Fused path's share of reward variance\n{band}", "Var(fused part) / Var(reward) (ratio)", steps, variants, styles, s => s.FusedShare, window),
-            Pair("groups", $"Degenerate groups (RM reward std < 1e-6)\n{band}", "share of groups (0-1)", s => s.DegenerateGroupShare,
-                $"Groups whose gold rewards are all equal\n{band}", "share of groups (0-1)", s => s.GoldTiedGroupShare, steps, variants, styles, window),
-            Pair("grebt", $"GREBT: Bradley-Terry loss\n{band}", "BT loss (nats)", s => s.BtLoss,
-                $"GREBT: group reward entropy\n{band}", "GRE loss (nats)", s => s.GreLoss, steps, variants, styles, window),
+            Pair("groups", $"Degenerate groups (RM reward std < 1e-6)\n{compact}", "share of groups (0-1)", s => s.DegenerateGroupShare,
+                $"Groups whose gold rewards are all equal\n{compact}", "share of groups (0-1)", s => s.GoldTiedGroupShare, steps, variants, styles, window),
+            Pair("grebt", $"GREBT: Bradley-Terry loss\n{compact}", "BT loss (nats)", s => s.BtLoss,
+                $"GREBT: group reward entropy\n{compact}", "GRE loss (nats)", s => s.GreLoss, steps, variants, styles, window),
             Single("seam", $"SEAM discrepancy, policy likelihood vs reward\n{band}", "1 - Spearman (0 same order, 2 reversed)", steps, variants, styles, s => s.Seam, window),
         };
         return figures.OfType<SandboxFigure>().ToArray();

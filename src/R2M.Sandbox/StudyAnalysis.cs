@@ -9,7 +9,9 @@ namespace R2M.Sandbox;
 /// <param name="Seed">Run seed (also the seed of the task's models).</param>
 /// <param name="Steps">Every step's metrics, in step order.</param>
 /// <param name="HeldOutWithFeedback">Held-out RM accuracy at t = T with policy feedback; null when not measured.</param>
-public sealed record StudyRun(string Task, string Row, ulong Seed, IReadOnlyList<VariantStepMetrics> Steps, double? HeldOutWithFeedback = null);
+/// <param name="HeldOutWithoutFeedback">The same pairs scored without feedback (phi(H_last)); null when not measured.</param>
+public sealed record StudyRun(string Task, string Row, ulong Seed, IReadOnlyList<VariantStepMetrics> Steps, double? HeldOutWithFeedback = null,
+    double? HeldOutWithoutFeedback = null);
 
 /// <summary>A row of a task's results: intervals over seeds and the paired comparison with VANILLA.</summary>
 public sealed record StudyRow(string Row, BootstrapInterval Gold, PairedComparison? VersusVanilla,
@@ -88,6 +90,19 @@ public static class StudyAnalysis
             string verdict = r.VersusVanilla is { } v ? Describe(v.Verdict) : "-";
             sb.AppendLine(CultureInfo.InvariantCulture,
                 $"| {r.Row} | {r.Gold.Seeds} | {r.Gold} | {vs} | {wins} | {verdict} | {Mean(r.Proxy)} | {Mean(r.BangRate, "F2")} | {Mean(r.Kl)} | {Mean(r.OnPolicyAccuracy)} | {Mean(r.DegenerateShare, "F2")} | {Mean(r.HeldOut)} |");
+        }
+
+        sb.AppendLine();
+        sb.AppendLine(CultureInfo.InvariantCulture, $"Secondary metrics (mean over seeds of each run's mean over the last {window} steps; held-out at t = T):");
+        sb.AppendLine();
+        sb.AppendLine("| row | held-out acc. (no feedback) | gold-tied groups | fused share of reward variance | BT loss | GRE loss | SEAM |");
+        sb.AppendLine("|---|---|---|---|---|---|---|");
+        foreach (string row in runs.Select(r => r.Row).Distinct())
+        {
+            StudyRun[] of = runs.Where(r => r.Row == row).ToArray();
+            string M(Func<VariantStepMetrics, double?> f, string format = "F3") => Mean(Interval(of, r => WindowMean(r.Steps, window, f)), format);
+            sb.AppendLine(CultureInfo.InvariantCulture,
+                $"| {row} | {Mean(Interval(of, r => r.HeldOutWithoutFeedback))} | {M(m => m.GoldTiedGroupShare, "F2")} | {M(m => m.FusedShare)} | {M(m => m.BtLoss)} | {M(m => m.GreLoss)} | {M(m => m.Seam)} |");
         }
 
         var contrasts = MechanismBaselines.Select(b => (b, c: Contrast(runs, "R2M", b, window))).Where(x => x.c is not null).ToArray();

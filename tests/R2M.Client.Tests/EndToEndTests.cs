@@ -63,6 +63,7 @@ public sealed class EndToEndTests(KeyedServerFixture fixture) : IClassFixture<Ke
             Assert.InRange(s.Entropy!.Value, 0, Math.Log(SandboxVocabulary.VocabSize)); // at most ln V nats
             Assert.NotNull(s.BtLoss);
             Assert.NotNull(s.GreLoss);
+            Assert.True(s.FusedShare >= 0 && double.IsFinite(s.FusedShare.Value), $"fused share {s.FusedShare}");
         });
         // omega(t) = max(0.5 cos(pi t / T) + 0.5, Omega): t=1, T=3 -> 0.75; t=3 -> the floor 0.6.
         Assert.Equal(0.75, steps[0].Omega!.Value, 3);
@@ -111,6 +112,7 @@ public sealed class EndToEndTests(KeyedServerFixture fixture) : IClassFixture<Ke
         var steps = MetricsJsonlWriter.ReadAll<VariantStepMetrics>(Path.Combine(outDir, "metrics.jsonl"));
         Assert.Equal([1, 2], steps.Select(s => s.Step));
         Assert.All(steps, s => Assert.Null(s.BtLoss));
+        Assert.All(steps, s => Assert.Null(s.FusedShare)); // no fused path
         Assert.Equal(steps[0].RmVersion, steps[1].RmVersion);
         Assert.All(steps, s => Assert.Equal(1.0, s.Omega!.Value, 6));
         Directory.Delete(outDir, recursive: true);

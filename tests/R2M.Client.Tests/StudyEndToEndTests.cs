@@ -45,7 +45,7 @@ public sealed class StudyEndToEndTests
 
         string md = File.ReadAllText(Path.Combine(outDir, "results.md"));
         string[] rows = md.Split('\n').Where(l => l.StartsWith("| ", StringComparison.Ordinal) && !l.StartsWith("| row", StringComparison.Ordinal) && !l.StartsWith("| task", StringComparison.Ordinal)).ToArray();
-        Assert.Equal(StudyRunner.Rows.Count + 1, rows.Length); // nine rows and the grid's one line
+        Assert.Equal(2 * StudyRunner.Rows.Count + 1, rows.Length); // nine rows, the same nine in the secondary table, and the grid's one line
         Assert.All(StudyRunner.Rows, r => Assert.Contains(rows, l => l.StartsWith($"| {r} | 1 | ", StringComparison.Ordinal)));
         Assert.Contains("- R2M - ITERATIVE_RM_HEAD: ", md);
         Assert.True(File.Exists(Path.Combine(outDir, "plots", "beyond-semantics", "gold.png")));

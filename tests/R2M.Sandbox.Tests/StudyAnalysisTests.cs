@@ -80,8 +80,25 @@ public sealed class StudyAnalysisTests
         }).ToList();
         string md = StudyAnalysis.ToMarkdown(runs, 1);
         string[] lines = md.Split('\n', StringSplitOptions.RemoveEmptyEntries);
-        Assert.Equal(3, lines.Count(l => l.StartsWith("| ", StringComparison.Ordinal) && !l.StartsWith("| row", StringComparison.Ordinal)));
+        // Three rows in the primary table, three in the secondary one.
+        Assert.Equal(6, lines.Count(l => l.StartsWith("| ", StringComparison.Ordinal) && !l.StartsWith("| row", StringComparison.Ordinal)));
         Assert.Contains(lines, l => l.StartsWith("| R2M | 3 | 0.520 [", StringComparison.Ordinal) && l.Contains("| 3/3 | better |", StringComparison.Ordinal));
         Assert.Contains(lines, l => l.StartsWith("- R2M - R2M_WITH_NOISE: 0.020 [", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void ToMarkdown_SecondaryTable_WindowMeansOverSeedsAndDashWhereNone()
+    {
+        // Two seeds of R2M: fused share 0.1, 0.3 (seed 1, steps 1-2) and 0.5, 0.5 (seed 2); window 1 takes the last step:
+        // (0.3 + 0.5) / 2 = 0.4. Held-out without feedback 0.6 and 0.8 -> 0.7. VANILLA has no fused share: "-".
+        StudyRun R2m(ulong seed, double first, double last, double heldOut) => new("shift", "R2M", seed,
+            [Step("R2M", seed, 1, 0.5) with { FusedShare = first, BtLoss = 0.2 }, Step("R2M", seed, 2, 0.5) with { FusedShare = last, BtLoss = 0.4 }],
+            HeldOutWithFeedback: 0.9, HeldOutWithoutFeedback: heldOut);
+        var runs = new List<StudyRun> { R2m(1, 0.1, 0.3, 0.6), R2m(2, 0.5, 0.5, 0.8), Run("VANILLA", 1, 0.5, 0.5), Run("VANILLA", 2, 0.5, 0.5) };
+        string[] lines = StudyAnalysis.ToMarkdown(runs, 1).Split('\n');
+        int start = Array.FindIndex(lines, l => l.StartsWith("| row | held-out acc. (no feedback)", StringComparison.Ordinal));
+        Assert.True(start > 0);
+        Assert.Equal("| R2M | 0.700 | - | 0.400 | 0.400 | - | - |", lines[start + 2]);
+        Assert.Equal("| VANILLA | - | - | - | - | - | - |", lines[start + 3]);
     }
 }

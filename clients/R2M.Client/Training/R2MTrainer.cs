@@ -233,6 +233,7 @@ public sealed class R2MTrainer
             RewardGroupStd = RolloutMetrics.MeanGroupStd(groupedRewards, _s.K),
             DegenerateGroupShare = RolloutMetrics.DegenerateShare(groupedRewards, _s.K),
             GoldTiedGroupShare = summary?.GoldTiedGroupShare,
+            FusedShare = Variants.HasFusedPath(_variant) ? FusedShare(replies, rewards) : null,
             EvalReward = eval?.Reward,
             EvalGold = eval?.Gold,
             RmVersion = upd?.RmVersion ?? replies.Max(x => x.RmVersion),
@@ -240,6 +241,15 @@ public sealed class R2MTrainer
             ElapsedSeconds = Math.Round(clock.Elapsed.TotalSeconds, 3),
         };
     }
+
+    /// <summary>
+    /// The fused path's share of this step's reward variance (RolloutMetrics.FusedShare). phi is
+    /// linear (docs/method.md section 2), so r = omega phi·H_last + (1 - omega) phi·Ĥ + b and
+    /// vanilla_reward = phi·H_last + b: r - omega vanilla_reward is the fused part plus a constant,
+    /// which leaves its variance unchanged.
+    /// </summary>
+    private static double? FusedShare(IReadOnlyList<ScoreReply> replies, double[] rewards) =>
+        RolloutMetrics.FusedShare([.. replies.Select(r => (double)r.Reward - (double)r.Omega * r.VanillaReward)], rewards);
 
     /// <summary>
     /// One response per evaluation prompt (K = 1, the run's sampling with one fixed seed, so every

@@ -161,7 +161,7 @@ public sealed class StudyRunner(StudySettings study, TrainSettings baseSettings,
 
                 string dir = RunDirectory("test", task, row, seed, rmLr);
                 var steps = MetricsJsonlWriter.ReadAll<VariantStepMetrics>(Path.Combine(dir, "metrics.jsonl")).Select(m => m with { Variant = row }).ToArray();
-                ofSeed.Add(new StudyRun(task.Name, row, seed, steps, record.HeldOutWithFeedback));
+                ofSeed.Add(new StudyRun(task.Name, row, seed, steps, record.HeldOutWithFeedback, record.HeldOutWithoutFeedback));
             }
 
             // docs/study.md "Stopping rule": a seed with a run that failed twice leaves every paired comparison of its task.

@@ -20,6 +20,10 @@ public static class Variants
     public static bool FreezesRewardModel(VariantConfig v) =>
         v is VariantConfig.Vanilla or VariantConfig.R2MWithoutTrain or VariantConfig.PretrainedRm;
 
+    /// <summary>Variants whose reward fuses the attended vector Ĥ (policy feedback or, for w/ Noise, its stand-in).</summary>
+    public static bool HasFusedPath(VariantConfig v) =>
+        v is not (VariantConfig.Vanilla or VariantConfig.IterativeRmHead or VariantConfig.PretrainedRm);
+
     /// <summary>"R2M_WITHOUT_TRAIN" for VARIANT_CONFIG_R2M_WITHOUT_TRAIN.</summary>
     public static string DisplayName(VariantConfig v) =>
         Descriptor.FindValueByNumber((int)v)?.Name[Prefix.Length..] ?? ((int)v).ToString(System.Globalization.CultureInfo.InvariantCulture);
